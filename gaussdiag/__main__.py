@@ -1,0 +1,3 @@
+from gaussdiag.cli import run
+
+run()
