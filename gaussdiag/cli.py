@@ -46,7 +46,13 @@ def _root(
     distribution: parameterization bug or floating-point round-off?"""
 
 
-# Commands are registered from their own modules' Typer signatures below.
+# ---- compare ------------------------------------------------------------------------------
+# (compare command: owned by the compare pipeline)
+# ---- end compare --------------------------------------------------------------------------
+
+# ---- precision-check ----------------------------------------------------------------------
+# (precision-check command: owned by the precision sweep)
+# ---- end precision-check ------------------------------------------------------------------
 
 
 def main(argv: Optional[list[str]] = None) -> int:
