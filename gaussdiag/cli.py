@@ -8,8 +8,10 @@ torch is imported only inside command bodies, so `--help` and spec errors answer
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -47,12 +49,111 @@ def _root(
 
 
 # ---- compare ------------------------------------------------------------------------------
-# (compare command: owned by the compare pipeline)
+
+
+@app.command()
+def compare(
+    specs: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Spec files (YAML, spec-v1). None: run the built-in demo "
+                       "(MultivariateNormal with a std passed as a covariance vs Normal).",
+                       show_default=False),
+    ] = None,
+    device: Annotated[
+        Optional[str],
+        typer.Option(help="cpu, cuda, cuda:N, mps or auto (cuda if present). Overrides the "
+                     "spec's device; sides pinned with their own `device:` stay where they are."),
+    ] = None,
+    json_out: Annotated[
+        Optional[str],
+        typer.Option("--json", metavar="FILE", help="Also write the JSON report to FILE "
+                     "('-': print only the JSON, to stdout)."),
+    ] = None,
+    max_elements: Annotated[
+        int,
+        typer.Option(min=1, help="Largest tensor (elements) a spec may create."),
+    ] = 10_000_000,
+    skip_absent_devices: Annotated[
+        bool,
+        typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "
+                     "instead of failing with exit 2."),
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+) -> int:
+    """Build both sides of each spec in float32 and float64, run log_prob and backward, and say
+    whether their differences are a parameterization bug, a mismatch or round-off.
+
+    Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
+    none); 1 some verdict is not; 2 a spec or usage error; 3 an internal error; 130 Ctrl-C.
+    """
+    del debug  # read by main() before parsing, so it also covers errors in parsing
+    from gaussdiag.pipeline import Options, demo_spec, diagnose, diagnose_file
+
+    options = Options(device=device, max_elements=max_elements,
+                      skip_absent_devices=skip_absent_devices)
+    console = _console(stderr=json_out == "-")
+    reports = []
+    with _progress(console) as progress:
+        if not specs:
+            reports.append(diagnose(demo_spec(), options, progress))
+        for path in specs or []:
+            reports.append(diagnose_file(str(path), options, progress))
+    return _finish_compare(reports, options, json_out, console)
+
+
+def _finish_compare(reports: list, options: object, json_out: Optional[str],  # type: ignore[type-arg]
+                    console: object) -> int:
+    import json
+
+    import torch
+
+    from gaussdiag.build import resolve_device
+    from gaussdiag.output import write_text
+    from gaussdiag.report import render_run, to_json
+    from gaussdiag.results import RunReport
+
+    requested = getattr(options, "device", None) or "cpu"
+    try:
+        dev = str(resolve_device(requested))
+    except GaussdiagError:
+        dev = requested
+    tf32 = torch.backends.cuda.matmul.allow_tf32 if dev.startswith("cuda") else None
+    run = RunReport(tuple(reports), torch_version=torch.__version__, device=dev, tf32=tf32)
+    if json_out != "-":
+        console.print(render_run(run))  # type: ignore[attr-defined]
+    else:
+        for r in reports:
+            if r.error:
+                typer.echo(f"error: {r.error}", err=True)
+    if json_out is not None:
+        write_text(json_out, json.dumps(to_json(run), indent=2) + "\n")
+    if any(r.error for r in reports):
+        return EXIT_USAGE
+    return EXIT_OK if run.ok else EXIT_FAIL
+
+
 # ---- end compare --------------------------------------------------------------------------
 
 # ---- precision-check ----------------------------------------------------------------------
 # (precision-check command: owned by the precision sweep)
 # ---- end precision-check ------------------------------------------------------------------
+
+
+def _console(stderr: bool = False) -> Any:
+    """A rich console: colour only on a terminal and without NO_COLOR (rich reads both)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def _progress(console: Any) -> Iterator[Optional[Callable[[str], None]]]:
+    """A one-line status on a terminal; nothing in CI logs or pipes."""
+    if not console.is_terminal:
+        yield None
+        return
+    with console.status("starting") as status:
+        yield lambda msg: status.update(msg)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

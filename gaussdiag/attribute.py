@@ -1,0 +1,683 @@
+"""Decide a spec's verdict: the one place where verdicts are made.
+
+RULES below is the spec's precedence, first match wins:
+
+  1. invalid-parameters  a side's arguments break a constraint (any dtype), or a
+                         linear-algebra step on them fails
+  2. non-finite          NaN or inf in a value or gradient, any side, any dtype
+  3. no-gradient         a param gets a gradient on one side and none on the other
+  4. different-draws     rsample mode: same law, different map from noise to sample
+  5. parameterization    something persists in float64, and one transform of one param on
+                         one side (CANDIDATES, or a composition of two) explains everything
+  6. mismatch            something persists in float64, unexplained
+  7. round-off           not all within tol, nothing persists
+  8. agree               every diff within tol(dtype) in every dtype
+
+Thresholds (tol, persistence) live in `tolerance.py`. The search tries CANDIDATES in order,
+for each one side a then side b, params in declaration order; it tests values before
+gradients and the spec's point before the jittered one, and stops at the first transform that
+explains every quantity. Compositions of two are tried only when no single transform explains.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gaussdiag import expr as ex
+from gaussdiag import tolerance as tl
+from gaussdiag.build import ConstraintFailure, Problem
+from gaussdiag.evaluate import SideRun, moments, run_side
+from gaussdiag.results import Cause, Evidence, Problem as Issue, Quantity
+from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
+from gaussdiag.vocab import DType, Mode, SideName, Verdict
+
+if TYPE_CHECKING:
+    import torch
+
+Runs = dict[DType, dict[SideName, "SideRun | ConstraintFailure"]]
+Progress = Callable[[str], None]
+
+
+# ---- reparameterization candidates -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """`fn` applied to a param on one side; `template` writes it into a fix ({} is the param);
+    `expects` says in words what the side really wants; `inverse` undoes it (a composition of
+    a candidate with its inverse is a no-op and is never tried)."""
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    template: str
+    expects: str
+    inverse: str
+    matrix: bool = False
+
+
+def _softplus(t: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    return F.softplus(t)
+
+
+def _softplus_inv(t: torch.Tensor) -> torch.Tensor:
+    return t + (-(-t).expm1()).log()  # log(expm1(t)) without overflow for large t
+
+
+def _inverse(t: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.linalg.inv(t)
+
+
+def _cholesky(t: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.linalg.cholesky(t)
+
+
+# Ordered by how often the mix-up happens: std vs variance first (the seed thread), then a
+# forgotten exp of a log-scale, softplus, precision vs variance, then the matrix forms.
+CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("square", lambda t: t.square(), "{p}**2",
+              "the square of `{p}` (a variance where `{p}` is a standard deviation)", "sqrt"),
+    Candidate("sqrt", lambda t: t.sqrt(), "sqrt({p})",
+              "the square root of `{p}` (a standard deviation where `{p}` is a variance)",
+              "square"),
+    Candidate("exp", lambda t: t.exp(), "exp({p})",
+              "exp(`{p}`) (`{p}` is a log-scale value and the exp is missing)", "log"),
+    Candidate("log", lambda t: t.log(), "log({p})",
+              "log(`{p}`) (`{p}` is used as a log-scale value but holds the scale itself)", "exp"),
+    Candidate("softplus", _softplus, "softplus({p})",
+              "softplus(`{p}`) (`{p}` is a raw value and the softplus is missing)",
+              "softplus_inv"),
+    Candidate("softplus_inv", _softplus_inv, "log(expm1({p}))",
+              "the inverse softplus of `{p}` (softplus is applied to a value already positive)",
+              "softplus"),
+    Candidate("reciprocal", lambda t: t.reciprocal(), "1 / {p}",
+              "1 / `{p}` (a precision where a variance is given, or a rate where a scale is)",
+              "reciprocal"),
+    Candidate("gram", lambda t: t @ t.transpose(-1, -2), "{p} @ transpose({p})",
+              "`{p} @ transpose({p})` (a covariance where `{p}` is a Cholesky factor)",
+              "cholesky", matrix=True),
+    Candidate("cholesky", _cholesky, "cholesky({p})",
+              "the Cholesky factor of `{p}` (a scale_tril where `{p}` is a covariance)", "gram",
+              matrix=True),
+    Candidate("inverse", _inverse, "inverse({p})",
+              "the inverse of `{p}` (a precision matrix where `{p}` is a covariance)", "inverse",
+              matrix=True),
+)
+
+# Idiomatic alternatives to a fix, keyed by (argument name, transform): the argument swap that
+# says the same thing without the transform.
+ALTERNATIVES: dict[tuple[str, str], str] = {
+    ("covariance_matrix", "square"): "scale_tril",
+    ("covariance_matrix", "gram"): "scale_tril",
+    ("precision_matrix", "inverse"): "covariance_matrix",
+    ("covariance_matrix", "inverse"): "precision_matrix",
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    cause: Cause
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    steps: tuple[Candidate, ...]
+    jitter_checked: bool
+
+
+# ---- findings and rules ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's answer: the verdict's explanation, its fix and (parameterization) its cause."""
+
+    explanation: str
+    fix: str
+    cause: Cause | None = None
+
+
+@dataclass
+class Facts:
+    """What the rules look at. Quantities and the search are computed on first use."""
+
+    problem: Problem
+    runs: Runs
+    kappa: float
+    progress: Progress | None = None
+    notes: list[str] = field(default_factory=list)
+    _quantities: list[Quantity] | None = None
+    _explanation: Explanation | None = None
+    _searched: bool = False
+    _cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = field(
+        default_factory=dict)
+
+    # ---- base data ---------------------------------------------------------------------
+
+    @property
+    def spec_dtypes(self) -> list[DType]:
+        return list(self.runs)
+
+    def pairs(self) -> dict[DType, tuple[SideRun, SideRun]]:
+        """Dtypes in which both sides ran."""
+        out = {}
+        for dt, sides in self.runs.items():
+            a, b = sides[SideName.A], sides[SideName.B]
+            if isinstance(a, SideRun) and isinstance(b, SideRun):
+                out[dt] = (a, b)
+        return out
+
+    def failures(self) -> list[ConstraintFailure]:
+        return [r for sides in self.runs.values() for r in sides.values()
+                if isinstance(r, ConstraintFailure)]
+
+    @property
+    def quantities(self) -> list[Quantity]:
+        if self._quantities is None:
+            self._quantities = compute_quantities(self.pairs(), self.kappa,
+                                                  self.problem.grad_names)
+        return self._quantities
+
+    def persisting(self) -> list[Quantity]:
+        return [q for q in self.quantities if q.persists]
+
+    # ---- the search --------------------------------------------------------------------
+
+    def explanation(self) -> Explanation | None:
+        if not self._searched:
+            self._searched = True
+            self._explanation = self._search()
+        return self._explanation
+
+    def reference(self, side: SideName, jittered: bool, grads: bool) -> SideRun | None:
+        """A float64 run of `side` without overrides (cached); None if it fails."""
+        key = (side, jittered, grads)
+        if key not in self._cache:
+            base = self.runs.get(DType.FLOAT64, {}).get(side)
+            if not jittered and isinstance(base, SideRun):
+                self._cache[key] = base
+            else:
+                try:
+                    self._cache[key] = run_side(self.problem, side, DType.FLOAT64,
+                                                jittered=jittered, grads=grads)
+                except ConstraintFailure as f:
+                    self._cache[key] = f
+        got = self._cache[key]
+        return got if isinstance(got, SideRun) else None
+
+    def _search(self) -> Explanation | None:
+        targets = [(s, p) for s in SideName for p in params_used(self.problem, s)]
+        singles = [(c,) for c in CANDIDATES]
+        for steps_list in (singles, list(_compositions())):
+            for steps in steps_list:
+                for side, param in targets:
+                    found = self._try(side, param, steps)
+                    if found is not None:
+                        return found
+        return None
+
+    def _try(self, side: SideName, param: str, steps: tuple[Candidate, ...]
+             ) -> Explanation | None:
+        import torch
+
+        def fn(t: torch.Tensor) -> torch.Tensor:
+            for c in steps:
+                t = c.fn(t)
+            return t
+
+        name = "∘".join(c.name for c in reversed(steps))
+        tol64 = tl.tol(DType.FLOAT64, self.kappa)
+        # 1. applicable and not a no-op at the jittered point (so exp∘log never explains)
+        try:
+            with torch.no_grad():
+                p = self.problem.env(DType.FLOAT64, side, jittered=True,
+                                     with_grad=False).values[param]
+                if any(c.matrix for c in steps) and (p.ndim < 2 or p.shape[-1] != p.shape[-2]):
+                    return None
+                moved = fn(p)
+        except (RuntimeError, ValueError):
+            return None
+        if moved.shape != p.shape or not bool(torch.isfinite(moved).all()):
+            return None
+        if normwise(moved, p) <= tl.CHANGE_FACTOR * tol64:
+            return None
+        if self.progress:
+            self.progress(f"trying {name}({param}) on side {side.value}")
+        other = side.other
+        overrides = {param: fn}
+        # 2. values first (forward only), at the spec's point, then at the jittered point
+        for jittered in (False, True):
+            ref = self.reference(other, jittered, grads=False)
+            if ref is None:
+                if jittered:
+                    break  # the jittered point is not valid for the other side; skip it
+                return None
+            try:
+                got = run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
+                               overrides=overrides, grads=False)
+            except (ConstraintFailure, RuntimeError, ValueError):
+                return None
+            if got.value.shape != ref.value.shape or normwise(got.value, ref.value) > tol64:
+                return None
+        # 3. every quantity, gradients included
+        jitter_checked = False
+        for jittered in (False, True):
+            ref = self.reference(other, jittered, grads=True)
+            if ref is None:
+                if jittered:
+                    break
+                return None
+            try:
+                got = run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
+                               overrides=overrides)
+            except (ConstraintFailure, RuntimeError, ValueError):
+                return None
+            if not runs_agree(got, ref, tol64):
+                return None
+            jitter_checked = jittered
+        return Explanation(Cause(side, param, name), fn, steps, jitter_checked)
+
+
+def _compositions() -> Iterable[tuple[Candidate, ...]]:
+    for first in CANDIDATES:
+        for second in CANDIDATES:
+            if second.name != first.inverse:  # a candidate then its inverse is a no-op
+                yield (first, second)
+
+
+Rule = Callable[[Facts], "Finding | None"]
+
+
+def _invalid(ev: Facts) -> Finding | None:
+    failures = ev.failures()
+    if not failures:
+        return None
+    first = failures[0]
+    where = _failed_dtypes(ev, first.side)
+    only = ""
+    ok_dtypes = [dt for dt in ev.runs if dt not in where]
+    if ok_dtypes:
+        only = (f" in {', '.join(d.value for d in where)} only "
+                f"({', '.join(d.value for d in ok_dtypes)} is fine: round-off breaks it)")
+    what = first.message
+    if first.detail:
+        what += f"; {first.detail}"
+    if first.index is not None and "index" not in (first.detail or ""):
+        what += f"; first failing batch index {list(first.index)}"
+    return Finding(f"side {first.side.value}{only}: {what}", first.fix or "")
+
+
+def _failed_dtypes(ev: Facts, side: SideName) -> list[DType]:
+    return [dt for dt, sides in ev.runs.items() if isinstance(sides[side], ConstraintFailure)]
+
+
+def _non_finite(ev: Facts) -> Finding | None:
+    import torch
+
+    found: list[str] = []
+    for dt, (a, b) in ev.pairs().items():
+        for run in (a, b):
+            items: list[tuple[str, torch.Tensor | None]] = [("log_prob", run.value)]
+            items += [(f"grad[{n}]", g) for n, g in run.grads.items()]
+            for qname, t in items:
+                if t is None:
+                    continue
+                nan = int(torch.isnan(t).sum())
+                inf = int(torch.isinf(t).sum())
+                if nan or inf:
+                    kinds = " and ".join(x for x in (f"{nan} NaN" if nan else "",
+                                                     f"{inf} inf" if inf else "") if x)
+                    found.append(f"side {run.side.value}, {dt.value}: {qname} has {kinds} "
+                                 f"of {t.numel()} element(s)")
+    if not found:
+        return None
+    return Finding("; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else ""),
+                   "see where precision breaks with `gaussdiag precision-check` (tiny scales, "
+                   "far-out points); keep scales away from 0 with softplus(raw) plus a floor, or "
+                   "work with log-scale parameters")
+
+
+def _no_gradient(ev: Facts) -> Finding | None:
+    pairs = ev.pairs()
+    if DType.FLOAT64 not in pairs:
+        return None
+    a, b = pairs[DType.FLOAT64]
+    for name in ev.problem.grad_names:
+        has = {SideName.A: a.grads.get(name) is not None, SideName.B: b.grads.get(name) is not None}
+        if has[SideName.A] == has[SideName.B]:
+            continue
+        without = SideName.A if not has[SideName.A] else SideName.B
+        if name not in params_used(ev.problem, without, leaves_only=True):
+            return Finding(f"`{name}` gets a gradient on side {without.other.value} and none on "
+                           f"side {without.value}, which does not use `{name}` at all",
+                           f"make side {without.value} depend on `{name}`, or set `grad: false` "
+                           "on it if it is meant to be a constant")
+        return Finding(f"`{name}` gets a gradient on side {without.other.value} and none on side "
+                       f"{without.value}: side {without.value} uses `{name}`, but the graph is cut "
+                       "between it and the result (detach(), or sample() instead of rsample())",
+                       f"keep `{name}` in the graph on side {without.value}: remove the detach, "
+                       "or draw with rsample()")
+    return None
+
+
+def _different_draws(ev: Facts) -> Finding | None:
+    return None  # rsample mode only; log_prob mode never gives it
+
+
+def _parameterization(ev: Facts) -> Finding | None:
+    if not ev.persisting():
+        return None
+    found = ev.explanation()
+    if found is None:
+        return None
+    return Finding(*_describe(ev, found), cause=found.cause)
+
+
+def _mismatch(ev: Facts) -> Finding | None:
+    persisting = ev.persisting()
+    if not persisting:
+        return None
+    listed = ", ".join(f"{q.name} {q.diff[DType.FLOAT64]:.3g}" for q in persisting[:4])
+    tried = ", ".join(c.name for c in CANDIDATES)
+    return Finding(
+        f"differences persist in float64 ({listed}): not round-off. No reparameterization of "
+        f"one param on either side ({tried}, or a composition of two) explains them",
+        "the two sides compute different functions: compare them term by term (write one side "
+        "as a hand-written `log_prob:` expression and bisect), and check every argument's "
+        "meaning in the torch.distributions docs")
+
+
+def _round_off(ev: Facts) -> Finding | None:
+    if all(q.verdict is Verdict.AGREE for q in ev.quantities):
+        return None
+    worst = max((q for q in ev.quantities if q.verdict is not Verdict.AGREE),
+                key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
+    low = tl.low_dtype(list(worst.diff))
+    text = (f"differences exceed tol in {low.value} but shrink in float64 ({worst.name}: "
+            f"{worst.diff[low]:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
+            "floating-point round-off, not a bug")
+    if ev.kappa > 10:
+        text += f"; the problem's conditioning (kappa ~ {ev.kappa:.3g}) amplifies it"
+    return Finding(text, "nothing to fix in the parameterization; if the low-precision gap "
+                   "matters, prefer better-conditioned forms (scale_tril over "
+                   "covariance_matrix) or compute in float64")
+
+
+def _agree(ev: Facts) -> Finding | None:
+    return Finding("every difference is within tol in every dtype", "")
+
+
+# The precedence table: first match wins.
+RULES: tuple[tuple[Verdict, Rule], ...] = (
+    (Verdict.INVALID_PARAMETERS, _invalid),
+    (Verdict.NON_FINITE, _non_finite),
+    (Verdict.NO_GRADIENT, _no_gradient),
+    (Verdict.DIFFERENT_DRAWS, _different_draws),
+    (Verdict.PARAMETERIZATION, _parameterization),
+    (Verdict.MISMATCH, _mismatch),
+    (Verdict.ROUND_OFF, _round_off),
+    (Verdict.AGREE, _agree),
+)
+
+# Problems cheap enough to look for even when a higher rule already decided the verdict.
+_ALSO_REPORTED = (Verdict.INVALID_PARAMETERS, Verdict.NON_FINITE, Verdict.NO_GRADIENT)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    verdict: Verdict
+    finding: Finding
+    quantities: tuple[Quantity, ...]
+    problems: tuple[Issue, ...]
+    evidence: tuple[Evidence, ...]
+    notes: tuple[str, ...]
+
+
+def attribute(problem: Problem, runs: Runs, kappa: float,
+              progress: Progress | None = None) -> Attribution:
+    """Apply RULES in order; the first that finds something is the verdict."""
+    ev = Facts(problem, runs, kappa, progress)
+    verdict, finding = next((v, f) for v, rule in RULES if (f := rule(ev)) is not None)
+    others = [Issue(v, f.explanation) for v, rule in RULES
+              if v in _ALSO_REPORTED and v is not verdict and (f := rule(ev)) is not None]
+    quantities = ev.quantities if ev.pairs() else []
+    if verdict is Verdict.PARAMETERIZATION:
+        quantities = [_relabel(q, Verdict.PARAMETERIZATION) if q.persists else q
+                      for q in quantities]
+    elif verdict is Verdict.MISMATCH:
+        quantities = [_relabel(q, Verdict.MISMATCH) if q.persists else q for q in quantities]
+    notes = list(ev.notes)
+    coincidence = _coincidence(ev) if ev.pairs() and verdict is not Verdict.INVALID_PARAMETERS else None
+    if coincidence:
+        notes.append(coincidence)
+    return Attribution(verdict, finding, tuple(quantities), tuple(others),
+                       tuple(_moment_evidence(problem) if ev.pairs() else ()), tuple(notes))
+
+
+def _relabel(q: Quantity, verdict: Verdict) -> Quantity:
+    return Quantity(q.name, verdict, q.diff, q.tol, q.shrink, q.persists)
+
+
+# ---- quantities ------------------------------------------------------------------------------
+
+
+def normwise(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max|a - b| / max(max|a|, max|b|), in float64; 0 when both are zero."""
+    a64, b64 = a.double(), b.double()
+    if a64.numel() == 0:
+        return 0.0
+    scale = max(float(a64.abs().max()), float(b64.abs().max()))
+    diff = float((a64 - b64).abs().max())
+    if math.isnan(diff) or math.isnan(scale):
+        return math.nan
+    if scale == 0.0:
+        return 0.0
+    if math.isinf(scale):
+        return 0.0 if diff == 0 or math.isnan(diff) else math.inf
+    return diff / scale
+
+
+def runs_agree(x: SideRun, y: SideRun, tol: float) -> bool:
+    if x.value.shape != y.value.shape or normwise(x.value, y.value) > tol:
+        return False
+    for name in set(x.grads) | set(y.grads):
+        gx, gy = x.grads.get(name), y.grads.get(name)
+        if (gx is None) != (gy is None):
+            return False
+        if gx is not None and gy is not None and normwise(gx, gy) > tol:
+            return False
+    return True
+
+
+def compute_quantities(pairs: Mapping[DType, tuple[SideRun, SideRun]], kappa: float,
+                       grad_names: list[str]) -> list[Quantity]:
+    """log_prob and grad[p] for every param that has a gradient on both sides."""
+    if DType.FLOAT64 not in pairs:
+        return []
+    diffs: dict[str, dict[DType, float]] = {"log_prob": {}}
+    for dt, (a, b) in pairs.items():
+        diffs["log_prob"][dt] = normwise(a.value, b.value)
+        for name in grad_names:
+            ga, gb = a.grads.get(name), b.grads.get(name)
+            if ga is not None and gb is not None:
+                diffs.setdefault(f"grad[{name}]", {})[dt] = normwise(ga, gb)
+    out = []
+    for name, diff in diffs.items():
+        if DType.FLOAT64 not in diff:
+            continue
+        agree = tl.within(diff, kappa)
+        persist = not agree and tl.persists(diff, kappa)
+        verdict = (Verdict.AGREE if agree else Verdict.MISMATCH if persist else Verdict.ROUND_OFF)
+        out.append(Quantity(name, verdict, dict(diff), {dt: tl.tol(dt, kappa) for dt in diff},
+                            tl.shrink(diff), persist))
+    return out
+
+
+# ---- what a side uses ------------------------------------------------------------------------
+
+
+def side_sources(problem: Problem, side: SideName) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path, expression) for every expression a side evaluates itself."""
+    s = problem.spec.side(side)
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for k, v in s.args.items():
+        if isinstance(v, str):
+            out.append(((side.value, "args", k), v))
+    for i, t in enumerate(s.transforms):
+        if isinstance(t, AffineTransform):
+            for k in ("loc", "scale"):
+                v = getattr(t.affine, k)
+                if isinstance(v, str):
+                    out.append(((side.value, "transforms", i, "affine", k), v))
+        elif isinstance(t, PowerTransform) and isinstance(t.power, str):
+            out.append(((side.value, "transforms", i, "power"), t.power))
+    for key in ("log_prob", "expr"):
+        v = getattr(s, key)
+        if isinstance(v, str):
+            out.append(((side.value, key), v))
+    return out
+
+
+def params_used(problem: Problem, side: SideName, *, leaves_only: bool = False) -> list[str]:
+    """Params the side depends on (directly or through derived params), in declaration order."""
+    spec = problem.spec
+    allow = spec.mode is Mode.RSAMPLE
+    names: set[str] = set()
+    for _, src in side_sources(problem, side):
+        names |= problem.parsed(src, allow_randn=allow).names
+    at = spec.at_for(side)
+    if at is not None:
+        names.add(at)
+    # close over derived params and expr inputs, latest first
+    for name in reversed(list(spec.params) + list(spec.inputs)):
+        entry = spec.params.get(name) or spec.inputs.get(name)
+        if name in names and isinstance(entry, ExprTensor):
+            names |= problem.parsed(entry.expr).names
+    ordered = [n for n in spec.params if n in names]
+    if leaves_only:
+        ordered = [n for n in ordered if not isinstance(spec.params[n], ExprTensor)]
+    return ordered
+
+
+# ---- words -----------------------------------------------------------------------------------
+
+
+def _describe(ev: Facts, found: Explanation) -> tuple[str, str]:
+    cause = found.cause
+    side, other, p = cause.side.value, cause.side.other.value, cause.param
+    if len(found.steps) == 1:
+        expects = found.steps[0].expects.format(p=p)
+    else:
+        expects = f"{cause.transform}(`{p}`)"
+    where = "at the spec's point and at a jittered point" if found.jitter_checked else (
+        "at the spec's point (the jittered point was not valid for the other side)")
+    text = (f"side {side} treats `{p}` differently from side {other}: side {side} expects "
+            f"{expects}. With `{p}` replaced by {cause.transform}({p}) on side {side}, every "
+            f"value and gradient matches side {other} in float64, {where}")
+    template = _template(found.steps)
+    fixes: list[str] = []
+    for key, src in side_sources(ev.problem, cause.side):
+        e = ev.problem.parsed(src, allow_randn=ev.problem.spec.mode is Mode.RSAMPLE)
+        if p not in e.names:
+            continue
+        new = ex.substitute(e, p, template)
+        argname = str(key[-1])
+        fixes.append(f"{argname}={new}")
+        alt = ALTERNATIVES.get((argname, cause.transform))
+        if alt:
+            fixes.append(f"or {alt}={src}")
+    if not fixes:  # p reaches the side only through a derived param or an input
+        fixes.append(f"use {template.format(p=p)} wherever side {side} uses `{p}`")
+    return text, f"on side {side}, pass " + ", ".join(fixes)
+
+
+def _template(steps: tuple[Candidate, ...]) -> str:
+    out = "{p}"
+    for c in steps:
+        out = c.template.replace("{p}", f"({out})" if out != "{p}" else "{p}")
+    return out.replace("{p}", "{}")
+
+
+def _coincidence(ev: Facts) -> str | None:
+    """Values agree at the spec's point but a gradient persists: do the values still agree at a
+    jittered point? If not, they agreed by coincidence (std == 1 makes std == std**2)."""
+    qs = {q.name: q for q in ev.quantities}
+    value = qs.get("log_prob")
+    if value is None or value.persists or not any(q.persists for q in ev.quantities):
+        return None
+    a = ev.reference(SideName.A, True, grads=False)
+    b = ev.reference(SideName.B, True, grads=False)
+    if a is None or b is None:
+        return None
+    d = normwise(a.value, b.value)
+    if d <= tl.tol(DType.FLOAT64, ev.kappa):
+        return None
+    special = [n for n in ev.problem.leaf_names
+               if bool((ev.problem.base[n] == 1).all()) or bool((ev.problem.base[n] == 0).all())]
+    why = ""
+    if special:
+        why = (f" ({', '.join(f'`{n}`' for n in special)} "
+               f"{'is' if len(special) == 1 else 'are'} all ones or all zeros at the spec's point, "
+               "where x, x**2, sqrt(x) and friends coincide)")
+    return (f"log_prob agrees at the spec's point only by coincidence{why}: at a jittered point "
+            f"it differs by {d:.3g} in float64")
+
+
+def _moment_evidence(problem: Problem) -> list[Evidence]:
+    try:
+        ma, mb = moments(problem, SideName.A), moments(problem, SideName.B)
+    except (ConstraintFailure, RuntimeError, ValueError):
+        return []
+    out = []
+    for name in ("mean", "variance", "covariance_matrix"):
+        if name in ma and name in mb and ma[name].shape == mb[name].shape:
+            d = normwise(ma[name], mb[name])
+            out.append(Evidence(name, _head(ma[name]), _head(mb[name]), d))
+    return out
+
+
+def _head(t: torch.Tensor, n: int = 4) -> tuple[float, ...]:
+    return tuple(float(x) for x in t.detach().double().flatten()[:n])
+
+
+# ---- conditioning ----------------------------------------------------------------------------
+
+
+def estimate_kappa(problem: Problem) -> float:
+    """The 2-norm condition number of the covariance each side implies (largest over the batch
+    and both sides), from covariance_matrix, precision_matrix, scale_tril (cond(L)**2) or a
+    low-rank factor; 1 when no side has one. Round-off in log_prob grows with it."""
+    import torch
+
+    kappa = 1.0
+    for side in SideName:
+        if problem.spec.side(side).kind != "dist":
+            continue
+        try:
+            with torch.no_grad():
+                env = problem.env(DType.FLOAT64, side, with_grad=False)
+                built = problem.build(side, env, DType.FLOAT64)
+        except (ConstraintFailure, RuntimeError, ValueError):
+            continue
+        args = built.args
+        mats: list[torch.Tensor] = []
+        for key in ("covariance_matrix", "precision_matrix"):
+            if key in args and args[key].ndim >= 2:
+                mats.append(args[key])
+        if "scale_tril" in args and args["scale_tril"].ndim >= 2:
+            s = torch.linalg.svdvals(args["scale_tril"].double())
+            kappa = max(kappa, float((s.amax(-1) / s.amin(-1)).max()) ** 2)
+        if "cov_factor" in args and "cov_diag" in args:
+            w, d = args["cov_factor"], args["cov_diag"]
+            mats.append(w @ w.transpose(-1, -2) + torch.diag_embed(d))
+        for m in mats:
+            e = torch.linalg.eigvalsh(m.double())
+            lo, hi = e.amin(-1), e.amax(-1)
+            if bool((lo > 0).all()):
+                kappa = max(kappa, float((hi / lo).max()))
+    return kappa if math.isfinite(kappa) else 1.0

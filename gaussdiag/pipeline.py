@@ -1,0 +1,132 @@
+"""The compare pipeline for one spec: spec -> build -> evaluate -> attribute -> SpecReport.
+
+Returns frozen results; never prints. Progress goes through an optional callback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
+from gaussdiag.results import SideCost, SpecReport
+from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spec_text
+from gaussdiag.vocab import DType, SideName
+
+Progress = Callable[[str], None]
+
+DEMO_NAME = "mvn_diag_vs_normal.yaml"
+
+
+@dataclass(frozen=True)
+class Options:
+    device: str | None = None
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    skip_absent_devices: bool = False
+
+
+def demo_spec() -> LoadedSpec:
+    """The built-in default: the std-vs-variance thread (`gaussdiag compare` with no file)."""
+    text = resources.files("gaussdiag").joinpath("data", DEMO_NAME).read_text("utf-8")
+    return load_spec_text(text, f"<built-in demo: {DEMO_NAME}>")
+
+
+def diagnose_file(path: str, options: Options, progress: Progress | None = None) -> SpecReport:
+    """Diagnose one spec file; a spec that cannot be read becomes a report with `error` set."""
+    try:
+        loaded = load_spec(path, max_elements=options.max_elements)
+    except SpecError as err:
+        return SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
+                          error=str(err))
+    return diagnose(loaded, options, progress)
+
+
+def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = None
+             ) -> SpecReport:
+    """Diagnose a loaded spec. Spec problems found while building become `error` reports;
+    an absent pinned device becomes `skipped` with --skip-absent-devices."""
+    spec = loaded.spec
+    start = time.perf_counter()
+    try:
+        return _diagnose(loaded, options, progress, start)
+    except DeviceError as err:
+        pinned = any(spec.side(s).device for s in SideName)
+        if options.skip_absent_devices and pinned:
+            return SpecReport(file=loaded.file, name=spec.name, verdict=None,
+                              expect=spec.expect, ok=True, skipped=str(err))
+        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
+                          ok=False, error=f"{loaded.file}: {err}")
+    except GaussdiagError as err:
+        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
+                          ok=False, error=str(err))
+
+
+def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
+              start: float) -> SpecReport:
+    from gaussdiag.attribute import attribute, estimate_kappa
+    from gaussdiag.build import ConstraintFailure, Problem
+    from gaussdiag.evaluate import SideRun, run_side
+
+    spec = loaded.spec
+    problem = Problem(loaded, device=options.device, max_elements=options.max_elements)
+    runs: dict[DType, dict[SideName, SideRun | ConstraintFailure]] = {}
+    for dtype in spec.run_dtypes:
+        runs[dtype] = {}
+        for side in SideName:
+            if progress:
+                progress(f"{spec.name}: side {side.value} in {dtype.value}")
+            try:
+                runs[dtype][side] = run_side(problem, side, dtype)
+            except ConstraintFailure as failure:
+                runs[dtype][side] = failure
+            except SpecError as err:
+                if dtype in (DType.FLOAT16, DType.BFLOAT16):
+                    raise SpecError(err.file, f"{err.message} (in {dtype.value}: drop "
+                                    f"{dtype.value} from `dtypes` if torch lacks it here)",
+                                    key=err.key, line=err.line) from None
+                raise
+    _check_shapes(loaded, runs)
+    if progress:
+        progress(f"{spec.name}: attributing")
+    kappa = estimate_kappa(problem)
+    result = attribute(problem, runs, kappa, progress)
+    costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
+                  for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
+    verdict = result.verdict
+    ok = verdict is spec.expect if spec.expect is not None else verdict.acceptable_without_expect
+    devices = {problem.side_devices[s] for s in SideName}
+    return SpecReport(
+        file=loaded.file, name=spec.name, verdict=verdict, expect=spec.expect, ok=ok,
+        explanation=result.finding.explanation, fix=result.finding.fix,
+        cause=result.finding.cause, quantities=result.quantities, problems=result.problems,
+        evidence=result.evidence, costs=costs, notes=result.notes, kappa=kappa,
+        dtypes=tuple(spec.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
+        mode=spec.mode, labels={s: spec.side(s).display(s) for s in SideName},
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _check_shapes(loaded: LoadedSpec, runs: dict[DType, dict[SideName, object]]) -> None:
+    """Sides whose log_prob shapes differ cannot be compared: a spec error with the fix."""
+    from gaussdiag.evaluate import SideRun
+
+    for sides in runs.values():
+        a, b = sides[SideName.A], sides[SideName.B]
+        if not (isinstance(a, SideRun) and isinstance(b, SideRun)):
+            continue
+        sa, sb = list(a.value.shape), list(b.value.shape)
+        if sa == sb:
+            return
+        big, small = (SideName.B, SideName.A) if len(sb) > len(sa) else (SideName.A, SideName.B)
+        shapes = {SideName.A: sa, SideName.B: sb}
+        k = len(shapes[big]) - len(shapes[small])
+        side = loaded.spec.side(big)
+        if k > 0 and shapes[big][:len(shapes[small])] == shapes[small]:
+            hint = (f"add `event_dims: {k}` to {big.value}" if side.kind == "dist"
+                    else f"sum the last {k} dim(s) of {big.value}'s log_prob expression")
+        else:
+            hint = "make both sides describe the same event: check `event_dims` and the args' shapes"
+        raise loaded.error((big.value,), f"{big.value}'s log_prob has shape {shapes[big]}, "
+                           f"{small.value}'s {shapes[small]}: {hint}")

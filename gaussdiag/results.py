@@ -1,0 +1,96 @@
+"""Frozen results: what attribution decides and renderers show. No torch, no formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gaussdiag.vocab import DType, Mode, SideName, Verdict
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A reparameterization that explains every difference: `transform` applied to `param` on
+    `side` makes the sides agree."""
+
+    side: SideName
+    param: str
+    transform: str
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One compared quantity (log_prob, a draw, grad[p], a trajectory) across dtypes."""
+
+    name: str
+    verdict: Verdict
+    diff: dict[DType, float]
+    tol: dict[DType, float]
+    shrink: float | None
+    persists: bool
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong seen while diagnosing (the headline verdict's or another one)."""
+
+    verdict: Verdict
+    message: str
+
+
+@dataclass(frozen=True)
+class SideCost:
+    side: SideName
+    dtype: DType
+    seconds: float
+    memory_bytes: int | None
+    memory_kind: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A labelled side-by-side observation, e.g. the first values of the two sides' variances
+    and their normwise relative difference."""
+
+    label: str
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    diff: float
+
+
+@dataclass(frozen=True)
+class SpecReport:
+    """Everything known about one spec file: the verdict and why, or the error."""
+
+    file: str
+    name: str
+    verdict: Verdict | None
+    expect: Verdict | None
+    ok: bool
+    explanation: str = ""
+    fix: str = ""
+    cause: Cause | None = None
+    quantities: tuple[Quantity, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    costs: tuple[SideCost, ...] = ()
+    notes: tuple[str, ...] = ()
+    kappa: float = 1.0
+    dtypes: tuple[DType, ...] = ()
+    device: str = ""
+    mode: Mode = Mode.LOG_PROB
+    labels: dict[SideName, str] = field(default_factory=dict)
+    error: str | None = None
+    skipped: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunReport:
+    specs: tuple[SpecReport, ...]
+    torch_version: str = ""
+    device: str = ""
+    tf32: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.specs)

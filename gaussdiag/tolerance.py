@@ -1,0 +1,69 @@
+"""Tolerances and the persistence test of spec-v1's Thresholds section, in one place.
+
+tol(dtype) = EPS_FACTOR[dtype] x finfo(dtype).eps x kappa, kappa >= 1 the estimated conditioning.
+A quantity *persists* when d[float64] > PERSIST_SHRINK x max(d[low], tol(low)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gaussdiag.vocab import DType
+
+# finfo(dtype).eps, written out so this module needs no torch (values from torch.finfo).
+EPS: dict[DType, float] = {
+    DType.BFLOAT16: 2.0**-7,
+    DType.FLOAT16: 2.0**-10,
+    DType.FLOAT32: 2.0**-23,
+    DType.FLOAT64: 2.0**-52,
+}
+
+# Tolerance in units of eps, per dtype. 64 (spec-v1) absorbs the few dozen roundings of a
+# log-density and its reductions (sums over an event or a batch of 64) without hiding a factor
+# of two; the same factor for every dtype keeps "agree" comparable across precisions.
+EPS_FACTOR: dict[DType, float] = {
+    DType.BFLOAT16: 64.0,
+    DType.FLOAT16: 64.0,
+    DType.FLOAT32: 64.0,
+    DType.FLOAT64: 64.0,
+}
+
+# Round-off shrinks by roughly eps64/eps32 ~ 1e-9 when the precision goes up; a bug does not
+# shrink at all. Three orders of magnitude (spec-v1) separates the two with a wide margin.
+PERSIST_SHRINK = 1e-3
+
+# A reparameterization candidate "changes" a param only if it moves it by more than this many
+# float64 tolerances (spec-v1: beyond tol(float64)) at the jittered point.
+CHANGE_FACTOR = 1.0
+
+
+def tol(dtype: DType, kappa: float = 1.0) -> float:
+    return EPS_FACTOR[dtype] * EPS[dtype] * max(kappa, 1.0)
+
+
+def low_dtype(dtypes: list[DType]) -> DType:
+    return min(dtypes, key=lambda d: d.rank)
+
+
+def within(diff: Mapping[DType, float], kappa: float) -> bool:
+    """Every diff within tol in its own dtype (the `agree` test)."""
+    return all(d <= tol(dt, kappa) for dt, d in diff.items())
+
+
+def persists(diff: Mapping[DType, float], kappa: float) -> bool:
+    """The float64 diff did not shrink by PERSIST_SHRINK below what the low dtype shows or can
+    resolve. With float64 alone there is nothing to shrink from: persisting is exceeding tol."""
+    d64 = diff[DType.FLOAT64]
+    low = low_dtype(list(diff))
+    if low is DType.FLOAT64:
+        return d64 > tol(DType.FLOAT64, kappa)
+    return d64 > PERSIST_SHRINK * max(diff[low], tol(low, kappa))
+
+
+def shrink(diff: Mapping[DType, float]) -> float | None:
+    """d[low] / d[float64]: how much going to float64 shrank the diff (None when undefined)."""
+    low = low_dtype(list(diff))
+    d64 = diff[DType.FLOAT64]
+    if low is DType.FLOAT64 or diff[low] == 0:
+        return None
+    return float("inf") if d64 == 0 else diff[low] / d64
