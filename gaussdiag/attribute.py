@@ -468,11 +468,14 @@ def _relabel(q: Quantity, verdict: Verdict) -> Quantity:
 
 def normwise(a: torch.Tensor, b: torch.Tensor) -> float:
     """max|a - b| / max(max|a|, max|b|), in float64; 0 when both are zero."""
-    a64, b64 = a.double(), b.double()
+    import torch
+
+    a64, b64 = a.detach().double(), b.detach().double()
     if a64.numel() == 0:
         return 0.0
     scale = max(float(a64.abs().max()), float(b64.abs().max()))
-    diff = float((a64 - b64).abs().max())
+    # identical elements (equal infinities included) differ by nothing
+    diff = float(torch.where(a64 == b64, 0.0, (a64 - b64).abs()).max())
     if math.isnan(diff) or math.isnan(scale):
         return math.nan
     if scale == 0.0:
@@ -671,7 +674,7 @@ def estimate_kappa(problem: Problem) -> float:
                 built = problem.build(side, env, DType.FLOAT64)
         except (ConstraintFailure, RuntimeError, ValueError):
             continue
-        args = {k: v.double() for k, v in built.args.items()}
+        args = {k: v.detach().double() for k, v in built.args.items()}
         mats = [args[k] for k in ("covariance_matrix", "precision_matrix")
                 if k in args and args[k].ndim >= 2]
         if "scale_tril" in args and args["scale_tril"].ndim >= 2:

@@ -1,0 +1,30 @@
+"""Shared helpers: build and diagnose specs written inline in tests."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from gaussdiag.pipeline import Options, diagnose
+from gaussdiag.results import SpecReport
+from gaussdiag.spec import LoadedSpec, load_spec_text
+
+
+def loaded(text: str, file: str = "test.yaml") -> LoadedSpec:
+    return load_spec_text(textwrap.dedent(text), file)
+
+
+def run(text: str, **options: object) -> SpecReport:
+    """Diagnose an inline spec with default options (CPU)."""
+    return diagnose(loaded(text), Options(**options))  # type: ignore[arg-type]
+
+
+def has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+cuda_only = pytest.mark.skipif("not __import__('torch').cuda.is_available()",
+                               reason="needs a CUDA device")
