@@ -135,7 +135,99 @@ def _finish_compare(reports: list, options: object, json_out: Optional[str],  # 
 # ---- end compare --------------------------------------------------------------------------
 
 # ---- precision-check ----------------------------------------------------------------------
-# (precision-check command: owned by the precision sweep)
+# gaussdiag.precision imports torch only inside its functions, so its enums are free here.
+from gaussdiag.precision import ScaleParam, SweepDist  # noqa: E402
+from gaussdiag.vocab import DType  # noqa: E402
+
+_GRID = "Grid"
+_MVN = "MultivariateNormal (--dist mvn)"
+
+
+@app.command("precision-check")
+def precision_check(
+    dist: Annotated[SweepDist, typer.Option(
+        help="Distribution to sweep: normal (sigma x z map) or mvn (condition numbers).",
+    )] = SweepDist.NORMAL,
+    dtype: Annotated[DType, typer.Option(
+        help="Low precision to check against float64 (float32, float16, bfloat16).",
+    )] = DType.FLOAT32,
+    param: Annotated[ScaleParam, typer.Option(
+        help="How scale is computed from the parameter gradients are taken against: "
+        "scale itself, softplus(rho) or exp(log_scale).",
+    )] = ScaleParam.SCALE,
+    point: Annotated[str | None, typer.Option(
+        help="Check one point instead of a grid, e.g. loc=0,scale=0.01,x=10 (rho= or "
+        "log_scale= instead of scale= with --param softplus or log).",
+        show_default=False,
+    )] = None,
+    sigma_lo: Annotated[float, typer.Option(help="Smallest scale.", rich_help_panel=_GRID)
+                        ] = 1e-12,
+    sigma_hi: Annotated[float, typer.Option(help="Largest scale.", rich_help_panel=_GRID)
+                        ] = 1e12,
+    sigma_n: Annotated[int | None, typer.Option(
+        help="Scale rows, log-spaced [default: 25; 9 with --quick].", show_default=False,
+        rich_help_panel=_GRID)] = None,
+    z_lo: Annotated[float, typer.Option(
+        help="Smallest nonzero z = |x - loc|/scale (z = 0 is always the first column).",
+        rich_help_panel=_GRID)] = 1e-4,
+    z_hi: Annotated[float, typer.Option(help="Largest z.", rich_help_panel=_GRID)] = 1e20,
+    z_n: Annotated[int | None, typer.Option(
+        help="Nonzero z columns, log-spaced [default: 25; 9 with --quick].",
+        show_default=False, rich_help_panel=_GRID)] = None,
+    dim: Annotated[int, typer.Option(help="Dimension of the MVN.", rich_help_panel=_MVN)] = 4,
+    cond_hi: Annotated[float, typer.Option(
+        help="Largest covariance condition number (the axis starts at 1).",
+        rich_help_panel=_MVN)] = 1e16,
+    cond_n: Annotated[int | None, typer.Option(
+        help="Condition numbers, log-spaced [default: 17; 9 with --quick].",
+        show_default=False, rich_help_panel=_MVN)] = None,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="A small grid (for CI).")] = False,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", metavar="FILE|-", help="Also write the result as JSON to FILE, or only "
+        "JSON to stdout with -.", show_default=False)] = None,
+    plot: Annotated[Path | None, typer.Option(
+        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]).",
+        show_default=False)] = None,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an internal error.")] = False,
+) -> int:
+    """Map where a low dtype's values and gradients are accurate, large but correct,
+    inaccurate, overflow or undefined, against float64: is a huge gradient wrong or just
+    huge?"""
+    from rich.console import Console
+
+    from gaussdiag import precision as pc
+    from gaussdiag import report_precision as rp
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    plain = not console.is_terminal or console.no_color
+    result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
+    if point is not None:
+        result = pc.check_point(dtype, param, pc.parse_point(point, param))
+        data, view = rp.point_json(result), rp.render_point(result, plain=plain)
+    elif dist is SweepDist.MVN:
+        cond = pc.make_axis("--cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
+        with rp.progress_bar(Console(stderr=True), cond.n * 3) as progress:
+            result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
+        data, view = rp.mvn_json(result), rp.render_mvn(result, plain=plain)
+    else:
+        sig = pc.make_axis("--sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
+        zax = pc.make_axis("--z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+        with rp.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
+            result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
+        data, view = rp.normal_json(result), rp.render_normal(result, plain=plain)
+    if plot is not None and not isinstance(result, pc.PointResult):
+        rp.write_plot(result, plot)
+    if json_out == "-":
+        sys.stdout.write(rp.dumps(data))
+        return EXIT_OK
+    if json_out is not None:
+        rp.write_atomic(Path(json_out), rp.dumps(data))
+    console.print(view, soft_wrap=True)
+    return EXIT_OK
+
+
 # ---- end precision-check ------------------------------------------------------------------
 
 

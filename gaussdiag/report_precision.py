@@ -1,0 +1,406 @@
+"""Renderers of the precision results: rich heat maps and tables, JSON, a matplotlib figure.
+
+Each renderer is a pure function of a frozen result from `gaussdiag.precision`: it computes
+nothing new, only lays out. The only side effects are in `write_atomic` and `write_plot`,
+which write the rendered bytes (temp file + os.replace, so a reader never sees half a file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gaussdiag.errors import UsageError
+from gaussdiag.precision import (
+    CellClass,
+    Finding,
+    MvnSweep,
+    NormalSweep,
+    PointResult,
+    ProgressCallback,
+    QuantityMap,
+    fmt,
+)
+
+MAX_MAP_AXIS = 40
+"""Longest axis drawn in the terminal; bigger grids are shown every k-th row/column (the JSON
+and the plot keep every cell)."""
+
+PROGRESS_MIN_CELLS = 50_000
+"""Grids smaller than this finish before a progress bar would be worth drawing."""
+
+# Cell marks: the digit shows how many digits agree; the mark after it the class.
+_MARKS = {
+    CellClass.ACCURATE: " ",
+    CellClass.LARGE_BUT_CORRECT: "+",
+    CellClass.INACCURATE: "!",
+}
+_SYMBOLS = {
+    CellClass.OVERFLOW: "X",
+    CellClass.UNDEFINED: "-",
+    CellClass.FACTORIZATION_FAILED: "F",
+}
+_CLASS_STYLES = {
+    CellClass.OVERFLOW: "bold white on magenta",
+    CellClass.UNDEFINED: "white on grey37",
+    CellClass.FACTORIZATION_FAILED: "bold white on dark_magenta",
+}
+
+
+def _digit_style(digits: float, accurate: float, cap: float) -> str:
+    """Background by digits: green at or above the accurate threshold, then yellow for at
+    least half the dtype's digits, orange for at least one, red below."""
+    if digits >= accurate:
+        return "black on green3"
+    if digits >= cap / 2:
+        return "black on yellow3"
+    if digits >= 1:
+        return "black on dark_orange"
+    return "bold white on red3"
+
+
+def _cell(digits: float, cls: CellClass, accurate: float, cap: float) -> tuple[str, str]:
+    if cls in _SYMBOLS:
+        return f" {_SYMBOLS[cls]} ", _CLASS_STYLES[cls]
+    return f"{int(digits):>2}{_MARKS[cls]}", _digit_style(digits, accurate, cap)
+
+
+def _stride(n: int) -> int:
+    return max(1, math.ceil(n / MAX_MAP_AXIS))
+
+
+def _exp_label(v: float) -> str:
+    if v == 0:
+        return "=0"
+    e = math.log10(v)
+    return f"{e:.0f}" if abs(e - round(e)) < 1e-9 else f"{e:.1f}"
+
+
+def legend(accurate: float, cap: float, large: float, dtype: str) -> Text:
+    """The key to the cell marks and colors."""
+    t = Text()
+    t.append("cells: ")
+    t.append(" 7 ", _digit_style(cap, accurate, cap))
+    t.append(f" digits that agree with float64 (>= {accurate:.1f} is accurate; {dtype} "
+             f"holds {cap:.1f})  ")
+    t.append(" 5 ", _digit_style(cap / 2, accurate, cap))
+    t.append(" ")
+    t.append(" 2 ", _digit_style(1, accurate, cap))
+    t.append(" ")
+    t.append(" 0 ", _digit_style(0, accurate, cap))
+    t.append(" fewer\n       ")
+    t.append("+", "bold")
+    t.append(f" large but correct (|value| >= {fmt(large)})   ")
+    t.append("!", "bold")
+    t.append(" inaccurate   ")
+    for cls, word in ((CellClass.OVERFLOW, "overflow (not finite)"),
+                      (CellClass.UNDEFINED, "undefined (scale <= 0)")):
+        t.append(f" {_SYMBOLS[cls]} ", _CLASS_STYLES[cls])
+        t.append(f" {word}   ")
+    return t
+
+
+def heat_map(qm: QuantityMap, sigma: Sequence[float], z: Sequence[float], accurate: float,
+             cap: float) -> Text:
+    """One quantity as rows of sigma (top: smallest) by columns of z."""
+    rs, cs = _stride(len(sigma)), _stride(len(z))
+    rows = range(0, len(sigma), rs)
+    cols = list(range(0, len(z), cs))
+    labels = [_exp_label(z[j]) for j in cols]
+    width = max(3, *(len(lab) + 1 for lab in labels))
+    t = Text(no_wrap=True)
+    sub = f", every {rs}th scale and {cs}th z" if rs > 1 or cs > 1 else ""
+    t.append(qm.name, "bold")
+    t.append(f"  (rows: scale; columns: log10 z, '=0' is z = 0{sub})\n")
+    t.append(" " * 9)
+    for lab in labels:
+        t.append(f"{lab:>{width}}")
+    t.append("\n")
+    for i in rows:
+        t.append(f"{fmt(sigma[i]):>8} ")
+        for j in cols:
+            text, style = _cell(qm.digits[i][j], qm.classes[i][j], accurate, cap)
+            t.append(" " * (width - 3))
+            t.append(text, style)
+        t.append("\n")
+    return t
+
+
+def findings_table(findings: Sequence[Finding], *, plain: bool) -> Table:
+    table = Table(title="findings", box=box.ASCII if plain else box.SIMPLE_HEAD,
+                  show_lines=False, expand=False)
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("class", no_wrap=True)
+    table.add_column("cells", justify="right", no_wrap=True)
+    table.add_column("finding")
+    for f in findings:
+        table.add_row(Text(f.quantity), f.cell_class.value, f"{f.cells}/{f.total}", Text(f.text))
+    return table
+
+
+def render_normal(result: NormalSweep, *, plain: bool = False) -> RenderableType:
+    """Heat maps of every quantity, the legend and the findings."""
+    head = Text(
+        f"Normal.log_prob in {result.dtype.value} against float64 at the same "
+        f"{result.dtype.value}-rounded inputs; {result.param.formula}; loc = 0, "
+        f"x = z * scale ({len(result.sigma)} x {len(result.z)} cells)\n", style="bold")
+    parts: list[RenderableType] = [head]
+    for qm in result.quantities:
+        parts.append(heat_map(qm, result.sigma, result.z, result.accurate_digits,
+                              result.precision_digits))
+    parts.append(legend(result.accurate_digits, result.precision_digits, result.large,
+                        result.dtype.value))
+    parts.append(Text(""))
+    parts.append(findings_table(result.findings, plain=plain))
+    return Group(*parts)
+
+
+def render_mvn(result: MvnSweep, *, plain: bool = False) -> RenderableType:
+    """Digits per parameterization and quantity (rows) over the condition number (columns)."""
+    d = result.dtype.value
+    head = Text(
+        f"MultivariateNormal (dim {result.dim}) in {d} against the float64 closed form; "
+        "columns: log10 of the covariance condition number\n", style="bold")
+    labels = [_exp_label(c) for c in result.condition]
+    width = max(3, *(len(lab) + 1 for lab in labels))
+    name_w = max(len(f"{ln.param.value} {ln.name}") for ln in result.lines) + 1
+    t = Text(no_wrap=True)
+    t.append(" " * name_w)
+    for lab in labels:
+        t.append(f"{lab:>{width}}")
+    t.append("\n")
+    for ln in result.lines:
+        t.append(f"{ln.param.value + ' ' + ln.name:<{name_w}}")
+        for digits, cls in zip(ln.digits, ln.classes, strict=True):
+            text, style = _cell(digits, cls, result.accurate_digits, result.precision_digits)
+            t.append(" " * (width - 3))
+            t.append(text, style)
+        t.append("\n")
+    key = legend(result.accurate_digits, result.precision_digits, result.large, d)
+    key.append(f" {_SYMBOLS[CellClass.FACTORIZATION_FAILED]} ",
+               _CLASS_STYLES[CellClass.FACTORIZATION_FAILED])
+    key.append(f" factorization failed ({d} Cholesky)")
+    return Group(head, t, key, Text(""), findings_table(result.findings, plain=plain))
+
+
+def _num(v: float) -> str:
+    return repr(v) if not math.isfinite(v) else f"{v:.9g}"
+
+
+def render_point(result: PointResult, *, plain: bool = False) -> RenderableType:
+    """Every quantity in both dtypes with digits and class, the rounded inputs, the advice."""
+    d = result.dtype.value
+    s = result.spec
+    head = Text(
+        f"Normal at loc = {_num(s.loc)}, {s.raw_key} = {_num(s.raw)}, x = {_num(s.x)} "
+        f"({result.param.formula}; scale = {_num(result.scale)}, "
+        f"z = |x - loc|/scale = {fmt(result.z)})", style="bold")
+    rounded = Text("as " + d + " holds the inputs: " + ", ".join(
+        f"{k} = {_num(v)}" for k, v in result.rounded))
+    table = Table(box=box.ASCII if plain else box.SIMPLE_HEAD)
+    table.add_column("quantity", no_wrap=True)
+    table.add_column(d, justify="right", no_wrap=True)
+    table.add_column("float64", justify="right", no_wrap=True)
+    table.add_column("digits", justify="right", no_wrap=True)
+    table.add_column("class", no_wrap=True)
+    for q in result.quantities:
+        digits = "-" if math.isnan(q.digits) else f"{q.digits:.1f}"
+        table.add_row(Text(q.name), _num(q.low), _num(q.reference), digits,
+                      q.cell_class.value)
+    note = Text(f"digits: agreement with float64 at the same {d}-rounded inputs "
+                f"(>= {result.accurate_digits:.1f} is accurate; {d} holds "
+                f"{result.precision_digits:.1f})", style="dim")
+    advice = [Text("- " + a) for a in result.advice]
+    return Group(head, rounded, table, note, Text(""), Text("advice", style="bold"), *advice)
+
+
+# ---- JSON ------------------------------------------------------------------------------------
+
+
+def _jnum(v: float) -> float | None:
+    """JSON has no NaN or infinity: those become null (the class says why)."""
+    return v if math.isfinite(v) else None
+
+
+def _jval(v: float) -> float | str:
+    """A value that may legitimately be infinite or NaN: kept, as a string."""
+    return v if math.isfinite(v) else repr(v)
+
+
+def normal_json(result: NormalSweep) -> dict[str, Any]:
+    return {
+        "dist": "normal",
+        "dtype": result.dtype.value,
+        "param": result.param.value,
+        "axes": {"sigma": list(result.sigma), "z": list(result.z)},
+        "precision_digits": result.precision_digits,
+        "accurate_digits": result.accurate_digits,
+        "large": result.large,
+        "quantities": {
+            qm.name: {
+                "digits": [[_jnum(v) for v in row] for row in qm.digits],
+                "class": [[c.value for c in row] for row in qm.classes],
+            }
+            for qm in result.quantities
+        },
+        "findings": [_finding_json(f) for f in result.findings],
+    }
+
+
+def mvn_json(result: MvnSweep) -> dict[str, Any]:
+    params: dict[str, dict[str, Any]] = {}
+    for ln in result.lines:
+        params.setdefault(ln.param.value, {})[ln.name] = {
+            "digits": [_jnum(v) for v in ln.digits],
+            "class": [c.value for c in ln.classes],
+        }
+    return {
+        "dist": "mvn",
+        "dtype": result.dtype.value,
+        "dim": result.dim,
+        "param": [p.value for p, _ in result.rounded_indefinite],
+        "axes": {"condition": list(result.condition)},
+        "precision_digits": result.precision_digits,
+        "accurate_digits": result.accurate_digits,
+        "large": result.large,
+        "quantities": params,
+        "rounded_indefinite": {p.value: list(v) for p, v in result.rounded_indefinite},
+        "findings": [_finding_json(f) for f in result.findings],
+    }
+
+
+def point_json(result: PointResult) -> dict[str, Any]:
+    d = result.dtype.value
+    s = result.spec
+    return {
+        "dtype": d,
+        "param": result.param.value,
+        "point": {"loc": s.loc, "x": s.x, s.raw_key: s.raw, "scale": result.scale,
+                  "z": _jval(result.z), "rounded": {k: _jval(v) for k, v in result.rounded}},
+        "quantities": [
+            {"name": q.name, "value": {d: _jval(q.low), "float64": _jval(q.reference)},
+             "float64_exact_inputs": _jval(q.reference_exact),
+             "digits": _jnum(q.digits), "class": q.cell_class.value}
+            for q in result.quantities
+        ],
+        "torch_behavior": None if result.torch_behavior is None else {
+            "validate_args_error": result.torch_behavior.validate_error,
+            "unvalidated": {k: _jval(v) for k, v in result.torch_behavior.unvalidated},
+        },
+        "advice": list(result.advice),
+    }
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {"quantity": f.quantity, "class": f.cell_class.value, "cells": f.cells,
+            "total": f.total, "text": f.text}
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write via a temp file in the same folder and os.replace: never a half-written file."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---- plot ------------------------------------------------------------------------------------
+
+
+def write_plot(result: NormalSweep | MvnSweep, path: Path) -> None:
+    """A PNG of the digits map (matplotlib, imported only here)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError(
+            f"--plot {path}: matplotlib is not installed; install gaussdiag[plot] "
+            "(pip install 'gaussdiag[plot]') or leave out --plot"
+        ) from None
+    import io
+
+    import numpy as np
+
+    if isinstance(result, NormalSweep):
+        n = len(result.quantities)
+        fig, axes = plt.subplots(1, n, figsize=(5 * n, 4.5), squeeze=False)
+        z_pos = [math.log10(v) if v > 0 else math.log10(result.z[1]) - 1 for v in result.z]
+        s_pos = [math.log10(v) for v in result.sigma]
+        for ax, qm in zip(axes[0], result.quantities, strict=True):
+            data = np.array(qm.digits, dtype=float)
+            im = ax.pcolormesh(_edges(z_pos), _edges(s_pos), data, cmap="RdYlGn", vmin=0,
+                               vmax=result.precision_digits, shading="flat")
+            bad = np.array([[c in _SYMBOLS for c in row] for row in qm.classes])
+            zz, ss = np.meshgrid(z_pos, s_pos)
+            ax.scatter(zz[bad], ss[bad], marker="x", color="k", s=10, label="no value")
+            ax.set_title(f"{qm.name} ({result.dtype.value})")
+            ax.set_xlabel("log10 z  (first column: z = 0)")
+            ax.set_ylabel("log10 scale")
+        fig.colorbar(im, ax=axes[0].tolist(), label="digits of agreement with float64")
+    else:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(result.lines) + 1.5))
+        data = np.array([ln.digits for ln in result.lines], dtype=float)
+        c_pos = [math.log10(c) for c in result.condition]
+        im = ax.pcolormesh(_edges(c_pos), np.arange(len(result.lines) + 1), data,
+                           cmap="RdYlGn", vmin=0, vmax=result.precision_digits)
+        ax.set_yticks(np.arange(len(result.lines)) + 0.5,
+                      [f"{ln.param.value} {ln.name}" for ln in result.lines], fontsize=7)
+        ax.set_xlabel("log10 condition number")
+        ax.set_title(f"MultivariateNormal dim {result.dim}, {result.dtype.value}; "
+                     "blank: factorization failed")
+        fig.colorbar(im, ax=ax, label="digits of agreement")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+
+
+def _edges(centers: Sequence[float]) -> list[float]:
+    """Cell edges for pcolormesh from (possibly uneven) cell centers."""
+    if len(centers) == 1:
+        return [centers[0] - 0.5, centers[0] + 0.5]
+    mids = [(a + b) / 2 for a, b in zip(centers, centers[1:], strict=False)]
+    return [2 * centers[0] - mids[0], *mids, 2 * centers[-1] - mids[-1]]
+
+
+# ---- progress --------------------------------------------------------------------------------
+
+
+@contextmanager
+def progress_bar(console: Console, cells: int) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on `console` for big grids on a terminal; otherwise no callback."""
+    if cells < PROGRESS_MIN_CELLS or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("evaluating", total=cells)
+        update: Callable[[int, int], None] = lambda done, total: bar.update(  # noqa: E731
+            task, completed=done, total=total)
+        yield update
