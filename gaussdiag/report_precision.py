@@ -319,6 +319,10 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise UsageError(f"{path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
@@ -348,7 +352,8 @@ def write_plot(result: NormalSweep | MvnSweep, path: Path) -> None:
 
     if isinstance(result, NormalSweep):
         n = len(result.quantities)
-        fig, axes = plt.subplots(1, n, figsize=(5 * n, 4.5), squeeze=False)
+        fig, axes = plt.subplots(1, n, figsize=(5 * n, 4.5), squeeze=False,
+                                 layout="constrained")
         z_pos = [math.log10(v) if v > 0 else math.log10(result.z[1]) - 1 for v in result.z]
         s_pos = [math.log10(v) for v in result.sigma]
         for ax, qm in zip(axes[0], result.quantities, strict=True):
@@ -363,19 +368,21 @@ def write_plot(result: NormalSweep | MvnSweep, path: Path) -> None:
             ax.set_ylabel("log10 scale")
         fig.colorbar(im, ax=axes[0].tolist(), label="digits of agreement with float64")
     else:
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(result.lines) + 1.5))
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(result.lines) + 1.5),
+                               layout="constrained")
         data = np.array([ln.digits for ln in result.lines], dtype=float)
         c_pos = [math.log10(c) for c in result.condition]
         im = ax.pcolormesh(_edges(c_pos), np.arange(len(result.lines) + 1), data,
                            cmap="RdYlGn", vmin=0, vmax=result.precision_digits)
         ax.set_yticks(np.arange(len(result.lines)) + 0.5,
                       [f"{ln.param.value} {ln.name}" for ln in result.lines], fontsize=7)
+        ax.invert_yaxis()  # first parameterization on top, as in the terminal
         ax.set_xlabel("log10 condition number")
         ax.set_title(f"MultivariateNormal dim {result.dim}, {result.dtype.value}; "
                      "blank: factorization failed")
         fig.colorbar(im, ax=ax, label="digits of agreement")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     write_atomic(path, buf.getvalue())
 

@@ -510,3 +510,37 @@ def test_help_does_not_import_torch() -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "torch" not in imported and "numpy" not in imported
+
+
+def test_progress_callback_reports_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gaussdiag.precision as pc
+
+    monkeypatch.setattr(pc, "CHUNK_CELLS", 10)        # 2 rows of 5 cells per chunk
+    calls: list[tuple[int, int]] = []
+    whole = sweep_normal(F32, ScaleParam.SCALE, make_axis("--sigma", 1e-3, 1e3, 7),
+                         make_axis("--z", 1.0, 10.0, 4, zero=True),
+                         progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(10, 35), (20, 35), (30, 35), (35, 35)]
+    monkeypatch.setattr(pc, "CHUNK_CELLS", 1 << 18)
+    one = sweep_normal(F32, ScaleParam.SCALE, make_axis("--sigma", 1e-3, 1e3, 7),
+                       make_axis("--z", 1.0, 10.0, 4, zero=True))
+    for a, b in zip(whole.quantities, one.quantities, strict=True):
+        assert a.classes == b.classes      # chunking changes nothing but the pacing
+
+
+def test_progress_bar_only_on_a_terminal_and_for_big_grids() -> None:
+    import io
+
+    from rich.console import Console
+
+    from gaussdiag.report_precision import PROGRESS_MIN_CELLS, progress_bar
+
+    pipe = Console(file=io.StringIO(), force_terminal=False)
+    with progress_bar(pipe, 10 * PROGRESS_MIN_CELLS) as cb:
+        assert cb is None
+    tty = Console(file=io.StringIO(), force_terminal=True)
+    with progress_bar(tty, PROGRESS_MIN_CELLS - 1) as cb:
+        assert cb is None
+    with progress_bar(tty, PROGRESS_MIN_CELLS) as cb:
+        assert cb is not None
+        cb(PROGRESS_MIN_CELLS, PROGRESS_MIN_CELLS)
