@@ -29,15 +29,16 @@ from typing import TYPE_CHECKING
 from gaussdiag import expr as ex
 from gaussdiag import tolerance as tl
 from gaussdiag.build import ConstraintFailure, Problem
-from gaussdiag.evaluate import SideRun, moments, run_side
-from gaussdiag.results import Cause, Evidence, Problem as Issue, Quantity
+from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun, moments, run_side
+from gaussdiag.results import Cause, Evidence, Problem as Issue, Quantity, Trajectory
 from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
-from gaussdiag.vocab import DType, Mode, SideName, Verdict
+from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
     import torch
 
 Runs = dict[DType, dict[SideName, "SideRun | ConstraintFailure"]]
+Trains = dict[DType, dict[SideName, "TrainRun | TrainFailure"]]
 Progress = Callable[[str], None]
 
 
@@ -150,8 +151,10 @@ class Facts:
     runs: Runs
     kappa: float
     progress: Progress | None = None
+    trains: Trains | None = None
     notes: list[str] = field(default_factory=list)
     _quantities: list[Quantity] | None = None
+    _trajectory: list[Quantity] | None = None
     _explanation: Explanation | None = None
     _searched: bool = False
     _cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = field(
@@ -177,11 +180,22 @@ class Facts:
                 if isinstance(r, ConstraintFailure)]
 
     @property
-    def quantities(self) -> list[Quantity]:
+    def point_quantities(self) -> list[Quantity]:
+        """log_prob (or the draws) and grad[p] at the spec's point."""
         if self._quantities is None:
+            name = "draws" if self.problem.spec.mode is Mode.RSAMPLE else "log_prob"
             self._quantities = compute_quantities(self.pairs(), self.kappa,
-                                                  self.problem.grad_names)
+                                                  self.problem.grad_names, value_name=name)
         return self._quantities
+
+    @property
+    def quantities(self) -> list[Quantity]:
+        """What the verdict is judged on: the trajectory in train mode, else the point's."""
+        if self.trains is None:
+            return self.point_quantities
+        if self._trajectory is None:
+            self._trajectory = trajectory_quantity(self.trains, self.kappa)
+        return self._trajectory
 
     def persisting(self) -> list[Quantity]:
         return [q for q in self.quantities if q.persists]
@@ -295,6 +309,17 @@ Rule = Callable[[Facts], "Finding | None"]
 
 def _invalid(ev: Facts) -> Finding | None:
     failures = ev.failures()
+    if not failures and ev.trains is not None:
+        stopped = [r for sides in ev.trains.values() for r in sides.values()
+                   if isinstance(r, TrainFailure)]
+        if stopped:
+            f = stopped[0]
+            cause = f.cause
+            fix = cause.fix if isinstance(cause, ConstraintFailure) and cause.fix else ""
+            return Finding(f"training side {f.side.value} in {f.dtype.value}: step {f.step} "
+                           f"produced parameters that break a constraint: {cause}",
+                           fix or "lower the learning rate, or parameterize so the constraint "
+                           "holds by construction (softplus, exp, a Cholesky factor)")
     if not failures:
         return None
     first = failures[0]
@@ -334,6 +359,16 @@ def _non_finite(ev: Facts) -> Finding | None:
                                                      f"{inf} inf" if inf else "") if x)
                     found.append(f"side {run.side.value}, {dt.value}: {qname} has {kinds} "
                                  f"of {t.numel()} element(s)")
+    for dt, sides in (ev.trains or {}).items():
+        for r in sides.values():
+            run = r.partial if isinstance(r, TrainFailure) else r
+            bad = next((i for i, p in enumerate(run.params, 1)
+                        if not bool(torch.isfinite(p).all())), None)
+            if bad is None and not all(math.isfinite(x) for x in run.losses):
+                bad = next(i for i, x in enumerate(run.losses, 1) if not math.isfinite(x))
+            if bad is not None:
+                found.append(f"training side {run.side.value}, {dt.value}: non-finite "
+                             f"parameters or loss from step {bad}")
     if not found:
         return None
     return Finding("; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else ""),
@@ -357,6 +392,15 @@ def _no_gradient(ev: Facts) -> Finding | None:
                            f"side {without.value}, which does not use `{name}` at all",
                            f"make side {without.value} depend on `{name}`, or set `grad: false` "
                            "on it if it is meant to be a constant")
+        s = ev.problem.spec.side(without)
+        if ev.problem.spec.mode is Mode.RSAMPLE and s.method is Method.SAMPLE:
+            return Finding(
+                f"`{name}` gets a gradient on side {without.other.value} and none on side "
+                f"{without.value}: side {without.value} draws with sample(), which runs without "
+                "autograd, so its draws are constants to backward()",
+                f"draw with rsample() on side {without.value} (`method: rsample`), or write the "
+                "reparameterization by hand so the noise stays out of the graph: "
+                "sqrt(var) * randn_like(mean) + mean")
         return Finding(f"`{name}` gets a gradient on side {without.other.value} and none on side "
                        f"{without.value}: side {without.value} uses `{name}`, but the graph is cut "
                        "between it and the result (detach(), or sample() instead of rsample())",
@@ -366,12 +410,49 @@ def _no_gradient(ev: Facts) -> Finding | None:
 
 
 def _different_draws(ev: Facts) -> Finding | None:
-    return None  # rsample mode only; log_prob mode never gives it
+    """rsample mode: the draws persist, yet each side's log_prob agrees at both sides' draws
+    (same law, different map from noise to sample)."""
+    import torch
+
+    spec = ev.problem.spec
+    if spec.mode is not Mode.RSAMPLE:
+        return None
+    draws = next((q for q in ev.quantities if q.name == "draws"), None)
+    if draws is None or not draws.persists:
+        return None
+    if any(spec.side(s).kind != "dist" for s in SideName):
+        return None  # an `expr` side has no log_prob to test the law with
+    pairs = ev.pairs()
+    if DType.FLOAT64 not in pairs:
+        return None
+    tol64 = tl.tol(DType.FLOAT64, ev.kappa)
+    worst = 0.0
+    try:
+        with torch.no_grad():
+            built = {s: ev.problem.build(s, ev.problem.env(DType.FLOAT64, s, with_grad=False),
+                                         DType.FLOAT64) for s in SideName}
+            for run in pairs[DType.FLOAT64]:
+                x = run.value
+                lp = {s: built[s].log_prob(x) for s in SideName}  # type: ignore[misc]
+                worst = max(worst, normwise(lp[SideName.A], lp[SideName.B]))
+    except (ConstraintFailure, RuntimeError, ValueError):
+        return None
+    if worst > tol64:
+        return None
+    return Finding(
+        f"the draws differ (by {draws.diff[DType.FLOAT64]:.3g} in float64) although both sides "
+        f"define the same distribution: their log_prob agrees at both sides' draws "
+        f"(within {worst:.2g}). Same law, different map from noise to sample (for example "
+        "another square root of the covariance), so seeded runs diverge sample by sample",
+        "nothing is wrong with either distribution; if seeded draws must match, build both from "
+        "the same factor (the same scale_tril), or compare log_prob instead of draws")
 
 
 def _parameterization(ev: Facts) -> Finding | None:
     if not ev.persisting():
         return None
+    if not any(q.persists for q in ev.point_quantities):
+        return None  # train mode: the sides agree at the start and drift apart later
     found = ev.explanation()
     if found is None:
         return None
@@ -384,6 +465,13 @@ def _mismatch(ev: Facts) -> Finding | None:
         return None
     listed = ", ".join(f"{q.name} {q.diff[DType.FLOAT64]:.3g}" for q in persisting[:4])
     tried = ", ".join(c.name for c in CANDIDATES)
+    if ev.trains is not None and not any(q.persists for q in ev.point_quantities):
+        return Finding(
+            f"the trajectories drift apart in float64 too ({listed}), although the sides agree "
+            "at the starting point: they differ somewhere training takes them (a clamp or a "
+            "branch that only bites after some steps)",
+            "find the step where the gap appears (see the table) and compare the sides at the "
+            "parameters reached there")
     return Finding(
         f"differences persist in float64 ({listed}): not round-off. No reparameterization of "
         f"one param on either side ({tried}, or a composition of two) explains them",
@@ -436,12 +524,14 @@ class Attribution:
     problems: tuple[Issue, ...]
     evidence: tuple[Evidence, ...]
     notes: tuple[str, ...]
+    point_quantities: tuple[Quantity, ...] = ()
+    trajectories: tuple[Trajectory, ...] = ()
 
 
 def attribute(problem: Problem, runs: Runs, kappa: float,
-              progress: Progress | None = None) -> Attribution:
+              progress: Progress | None = None, trains: Trains | None = None) -> Attribution:
     """Apply RULES in order; the first that finds something is the verdict."""
-    ev = Facts(problem, runs, kappa, progress)
+    ev = Facts(problem, runs, kappa, progress, trains)
     verdict, finding = next((v, f) for v, rule in RULES if (f := rule(ev)) is not None)
     others = [Issue(v, f.explanation) for v, rule in RULES
               if v in _ALSO_REPORTED and v is not verdict and (f := rule(ev)) is not None]
@@ -449,14 +539,17 @@ def attribute(problem: Problem, runs: Runs, kappa: float,
     if verdict is Verdict.PARAMETERIZATION:
         quantities = [_relabel(q, Verdict.PARAMETERIZATION) if q.persists else q
                       for q in quantities]
-    elif verdict is Verdict.MISMATCH:
-        quantities = [_relabel(q, Verdict.MISMATCH) if q.persists else q for q in quantities]
+    elif verdict is Verdict.DIFFERENT_DRAWS:
+        quantities = [_relabel(q, Verdict.DIFFERENT_DRAWS) if q.persists else q
+                      for q in quantities]
     notes = list(ev.notes)
     coincidence = _coincidence(ev) if ev.pairs() and verdict is not Verdict.INVALID_PARAMETERS else None
     if coincidence:
         notes.append(coincidence)
+    point = tuple(ev.point_quantities) if trains is not None and ev.pairs() else ()
     return Attribution(verdict, finding, tuple(quantities), tuple(others),
-                       tuple(_moment_evidence(problem) if ev.pairs() else ()), tuple(notes))
+                       tuple(_moment_evidence(problem) if ev.pairs() else ()), tuple(notes),
+                       point, tuple(trajectories(trains)) if trains is not None else ())
 
 
 def _relabel(q: Quantity, verdict: Verdict) -> Quantity:
@@ -498,27 +591,79 @@ def runs_agree(x: SideRun, y: SideRun, tol: float) -> bool:
 
 
 def compute_quantities(pairs: Mapping[DType, tuple[SideRun, SideRun]], kappa: float,
-                       grad_names: list[str]) -> list[Quantity]:
-    """log_prob and grad[p] for every param that has a gradient on both sides."""
+                       grad_names: list[str], value_name: str = "log_prob") -> list[Quantity]:
+    """The value (log_prob or draws) and grad[p] for every param with a gradient on both
+    sides."""
     if DType.FLOAT64 not in pairs:
         return []
-    diffs: dict[str, dict[DType, float]] = {"log_prob": {}}
+    diffs: dict[str, dict[DType, float]] = {value_name: {}}
     for dt, (a, b) in pairs.items():
-        diffs["log_prob"][dt] = normwise(a.value, b.value)
+        diffs[value_name][dt] = normwise(a.value, b.value) if a.value.shape == b.value.shape \
+            else math.inf
         for name in grad_names:
             ga, gb = a.grads.get(name), b.grads.get(name)
             if ga is not None and gb is not None:
                 diffs.setdefault(f"grad[{name}]", {})[dt] = normwise(ga, gb)
+    return [judge(name, diff, kappa) for name, diff in diffs.items() if DType.FLOAT64 in diff]
+
+
+def judge(name: str, diff: dict[DType, float], kappa: float) -> Quantity:
+    """A quantity's own verdict from its diffs (tolerance.py's thresholds). A persisting one
+    is `mismatch` until the search explains it."""
+    agree = tl.within(diff, kappa)
+    persist = not agree and tl.persists(diff, kappa)
+    verdict = Verdict.AGREE if agree else Verdict.MISMATCH if persist else Verdict.ROUND_OFF
+    return Quantity(name, verdict, dict(diff), {dt: tl.tol(dt, kappa) for dt in diff},
+                    tl.shrink(diff), persist)
+
+
+def _gaps(a: TrainRun, b: TrainRun) -> list[float]:
+    return [normwise(pa, pb) for pa, pb in zip(a.params, b.params)]
+
+
+def _runs_of(sides: Mapping[SideName, TrainRun | TrainFailure]) -> tuple[TrainRun, TrainRun]:
+    a, b = (r.partial if isinstance(r, TrainFailure) else r for r in
+            (sides[SideName.A], sides[SideName.B]))
+    return a, b
+
+
+def trajectory_quantity(trains: Trains, kappa: float) -> list[Quantity]:
+    """train mode's one quantity: the largest gap over the steps, per dtype."""
+    diff: dict[DType, float] = {}
+    for dt, sides in trains.items():
+        gaps = _gaps(*_runs_of(sides))
+        if gaps:
+            diff[dt] = max(gaps, key=lambda g: -1.0 if math.isnan(g) else g)
+    if DType.FLOAT64 not in diff:
+        return []
+    return [judge("trajectory", diff, kappa)]
+
+
+def trajectories(trains: Trains) -> list[Trajectory]:
     out = []
-    for name, diff in diffs.items():
-        if DType.FLOAT64 not in diff:
-            continue
-        agree = tl.within(diff, kappa)
-        persist = not agree and tl.persists(diff, kappa)
-        verdict = (Verdict.AGREE if agree else Verdict.MISMATCH if persist else Verdict.ROUND_OFF)
-        out.append(Quantity(name, verdict, dict(diff), {dt: tl.tol(dt, kappa) for dt in diff},
-                            tl.shrink(diff), persist))
+    for dt, sides in trains.items():
+        a, b = _runs_of(sides)
+        gaps = _gaps(a, b)
+        failed = next((str(r) for r in sides.values() if isinstance(r, TrainFailure)), None)
+        out.append(Trajectory(dt, tuple(gaps), a.losses, b.losses, growth_rate(gaps), failed))
     return out
+
+
+def growth_rate(gaps: list[float]) -> float | None:
+    """The gap's fitted growth factor per step (least squares on log10 of the non-zero,
+    finite gaps): ~1 flat, > 1 growing. Round-off that grows exponentially marks an unstable
+    problem."""
+    pts = [(i, math.log10(g)) for i, g in enumerate(gaps, 1) if g > 0 and math.isfinite(g)]
+    if len(pts) < 3:
+        return None
+    n = len(pts)
+    mx = sum(x for x, _ in pts) / n
+    my = sum(y for _, y in pts) / n
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx
+    return float(10.0 ** slope)
 
 
 # ---- what a side uses ------------------------------------------------------------------------
@@ -609,9 +754,9 @@ def _template(steps: tuple[Candidate, ...]) -> str:
 def _coincidence(ev: Facts) -> str | None:
     """Values agree at the spec's point but a gradient persists: do the values still agree at a
     jittered point? If not, they agreed by coincidence (std == 1 makes std == std**2)."""
-    qs = {q.name: q for q in ev.quantities}
+    qs = {q.name: q for q in ev.point_quantities}
     value = qs.get("log_prob")
-    if value is None or value.persists or not any(q.persists for q in ev.quantities):
+    if value is None or value.persists or not any(q.persists for q in ev.point_quantities):
         return None
     a = ev.reference(SideName.A, True, grads=False)
     b = ev.reference(SideName.B, True, grads=False)

@@ -29,7 +29,7 @@ from gaussdiag.spec import (
     UniformInit,
     ValuesTensor,
 )
-from gaussdiag.vocab import DType, SideName
+from gaussdiag.vocab import DType, Method, SideName
 
 if TYPE_CHECKING:
     import torch
@@ -126,8 +126,9 @@ class BuiltSide:
 
     name: SideName
     dist: Any  # torch.distributions.Distribution | None
-    log_prob: Callable[[torch.Tensor], torch.Tensor]
+    log_prob: Callable[[torch.Tensor], torch.Tensor] | None
     args: dict[str, torch.Tensor] = field(default_factory=dict)
+    draw: Callable[[], torch.Tensor] | None = None  # rsample mode: one draw of sample_shape
 
 
 class Problem:
@@ -275,9 +276,11 @@ class Problem:
     # ---- environments --------------------------------------------------------------------
 
     def env(self, dtype: DType, side: SideName, *, jittered: bool = False,
-            overrides: Overrides | None = None, with_grad: bool = True) -> Env:
+            overrides: Overrides | None = None, with_grad: bool = True,
+            leaf_values: Mapping[str, torch.Tensor] | None = None) -> Env:
         """Fresh leaves (requiring grad) and every derived param and input, on the side's
-        device. `overrides` replaces a param's value by f(value) for this side only."""
+        device. `overrides` replaces a param's value by f(value) for this side only;
+        `leaf_values` supplies the leaves themselves (train mode steps them)."""
         import torch
 
         tdt = torch_dtype(dtype)
@@ -291,8 +294,13 @@ class Problem:
                 t = self.eval_expr(("params", name, "expr"), p.expr, values, tdt, device, side)
                 if not p.grad:
                     t = t.detach()
+            elif leaf_values is not None and name in leaf_values:
+                t = leaf_values[name]
+                leaves[name] = t
             else:
-                t = point[name].to(device=device, dtype=tdt)
+                # a copy: .to() returns the point itself when nothing changes, and the point
+                # must never become part of a graph
+                t = point[name].to(device=device, dtype=tdt, copy=True)
                 if p.grad and with_grad:
                     t.requires_grad_(True)
                     leaves[name] = t
@@ -356,7 +364,7 @@ class Problem:
                     elif isinstance(inp, (ValuesTensor, InitTensor)):
                         values[iname] = self.base[iname]
                 built = self._build_dist_side(side, values, f64, cpu)
-                with _fork_rng(self.spec.seed):
+                with seeded(self.spec.seed):
                     draw = built.dist.sample(torch.Size(i.sample_shape))
             self._check_size(("inputs", name), draw.numel())
             self._sample_inputs[name] = draw.detach()
@@ -381,7 +389,16 @@ class Problem:
                 return self.eval_expr((side.value, "log_prob"), src, values, tdt, device, side)
 
             return BuiltSide(side, None, log_prob)
-        raise self.loaded.error((side.value,), "an `expr` side has no log_prob (rsample mode only)")
+        assert s.expr is not None
+        src_draw = s.expr
+        functions = ex.torch_functions(sample_shape=tuple(self.spec.sample_shape))
+        values = env.values
+
+        def draw() -> torch.Tensor:
+            return self.eval_expr((side.value, "expr"), src_draw, values, tdt, device, side,
+                                  functions=functions, allow_randn=True)
+
+        return BuiltSide(side, None, None, draw=draw)
 
     def _build_dist_side(self, side: SideName, values: Mapping[str, torch.Tensor],
                          tdt: torch.dtype, device: torch.device) -> BuiltSide:
@@ -432,7 +449,18 @@ class Problem:
                 raise self.loaded.error(
                     (side.value,), f"log_prob at the input failed: {_first_line(err)}") from None
 
-        return BuiltSide(side, dist, log_prob, args)
+        def draw() -> torch.Tensor:
+            shape = torch.Size(self.spec.sample_shape)
+            if s.method is Method.SAMPLE:
+                return dist.sample(shape)  # type: ignore[no-any-return]
+            if not dist.has_rsample:
+                raise self.loaded.error(
+                    (side.value, "dist"),
+                    f"{s.dist} has no rsample() (has_rsample is False in torch): its draws "
+                    "cannot carry gradients; use `method: sample` to compare them anyway")
+            return dist.rsample(shape)  # type: ignore[no-any-return]
+
+        return BuiltSide(side, dist, log_prob, args, draw)
 
     def _transform(self, side: SideName, i: int, t: Any, values: Mapping[str, torch.Tensor],
                    tdt: torch.dtype, device: torch.device) -> Any:
@@ -531,8 +559,10 @@ def _first_line(err: BaseException) -> str:
 
 
 @contextmanager
-def _fork_rng(seed: int) -> Iterator[None]:
-    """Seed torch's global generator for a draw without disturbing the caller's stream."""
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's global generator for a draw without disturbing the caller's stream.
+    torch.distributions draws from the global generator, so both sides (and `randn_like`)
+    see the same noise when each is drawn under the same seed."""
     import torch
 
     state = torch.random.get_rng_state()

@@ -165,21 +165,21 @@ def precision_check(
     sigma_hi: Annotated[float, typer.Option(help="Largest scale.", rich_help_panel=_GRID)
                         ] = 1e12,
     sigma_n: Annotated[int | None, typer.Option(
-        help="Scale rows, log-spaced [default: 25; 9 with --quick].", show_default=False,
+        help="Scale rows, log-spaced \\[default: 25; 9 with --quick].", show_default=False,
         rich_help_panel=_GRID)] = None,
     z_lo: Annotated[float, typer.Option(
         help="Smallest nonzero z = |x - loc|/scale (z = 0 is always the first column).",
         rich_help_panel=_GRID)] = 1e-4,
     z_hi: Annotated[float, typer.Option(help="Largest z.", rich_help_panel=_GRID)] = 1e20,
     z_n: Annotated[int | None, typer.Option(
-        help="Nonzero z columns, log-spaced [default: 25; 9 with --quick].",
+        help="Nonzero z columns, log-spaced \\[default: 25; 9 with --quick].",
         show_default=False, rich_help_panel=_GRID)] = None,
     dim: Annotated[int, typer.Option(help="Dimension of the MVN.", rich_help_panel=_MVN)] = 4,
     cond_hi: Annotated[float, typer.Option(
         help="Largest covariance condition number (the axis starts at 1).",
         rich_help_panel=_MVN)] = 1e16,
     cond_n: Annotated[int | None, typer.Option(
-        help="Condition numbers, log-spaced [default: 17; 9 with --quick].",
+        help="Condition numbers, log-spaced \\[default: 17; 9 with --quick].",
         show_default=False, rich_help_panel=_MVN)] = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help="A small grid (for CI).")] = False,
@@ -187,7 +187,7 @@ def precision_check(
         "--json", metavar="FILE|-", help="Also write the result as JSON to FILE, or only "
         "JSON to stdout with -.", show_default=False)] = None,
     plot: Annotated[Path | None, typer.Option(
-        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]).",
+        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag\\[plot]).",
         show_default=False)] = None,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an internal error.")] = False,

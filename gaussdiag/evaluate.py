@@ -1,14 +1,19 @@
-"""Evaluate one side of a problem in one dtype: log_prob at the evaluation input, summed, and
-the gradient of every leaf param (None stays None), with the cost of forward + backward."""
+"""Evaluate one side of a problem in one dtype, with the cost of forward + backward.
+
+log_prob mode: log_prob at the evaluation input; rsample mode: one draw of `sample_shape`
+under the seed. Either way the scalar for backward is the sum, and every leaf param's
+gradient is collected (None stays None). train mode: `train_side` steps an optimizer.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gaussdiag.build import Overrides, Problem
-from gaussdiag.vocab import DType, SideName
+from gaussdiag.build import Env, Overrides, Problem, seeded
+from gaussdiag.vocab import DType, Mode, Optimizer, SideName
 
 if TYPE_CHECKING:
     import torch
@@ -62,8 +67,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads)
         if grads:
-            built = problem.build(side, env, dtype)
-            value = built.log_prob(env.values[problem.at_name(side)])
+            value = _forward(problem, side, env, dtype)
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]
@@ -75,13 +79,102 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
                          for n, g in zip(names, got)}
         else:
             with torch.no_grad():
-                built = problem.build(side, env, dtype)
-                value = built.log_prob(env.values[problem.at_name(side)])
+                value = _forward(problem, side, env, dtype)
             out_grads = {}
         _sync(device)
         seconds = time.perf_counter() - start
     return SideRun(side, dtype, value.detach().cpu(), out_grads, seconds,
                    counter.bytes, counter.kind)
+
+
+def _forward(problem: Problem, side: SideName, env: Env, dtype: DType) -> torch.Tensor:
+    """The compared value: the draws in rsample mode, else log_prob at the input."""
+    built = problem.build(side, env, dtype)
+    if problem.spec.mode is Mode.RSAMPLE:
+        assert built.draw is not None
+        with seeded(problem.spec.seed):  # the generator is reseeded before each side
+            return built.draw()
+    assert built.log_prob is not None
+    return built.log_prob(env.values[problem.at_name(side)])
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One side's training in one dtype: the params (leaves, flattened and concatenated, in
+    float64 on the CPU) after each completed step, and the loss before each step."""
+
+    side: SideName
+    dtype: DType
+    params: tuple[torch.Tensor, ...]
+    losses: tuple[float, ...]
+    seconds: float
+    interrupted: bool = False
+
+
+class TrainFailure(Exception):
+    """A step produced parameters that break a constraint (ends that dtype's run)."""
+
+    def __init__(self, side: SideName, dtype: DType, step: int, cause: Exception,
+                 partial: TrainRun) -> None:
+        self.side, self.dtype, self.step, self.cause, self.partial = side, dtype, step, cause, partial
+        super().__init__(f"side {side.value}, {dtype.value}: step {step}: {cause}")
+
+
+def train_side(problem: Problem, side: SideName, dtype: DType, *,
+               progress: Callable[[str], None] | None = None) -> TrainRun:
+    """Maximize the mean log_prob(at) with the spec's optimizer from the spec's point.
+    Raises TrainFailure (with the partial run) when a step breaks a constraint."""
+    import torch
+
+    from gaussdiag.build import ConstraintFailure, torch_dtype
+
+    settings = problem.spec.train_settings
+    device = problem.side_devices[side]
+    warm_up(device)
+    leaves = {n: problem.base[n].to(device=device, dtype=torch_dtype(dtype), copy=True)
+              .requires_grad_(True) for n in problem.grad_names}
+    opt: torch.optim.Optimizer
+    if settings.optimizer is Optimizer.SGD:
+        opt = torch.optim.SGD(list(leaves.values()), lr=settings.lr)
+    else:
+        opt = torch.optim.Adam(list(leaves.values()), lr=settings.lr)
+    params: list[torch.Tensor] = []
+    losses: list[float] = []
+    start = time.perf_counter()
+    interrupted = False
+    with seeded(problem.spec.seed):
+        for step in range(1, settings.steps + 1):
+            try:
+                env = problem.env(dtype, side, leaf_values=leaves)
+                built = problem.build(side, env, dtype)
+                assert built.log_prob is not None
+                loss = -built.log_prob(env.values[problem.at_name(side)]).mean()
+            except ConstraintFailure as err:
+                partial = TrainRun(side, dtype, tuple(params), tuple(losses),
+                                   time.perf_counter() - start)
+                raise TrainFailure(side, dtype, step, err, partial) from None
+            try:
+                opt.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+            except KeyboardInterrupt:  # keep what finished: the report shows it
+                interrupted = True
+                break
+            losses.append(float(loss.detach()))
+            params.append(_flat(leaves))
+            if progress and step % max(1, settings.steps // 20) == 0:
+                progress(f"training side {side.value} in {dtype.value}: "
+                         f"step {step}/{settings.steps}")
+    return TrainRun(side, dtype, tuple(params), tuple(losses), time.perf_counter() - start,
+                    interrupted)
+
+
+def _flat(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
+    import torch
+
+    if not leaves:
+        return torch.zeros(0, dtype=torch.float64)
+    return torch.cat([t.detach().reshape(-1).double().cpu() for t in leaves.values()])
 
 
 class _Memory:

@@ -9,11 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
 from gaussdiag.results import SideCost, SpecReport
 from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spec_text
-from gaussdiag.vocab import DType, SideName
+from gaussdiag.vocab import DType, Mode, SideName, Verdict
+
+if TYPE_CHECKING:
+    from gaussdiag.build import Problem
+    from gaussdiag.evaluate import TrainFailure, TrainRun
 
 Progress = Callable[[str], None]
 
@@ -87,15 +92,20 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
                                     f"{dtype.value} from `dtypes` if torch lacks it here)",
                                     key=err.key, line=err.line) from None
                 raise
-    _check_shapes(loaded, runs)
+    if spec.mode is not Mode.RSAMPLE:
+        _check_shapes(loaded, runs)
+    trains, interrupted = _train(problem, progress) if spec.mode is Mode.TRAIN else (None, False)
     if progress:
         progress(f"{spec.name}: attributing")
     kappa = estimate_kappa(problem)
-    result = attribute(problem, runs, kappa, progress)
+    result = attribute(problem, runs, kappa, progress, trains)
     costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
-    verdict = result.verdict
-    ok = verdict is spec.expect if spec.expect is not None else verdict.acceptable_without_expect
+    verdict: Verdict | None = result.verdict
+    if interrupted:  # a partial run decides nothing
+        verdict = None
+    ok = verdict is not None and (verdict is spec.expect if spec.expect is not None
+                                  else verdict.acceptable_without_expect)
     devices = {problem.side_devices[s] for s in SideName}
     return SpecReport(
         file=loaded.file, name=spec.name, verdict=verdict, expect=spec.expect, ok=ok,
@@ -104,8 +114,29 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
         evidence=result.evidence, costs=costs, notes=result.notes, kappa=kappa,
         dtypes=tuple(spec.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
         mode=spec.mode, labels={s: spec.side(s).display(s) for s in SideName},
-        seconds=time.perf_counter() - start,
+        trajectories=result.trajectories, point_quantities=result.point_quantities,
+        interrupted=interrupted, seconds=time.perf_counter() - start,
     )
+
+
+def _train(problem: Problem, progress: Progress | None
+           ) -> tuple[dict[DType, dict[SideName, TrainRun | TrainFailure]], bool]:
+    """Train both sides in every dtype; stops early (keeping what finished) on Ctrl-C."""
+    from gaussdiag.evaluate import TrainFailure, train_side
+
+    trains: dict[DType, dict[SideName, TrainRun | TrainFailure]] = {}
+    for dtype in problem.spec.run_dtypes:
+        trains[dtype] = {}
+        for side in SideName:
+            try:
+                run = train_side(problem, side, dtype, progress=progress)
+            except TrainFailure as failure:
+                trains[dtype][side] = failure
+                continue
+            trains[dtype][side] = run
+            if run.interrupted:  # keep the dtypes whose two sides finished
+                return {d: t for d, t in trains.items() if len(t) == 2 and d != dtype}, True
+    return trains, False
 
 
 def _check_shapes(loaded: LoadedSpec, runs: dict[DType, dict[SideName, object]]) -> None:

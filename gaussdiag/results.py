@@ -58,6 +58,19 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Trajectory:
+    """train mode, one dtype: the gap between the sides' params after each step (normwise
+    relative, all params concatenated), each side's loss, and the gap's growth per step."""
+
+    dtype: DType
+    gaps: tuple[float, ...]
+    loss_a: tuple[float, ...]
+    loss_b: tuple[float, ...]
+    growth: float | None  # fitted factor per step of the gap (None: too few non-zero gaps)
+    failed: str | None = None  # why the run ended early (a step broke a constraint)
+
+
+@dataclass(frozen=True)
 class SpecReport:
     """Everything known about one spec file: the verdict and why, or the error."""
 
@@ -79,8 +92,11 @@ class SpecReport:
     device: str = ""
     mode: Mode = Mode.LOG_PROB
     labels: dict[SideName, str] = field(default_factory=dict)
+    trajectories: tuple[Trajectory, ...] = ()
+    point_quantities: tuple[Quantity, ...] = ()  # train mode: log_prob mode at the start
     error: str | None = None
     skipped: str | None = None
+    interrupted: bool = False
     seconds: float = 0.0
 
 
