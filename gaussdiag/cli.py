@@ -203,6 +203,7 @@ def precision_check(
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     plain = not console.is_terminal or console.no_color
     result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
+    pc.check_combination(dist, point is not None, plot is not None)
     if point is not None:
         result = pc.check_point(dtype, param, pc.parse_point(point, param))
         data, view = rp.point_json(result), rp.render_point(result, plain=plain)

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, NamedTuple
 
+from typing_extensions import assert_never
+
 from gaussdiag.errors import UsageError
 from gaussdiag.vocab import DType
 
@@ -178,6 +180,15 @@ def check_low_dtype(dtype: DType) -> None:
             f"--dtype {dtype.value}: the reference is float64, so compare a lower precision; "
             f"expected one of {names}"
         )
+
+
+def check_combination(dist: SweepDist, point: bool, plot: bool) -> None:
+    """Reject option combinations that would silently ignore one of the options."""
+    if point and dist is not SweepDist.NORMAL:
+        raise UsageError(f"--point checks a Normal point; it does not combine with --dist "
+                         f"{dist.value} (leave out --point for the {dist.value} sweep)")
+    if point and plot:
+        raise UsageError("--plot draws a map of a sweep; leave it out with --point")
 
 
 def precision_digits(dtype: DType) -> float:
@@ -380,7 +391,7 @@ def _raw_from_scale(param: ScaleParam, scale: torch.Tensor) -> torch.Tensor:
         return scale + torch.log(-torch.expm1(-scale))
     if param is ScaleParam.LOG:
         return torch.log(scale)
-    raise AssertionError(param)
+    assert_never(param)
 
 
 def _scale_from_raw(param: ScaleParam, raw: torch.Tensor) -> torch.Tensor:
@@ -393,7 +404,7 @@ def _scale_from_raw(param: ScaleParam, raw: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.softplus(raw)
     if param is ScaleParam.LOG:
         return torch.exp(raw)
-    raise AssertionError(param)
+    assert_never(param)
 
 
 def _dscale_draw(param: ScaleParam, raw: torch.Tensor) -> torch.Tensor:
@@ -405,7 +416,7 @@ def _dscale_draw(param: ScaleParam, raw: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(raw)
     if param is ScaleParam.LOG:
         return torch.exp(raw)
-    raise AssertionError(param)
+    assert_never(param)
 
 
 class _NormalEval(NamedTuple):

@@ -468,6 +468,10 @@ def test_cli_json_file_and_mvn(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     pytest.param(["--dist", "mvn", "--dim", "0"], "--dim must be", id="dim-0"),
     pytest.param(["--json", "/nonexistent-dir/x.json", "--quick"], "does not exist",
                  id="json-folder-missing"),
+    pytest.param(["--dist", "mvn", "--point", "scale=1,x=1"], "does not combine",
+                 id="point-with-mvn"),
+    pytest.param(["--point", "scale=1,x=1", "--plot", "p.png"], "leave it out with --point",
+                 id="point-with-plot"),
 ])
 def test_cli_bad_options_exit_2(capsys: pytest.CaptureFixture[str], args: list[str],
                                 message: str) -> None:
