@@ -86,6 +86,58 @@ def _shrink(q: Quantity) -> str:
     return "exact in f64" if math.isinf(q.shrink) else f"{fmt(q.shrink)}x"
 
 
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: tuple[float, ...], width: int = 20) -> str:
+    """log10 of the gaps, resampled to `width` columns (a zero gap is the floor)."""
+    if not values:
+        return ""
+    step = max(1, len(values) // width)
+    picked = [max(values[i:i + step], default=0.0) for i in range(0, len(values), step)]
+    logs = [math.log10(v) if v > 0 and math.isfinite(v) else None for v in picked]
+    finite = [x for x in logs if x is not None]
+    if not finite:
+        return SPARK[0] * len(picked)
+    lo, hi = min(finite), max(finite)
+    span = (hi - lo) or 1.0
+    return "".join(SPARK[0] if x is None else SPARK[min(7, int((x - lo) / span * 7.999))]
+                   for x in logs)
+
+
+def trajectory_table(report: SpecReport) -> Table:
+    """train mode: the gap at chosen steps, its shape over the run, and its growth."""
+    steps = max((len(t.gaps) for t in report.trajectories), default=0)
+    marks = sorted({s for s in (1, steps // 10, steps // 4, steps // 2, steps) if s >= 1})
+    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold",
+              title="gap between the sides' params (normwise relative)", title_justify="left")
+    t.add_column("dtype")
+    for m in marks:
+        t.add_column(f"step {m}", justify="right")
+    t.add_column("gap over the run (log)", no_wrap=True)
+    t.add_column("growth/step", justify="right", no_wrap=True)
+    for tr in report.trajectories:
+        cells = [fmt(tr.gaps[m - 1]) if m <= len(tr.gaps) else "-" for m in marks]
+        growth = "-" if tr.growth is None else f"x{tr.growth:.3g}"
+        t.add_row(tr.dtype.value, *cells, sparkline(tr.gaps), growth)
+    return t
+
+
+def growth_note(report: SpecReport) -> str | None:
+    """In words: does round-off grow exponentially (an unstable problem)?"""
+    low = next((tr for tr in report.trajectories if tr.dtype is not DType.FLOAT64), None)
+    if low is None or low.growth is None or len(low.gaps) < 10:
+        return None
+    nonzero = [g for g in low.gaps if g > 0 and math.isfinite(g)]
+    if low.growth > 1.02 and nonzero and max(nonzero) / min(nonzero) > 100:
+        return (f"the {low.dtype.value} gap grows about x{low.growth:.3g} per step: "
+                "exponential growth of round-off means the training dynamics amplify tiny "
+                "differences (an unstable problem); seeded runs will diverge whichever "
+                "formulation is used")
+    return (f"the {low.dtype.value} gap grows slowly (x{low.growth:.3g} per step): round-off "
+            "accumulates without blowing up")
+
+
 def cost_table(report: SpecReport) -> Table:
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     t.add_column("cost (forward+backward)")
@@ -122,6 +174,8 @@ def _values(xs: tuple[float, ...]) -> str:
 def render_spec(report: SpecReport) -> RenderableType:
     """Everything about one spec: sides, quantities, verdict, explanation, fix, evidence, cost."""
     title = Text.assemble((report.name or report.file, "bold"), ("  " + report.file, "dim"))
+    if report.interrupted:
+        title.append("  (interrupted: partial results, no verdict)", style="bold yellow")
     if report.error is not None:
         return Group(title, Padding(Text(report.error, style="red"), (0, 0, 1, 2)))
     if report.skipped is not None:
@@ -134,6 +188,17 @@ def render_spec(report: SpecReport) -> RenderableType:
                       f" · {report.seconds:.2f} s", style="dim"))
     if report.quantities:
         parts.append(Padding(quantity_table(report), (1, 0, 0, 2)))
+    if report.trajectories:
+        parts.append(Padding(trajectory_table(report), (1, 0, 0, 2)))
+        note = growth_note(report)
+        if note:
+            parts.append(Padding(Text(note, style="dim"), (0, 0, 0, 4)))
+    if report.point_quantities:
+        start = SpecReport(file=report.file, name=report.name, verdict=None, expect=None,
+                           ok=True, quantities=report.point_quantities, dtypes=report.dtypes)
+        parts.append(Padding(Text("at the starting point (log_prob mode):", style="bold"),
+                             (1, 0, 0, 2)))
+        parts.append(Padding(quantity_table(start), (0, 0, 0, 2)))
     line = Text.assemble("  verdict: ", verdict_text(report.verdict))
     if report.expect is not None:
         line.append(f"  (expected {report.expect.value}: "
@@ -215,6 +280,13 @@ def _spec_json(s: SpecReport) -> dict[str, Any]:
         "costs": [{"side": c.side.value, "dtype": c.dtype.value, "seconds": c.seconds,
                    "memory_bytes": c.memory_bytes, "memory_kind": c.memory_kind}
                   for c in s.costs],
+        "trajectories": [
+            {"dtype": t.dtype.value, "gaps": [_num(g) for g in t.gaps],
+             "loss_a": [_num(x) for x in t.loss_a], "loss_b": [_num(x) for x in t.loss_b],
+             "growth_per_step": t.growth, "failed": t.failed}
+            for t in s.trajectories
+        ],
         "skipped": s.skipped,
+        "interrupted": s.interrupted,
         "error": s.error,
     }

@@ -1,0 +1,49 @@
+"""Golden runs: every shipped config (and the built-in demo) gives its `expect:` verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gaussdiag.pipeline import Options, demo_spec, diagnose
+from gaussdiag.spec import load_spec
+from gaussdiag.vocab import DType, Mode, Verdict
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def test_there_are_configs_for_every_verdict_but_non_finite() -> None:
+    expects = {load_spec(p).spec.expect for p in CONFIGS}
+    assert set(Verdict) - {Verdict.NON_FINITE, Verdict.MISMATCH} <= expects
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_config_gives_its_expected_verdict(path: Path) -> None:
+    loaded = load_spec(path)
+    assert loaded.spec.expect is not None, f"{path} has no expect:"
+    report = diagnose(loaded, Options())
+    assert report.error is None, report.error
+    assert report.verdict is loaded.spec.expect, (path, report.explanation)
+    assert report.ok
+
+
+def test_demo_is_the_std_vs_variance_thread() -> None:
+    report = diagnose(demo_spec(), Options())
+    assert report.verdict is Verdict.PARAMETERIZATION
+    assert report.cause is not None and report.cause.param == "std"
+    assert "diag_embed(std ** 2)" in report.fix
+
+
+def test_corrected_twin_float64_diff_is_near_1e_15() -> None:
+    report = diagnose(load_spec(Path("configs/mvn_diag_fixed.yaml")), Options())
+    worst = max(q.diff[DType.FLOAT64] for q in report.quantities)
+    assert 1e-17 < worst < 1e-14
+
+
+def test_train_round_off_shrinks_by_orders_of_magnitude() -> None:
+    loaded = load_spec(Path("configs/train_mvn_fixed_vs_normal.yaml"))
+    assert loaded.spec.mode is Mode.TRAIN
+    report = diagnose(loaded, Options())
+    (q,) = report.quantities
+    assert q.diff[DType.FLOAT32] > 1e3 * q.diff[DType.FLOAT64]
