@@ -17,6 +17,8 @@ import typer
 
 from gaussdiag import __version__
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.pipeline import Options
+from gaussdiag.results import SpecReport
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -87,7 +89,7 @@ def compare(
     none); 1 some verdict is not; 2 a spec or usage error; 3 an internal error; 130 Ctrl-C.
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
-    from gaussdiag.pipeline import Options, demo_spec, diagnose, diagnose_file
+    from gaussdiag.pipeline import demo_spec, diagnose, diagnose_file
 
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices)
@@ -101,35 +103,49 @@ def compare(
     return _finish_compare(reports, options, json_out, console)
 
 
-def _finish_compare(reports: list, options: object, json_out: Optional[str],  # type: ignore[type-arg]
-                    console: object) -> int:
+def _finish_compare(reports: list[SpecReport], options: Options, json_out: Optional[str],
+                    console: Any) -> int:
+    """Render, write the JSON, pick the exit code. Imports torch only if a spec ran."""
     import json
 
-    import torch
-
-    from gaussdiag.build import resolve_device
     from gaussdiag.output import write_text
     from gaussdiag.report import render_run, to_json
     from gaussdiag.results import RunReport
 
-    requested = getattr(options, "device", None) or "cpu"
-    try:
-        dev = str(resolve_device(requested))
-    except GaussdiagError:
-        dev = requested
-    tf32 = torch.backends.cuda.matmul.allow_tf32 if dev.startswith("cuda") else None
-    run = RunReport(tuple(reports), torch_version=torch.__version__, device=dev, tf32=tf32)
+    run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
     if json_out != "-":
-        console.print(render_run(run))  # type: ignore[attr-defined]
-    else:
-        for r in reports:
-            if r.error:
-                typer.echo(f"error: {r.error}", err=True)
+        console.print(render_run(run))
+    for r in reports:
+        if r.error:
+            typer.echo(f"error: {r.error}", err=True)
     if json_out is not None:
         write_text(json_out, json.dumps(to_json(run), indent=2) + "\n")
     if any(r.error for r in reports):
         return EXIT_USAGE
+    if any(r.interrupted for r in reports):
+        return EXIT_INTERRUPTED
     return EXIT_OK if run.ok else EXIT_FAIL
+
+
+def _environment(requested: str) -> dict[str, Any]:
+    """torch version, device and TF32 for the header, without importing torch when no spec
+    got as far as needing it (spec errors must answer at once)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return {"torch_version": version("torch"), "device": requested}
+        except PackageNotFoundError:
+            return {"torch_version": "not installed", "device": requested}
+    from gaussdiag.build import resolve_device
+
+    try:
+        device = str(resolve_device(requested))
+    except GaussdiagError:
+        device = requested
+    tf32 = bool(torch.backends.cuda.matmul.allow_tf32) if device.startswith("cuda") else None
+    return {"torch_version": torch.__version__, "device": device, "tf32": tf32}
 
 
 # ---- end compare --------------------------------------------------------------------------
@@ -266,9 +282,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the boundary turns bugs into exit 3
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # Usage errors from the argument parser (typer vendors click, so match the interface
+        # rather than a class from one import path): they show themselves, exit 2.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return EXIT_USAGE
         if debug:

@@ -176,8 +176,9 @@ def render_spec(report: SpecReport) -> RenderableType:
     title = Text.assemble((report.name or report.file, "bold"), ("  " + report.file, "dim"))
     if report.interrupted:
         title.append("  (interrupted: partial results, no verdict)", style="bold yellow")
-    if report.error is not None:
-        return Group(title, Padding(Text(report.error, style="red"), (0, 0, 1, 2)))
+    if report.error is not None:  # the message itself goes to stderr (diagnostics)
+        return Group(title, Padding(Text("not diagnosed: the spec has an error "
+                                         "(message on stderr)", style="red"), (0, 0, 1, 2)))
     if report.skipped is not None:
         return Group(title, Padding(Text(f"skipped: {report.skipped}", style="yellow"),
                                     (0, 0, 1, 2)))

@@ -480,9 +480,6 @@ def test_cli_bad_options_exit_2(capsys: pytest.CaptureFixture[str], args: list[s
     assert message in err and err.count("\n") == 1
 
 
-@pytest.mark.xfail(reason="the error boundary in cli.main checks click.ClickException, but "
-                   "typer 0.29 raises its vendored typer._click exceptions: exit 3 until the "
-                   "boundary catches those too", strict=False)
 def test_cli_unknown_dtype_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "--dtype", "float8")
     assert code == 2, err
