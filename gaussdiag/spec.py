@@ -278,8 +278,18 @@ class LoadedSpec:
     def error(self, path: KeyPath | str, message: str) -> SpecError:
         """A `SpecError` located at `path` (a tuple, or dotted text like `a.args.scale`)."""
         keys = _parse_dotted(path, self.lines) if isinstance(path, str) else path
-        return SpecError(self.file, message, key=format_path(keys) or None,
+        return _error(self.file, message, key=format_path(keys) or None,
                          line=self.line_of(keys))
+
+
+# Line breaks inside keys or values are shown escaped: an error is always one line.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def _error(file: str, message: str, *, key: str | None = None,
+           line: int | None = None) -> SpecError:
+    return SpecError(file, message.translate(_LINE_BREAKS),
+                     key=None if key is None else key.translate(_LINE_BREAKS), line=line)
 
 
 def format_path(path: KeyPath) -> str:
@@ -299,27 +309,27 @@ def load_spec(path: str | Path, *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> 
     p = Path(path)
     try:
         if p.is_dir():
-            raise SpecError(file, "is a directory, expected a YAML spec file")
+            raise _error(file, "is a directory, expected a YAML spec file")
         with p.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > MAX_FILE_BYTES:
-                raise SpecError(file, _too_big(size))
+                raise _error(file, _too_big(size))
             data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError(file, "file not found") from None
+        raise _error(file, "file not found") from None
     except IsADirectoryError:
-        raise SpecError(file, "is a directory, expected a YAML spec file") from None
+        raise _error(file, "is a directory, expected a YAML spec file") from None
     except PermissionError:
-        raise SpecError(file, "cannot read the file: permission denied") from None
+        raise _error(file, "cannot read the file: permission denied") from None
     except OSError as err:
-        raise SpecError(file, f"cannot read the file: {err.strerror or err}") from None
+        raise _error(file, f"cannot read the file: {err.strerror or err}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise SpecError(file, _too_big(len(data)))
+        raise _error(file, _too_big(len(data)))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise SpecError(file, f"not UTF-8 text (byte 0x{data[err.start]:02x} cannot be "
+        raise _error(file, f"not UTF-8 text (byte 0x{data[err.start]:02x} cannot be "
                               "decoded): save the file as UTF-8", line=line) from None
     return load_spec_text(text, file, max_elements=max_elements)
 
@@ -329,15 +339,15 @@ def load_spec_text(text: str, file: str, *,
     """Parse and validate spec text; `file` is only used in messages and for the default name."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        raise SpecError(file, _too_big(size))
+        raise _error(file, _too_big(size))
     doc = _Doc(file)
     root = _compose(text, doc)
     if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""
                         and root.tag == _NULL):
-        raise SpecError(file, f"empty file: {_TOP_LEVEL_HINT}")
+        raise _error(file, f"empty file: {_TOP_LEVEL_HINT}")
     if not isinstance(root, yaml.MappingNode):
         found = _describe(doc.construct(root, ()))
-        raise SpecError(file, f"{_TOP_LEVEL_HINT}, found {found}",
+        raise _error(file, f"{_TOP_LEVEL_HINT}, found {found}",
                         line=root.start_mark.line + 1)
     data = doc.construct(root, ())
     assert isinstance(data, dict)
@@ -450,19 +460,19 @@ def _compose(text: str, doc: _Doc) -> yaml.Node | None:
         node: yaml.Node | None = loader.get_single_node()
         return node
     except _TooDeep as err:
-        raise SpecError(doc.file, f"nested deeper than {MAX_DEPTH} levels",
+        raise _error(doc.file, f"nested deeper than {MAX_DEPTH} levels",
                         line=err.line) from None
     except RecursionError:
-        raise SpecError(doc.file, f"nested deeper than {MAX_DEPTH} levels") from None
+        raise _error(doc.file, f"nested deeper than {MAX_DEPTH} levels") from None
     except yaml.MarkedYAMLError as err:
         raise _yaml_error(doc.file, err) from None
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
         char = f"U+{err.character:04X}" if isinstance(err.character, int) else repr(err.character)
-        raise SpecError(doc.file, f"invalid YAML: character {char} is not allowed in a YAML "
+        raise _error(doc.file, f"invalid YAML: character {char} is not allowed in a YAML "
                                   "file", line=line) from None
     except yaml.YAMLError as err:
-        raise SpecError(doc.file, f"invalid YAML: {err}") from None
+        raise _error(doc.file, f"invalid YAML: {err}") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -473,10 +483,10 @@ def _yaml_error(file: str, err: yaml.MarkedYAMLError) -> SpecError:
     line = None if mark is None else mark.line + 1
     problem = (err.problem or err.context or "cannot parse").strip()
     if "'\\t'" in problem:
-        return SpecError(file, "tab character used for indentation: indent with spaces",
+        return _error(file, "tab character where YAML expects spaces: indent with spaces",
                          line=line)
     if "expected a single document" in (err.context or ""):
-        return SpecError(file, "expected a single YAML document, found a second one "
+        return _error(file, "expected a single YAML document, found a second one "
                                "(remove the extra `---`)", line=line)
     context = ""
     if err.context and err.problem:
@@ -484,7 +494,7 @@ def _yaml_error(file: str, err: yaml.MarkedYAMLError) -> SpecError:
         if err.context_mark is not None and err.context_mark.line + 1 != line:
             context += f" started on line {err.context_mark.line + 1}"
         context += ")"
-    return SpecError(file, f"invalid YAML: {problem}{context}", line=line)
+    return _error(file, f"invalid YAML: {problem}{context}", line=line)
 
 
 class _Doc:
@@ -509,7 +519,7 @@ class _Doc:
         return self.ends.get(path) or self.position(path)
 
     def error(self, path: KeyPath, message: str) -> SpecError:
-        return SpecError(self.file, message, key=format_path(path) or None, line=self.line(path))
+        return _error(self.file, message, key=format_path(path) or None, line=self.line(path))
 
     def construct(self, node: yaml.Node, path: KeyPath) -> Any:
         self._count += 1
@@ -558,7 +568,7 @@ class _Doc:
         key, line = format_path(path) or None, node.start_mark.line + 1
         if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
             if node.value == "<<" and node.style is None:
-                raise SpecError(self.file, "merge keys (`<<`) are not supported: write the "
+                raise _error(self.file, "merge keys (`<<`) are not supported: write the "
                                            "keys out", key=key, line=line)
             return str(node.value)
         if isinstance(node, yaml.ScalarNode):
@@ -567,7 +577,7 @@ class _Doc:
         else:
             found = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
             message = f"keys must be strings, found {found}"
-        raise SpecError(self.file, message, key=key, line=line)
+        raise _error(self.file, message, key=key, line=line)
 
     def _check_tag(self, node: yaml.Node, path: KeyPath, expected: str) -> None:
         if node.tag != expected:
@@ -576,7 +586,7 @@ class _Doc:
     def _bad_tag(self, node: yaml.Node, path: KeyPath) -> SpecError:
         tag = str(node.tag)
         shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
-        return SpecError(self.file, f"unsupported tag '{shown}': only plain values (strings, "
+        return _error(self.file, f"unsupported tag '{shown}': only plain values (strings, "
                                     "numbers, true/false, null, lists, mappings) are allowed",
                          key=format_path(path) or None, line=node.start_mark.line + 1)
 
