@@ -21,6 +21,7 @@ from gaussdiag.spec import (
     ExprTensor,
     FullInit,
     InitTensor,
+    DEFAULT_MAX_ELEMENTS,
     LoadedSpec,
     NormalInit,
     PowerTransform,
@@ -137,7 +138,7 @@ class Problem:
     """
 
     def __init__(self, loaded: LoadedSpec, *, device: str | None = None,
-                 max_elements: int = 10_000_000) -> None:
+                 max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
         import torch
 
         self.loaded = loaded

@@ -19,6 +19,7 @@ from gaussdiag import __version__
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.pipeline import Options
 from gaussdiag.results import SpecReport
+from gaussdiag.spec import DEFAULT_MAX_ELEMENTS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -74,7 +75,7 @@ def compare(
     max_elements: Annotated[
         int,
         typer.Option(min=1, help="Largest tensor (elements) a spec may create."),
-    ] = 10_000_000,
+    ] = DEFAULT_MAX_ELEMENTS,
     skip_absent_devices: Annotated[
         bool,
         typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "

@@ -247,7 +247,7 @@ class Spec(_Model):
 # rules the models cannot express.
 # =============================================================================================
 
-DEFAULT_MAX_ELEMENTS = 10_000_000
+DEFAULT_MAX_ELEMENTS = 2**26  # per tensor: 512 MiB in float64; room for a 4096 x 4096 covariance
 """Largest number of elements one tensor of a spec may have (the CLI's `--max-elements`)."""
 
 MAX_FILE_BYTES = 1 << 20
