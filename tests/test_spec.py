@@ -213,8 +213,8 @@ def test_max_elements_is_overridable() -> None:
     err = load_error(text, max_elements=999_999)
     assert err.key == "inputs.x.shape" and "--max-elements" in err.message
     assert "1,000,000 elements" in err.message and "999,999" in err.message
-    assert DEFAULT_MAX_ELEMENTS == 10_000_000
-    rs = "mode: rsample\nsample_shape: [5000, 5000]\n" + BASE.replace(
+    assert DEFAULT_MAX_ELEMENTS == 2**26
+    rs = "mode: rsample\nsample_shape: [10000, 10000]\n" + BASE.replace(
         "inputs:\n  x: {shape: [3]}\n", "")
     assert load_error(rs).key == "sample_shape"
 
