@@ -98,6 +98,7 @@ class SpecReport:
     skipped: str | None = None
     interrupted: bool = False
     seconds: float = 0.0
+    line: int | None = None  # line of `expect:` (else of `a:`), for annotations
 
 
 @dataclass(frozen=True)
