@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from gaussdiag import expr as ex
 from gaussdiag import tolerance as tl
-from gaussdiag.build import ConstraintFailure, Problem
+from gaussdiag.build import ConstraintFailure, Overrides, Problem
 from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun, moments, run_side
 from gaussdiag.results import Cause, Evidence, Problem as Issue, Quantity, Trajectory
 from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
@@ -157,8 +157,7 @@ class Facts:
     _trajectory: list[Quantity] | None = None
     _explanation: Explanation | None = None
     _searched: bool = False
-    _cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = field(
-        default_factory=dict)
+    _checker: _Checker | None = None
 
     # ---- base data ---------------------------------------------------------------------
 
@@ -209,92 +208,146 @@ class Facts:
         return self._explanation
 
     def reference(self, side: SideName, jittered: bool, grads: bool) -> SideRun | None:
-        """A float64 run of `side` without overrides (cached); None if it fails."""
-        key = (side, jittered, grads)
-        if key not in self._cache:
-            base = self.runs.get(DType.FLOAT64, {}).get(side)
-            if not jittered and isinstance(base, SideRun):
-                self._cache[key] = base
-            else:
-                try:
-                    self._cache[key] = run_side(self.problem, side, DType.FLOAT64,
-                                                jittered=jittered, grads=grads)
-                except ConstraintFailure as f:
-                    self._cache[key] = f
-        got = self._cache[key]
-        return got if isinstance(got, SideRun) else None
+        """A float64 run of `side` on the full problem without overrides (cached)."""
+        return self._full.reference(side, jittered, grads)
+
+    @property
+    def _full(self) -> _Checker:
+        if self._checker is None:
+            self._checker = _Checker(self.problem, self.kappa, self.runs.get(DType.FLOAT64, {}))
+        return self._checker
+
+    def _screen(self) -> _Checker | None:
+        """A sliced copy of the problem for cheap screening, if it is faithful: the same
+        quantities persist (beyond tol in float64) as on the full problem."""
+        small = self.problem.sliced()
+        if small is None:
+            return None
+        checker = _Checker(small, self.kappa, {})
+        a = checker.reference(SideName.A, False, True)
+        b = checker.reference(SideName.B, False, True)
+        if a is None or b is None:
+            return None
+        tol64 = tl.tol(DType.FLOAT64, self.kappa)
+        sliced = {q.name: q.diff[DType.FLOAT64] > tol64 for q in compute_quantities(
+            {DType.FLOAT64: (a, b)}, self.kappa, self.problem.grad_names)}
+        full = {q.name.replace("draws", "log_prob"): q.persists for q in self.point_quantities}
+        return checker if sliced == full else None
 
     def _search(self) -> Explanation | None:
+        screen = self._screen()
+        if screen is not None:
+            self.notes.append("the explanation search screened candidates on a slice of the "
+                              "largest dimension, then confirmed at full size")
         targets = [(s, p) for s in SideName for p in params_used(self.problem, s)]
         singles = [(c,) for c in CANDIDATES]
         for steps_list in (singles, list(_compositions())):
             for steps in steps_list:
                 for side, param in targets:
-                    found = self._try(side, param, steps)
-                    if found is not None:
-                        return found
+                    fn = _chain(steps)
+                    first = screen or self._full
+                    if not first.changes(side, param, fn, steps):
+                        continue
+                    if self.progress:
+                        self.progress(f"trying {_name(steps)}({param}) on side {side.value}")
+                    jitter_checked = first.explains(side, param, fn)
+                    if jitter_checked is None:
+                        continue
+                    if screen is not None:  # confirm at full size
+                        confirmed = self._full.explains(side, param, fn, screened=True)
+                        if confirmed is None:
+                            continue
+                        jitter_checked = jitter_checked and confirmed
+                    return Explanation(Cause(side, param, _name(steps)), fn, steps,
+                                       jitter_checked)
         return None
 
-    def _try(self, side: SideName, param: str, steps: tuple[Candidate, ...]
-             ) -> Explanation | None:
+
+def _chain(steps: tuple[Candidate, ...]) -> Callable[[torch.Tensor], torch.Tensor]:
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        for c in steps:
+            t = c.fn(t)
+        return t
+
+    return fn
+
+
+def _name(steps: tuple[Candidate, ...]) -> str:
+    return "∘".join(c.name for c in reversed(steps))
+
+
+class _Checker:
+    """Tests candidates on one problem (the full one, or a slice of it) in float64, caching
+    the other side's reference runs."""
+
+    def __init__(self, problem: Problem, kappa: float,
+                 base: Mapping[SideName, SideRun | ConstraintFailure]) -> None:
+        self.problem = problem
+        self.tol64 = tl.tol(DType.FLOAT64, kappa)
+        self._cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = {
+            (s, False, True): r for s, r in base.items()}
+
+    def reference(self, side: SideName, jittered: bool, grads: bool) -> SideRun | None:
+        key = (side, jittered, grads)
+        if key not in self._cache and (side, jittered, True) in self._cache:
+            key = (side, jittered, True)  # a run with gradients has the value too
+        if key not in self._cache:
+            try:
+                self._cache[key] = run_side(self.problem, side, DType.FLOAT64,
+                                            jittered=jittered, grads=grads)
+            except ConstraintFailure as f:
+                self._cache[key] = f
+        got = self._cache[key]
+        return got if isinstance(got, SideRun) else None
+
+    def changes(self, side: SideName, param: str, fn: Callable[[torch.Tensor], torch.Tensor],
+                steps: tuple[Candidate, ...]) -> bool:
+        """Applicable, and not a no-op at the jittered point (so exp∘log never explains)."""
         import torch
 
-        def fn(t: torch.Tensor) -> torch.Tensor:
-            for c in steps:
-                t = c.fn(t)
-            return t
-
-        name = "∘".join(c.name for c in reversed(steps))
-        tol64 = tl.tol(DType.FLOAT64, self.kappa)
-        # 1. applicable and not a no-op at the jittered point (so exp∘log never explains)
         try:
             with torch.no_grad():
                 p = self.problem.env(DType.FLOAT64, side, jittered=True,
                                      with_grad=False).values[param]
                 if any(c.matrix for c in steps) and (p.ndim < 2 or p.shape[-1] != p.shape[-2]):
-                    return None
+                    return False
                 moved = fn(p)
-        except (RuntimeError, ValueError):
-            return None
+        except (RuntimeError, ValueError, ConstraintFailure):
+            return False
         if moved.shape != p.shape or not bool(torch.isfinite(moved).all()):
-            return None
-        if normwise(moved, p) <= tl.CHANGE_FACTOR * tol64:
-            return None
-        if self.progress:
-            self.progress(f"trying {name}({param}) on side {side.value}")
+            return False
+        return normwise(moved, p) > tl.CHANGE_FACTOR * self.tol64
+
+    def explains(self, side: SideName, param: str, fn: Callable[[torch.Tensor], torch.Tensor],
+                 *, screened: bool = False) -> bool | None:
+        """None if the override does not make `side` match the other side in float64;
+        else whether the jittered point was checked (False: invalid for the other side).
+
+        Unscreened: values before gradients, the spec's point before the jittered one, so
+        wrong candidates fail on a forward pass. Screened (the candidate already explains a
+        slice of the problem, gradients at the jittered point included): one forward and
+        backward at the spec's point and a forward at the jittered point confirm it."""
         other = side.other
         overrides = {param: fn}
-        # 2. values first (forward only), at the spec's point, then at the jittered point
-        for jittered in (False, True):
-            ref = self.reference(other, jittered, grads=False)
-            if ref is None:
-                if jittered:
-                    break  # the jittered point is not valid for the other side; skip it
+        jitter_ok = self.reference(other, True, grads=False) is not None
+        plan = [(False, True), (True, False)] if screened else \
+            [(False, False), (True, False), (False, True), (True, True)]
+        for jittered, grads in plan:
+            if jittered and not jitter_ok:
+                continue
+            ref = self.reference(other, jittered, grads=grads)
+            got = None if ref is None else self._run(side, jittered, overrides, grads=grads)
+            if ref is None or got is None or not runs_agree(got, ref, self.tol64):
                 return None
-            try:
-                got = run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
-                               overrides=overrides, grads=False)
-            except (ConstraintFailure, RuntimeError, ValueError):
-                return None
-            if got.value.shape != ref.value.shape or normwise(got.value, ref.value) > tol64:
-                return None
-        # 3. every quantity, gradients included
-        jitter_checked = False
-        for jittered in (False, True):
-            ref = self.reference(other, jittered, grads=True)
-            if ref is None:
-                if jittered:
-                    break
-                return None
-            try:
-                got = run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
-                               overrides=overrides)
-            except (ConstraintFailure, RuntimeError, ValueError):
-                return None
-            if not runs_agree(got, ref, tol64):
-                return None
-            jitter_checked = jittered
-        return Explanation(Cause(side, param, name), fn, steps, jitter_checked)
+        return jitter_ok
+
+    def _run(self, side: SideName, jittered: bool, overrides: Overrides,
+             grads: bool) -> SideRun | None:
+        try:
+            return run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
+                            overrides=overrides, grads=grads)
+        except (ConstraintFailure, RuntimeError, ValueError):
+            return None
 
 
 def _compositions() -> Iterable[tuple[Candidate, ...]]:
@@ -579,8 +632,11 @@ def normwise(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def runs_agree(x: SideRun, y: SideRun, tol: float) -> bool:
+    """Values (and gradients, when both runs computed them) within tol."""
     if x.value.shape != y.value.shape or normwise(x.value, y.value) > tol:
         return False
+    if not x.grads or not y.grads:  # a forward-only run: values are all there is
+        return True
     for name in set(x.grads) | set(y.grads):
         gx, gy = x.grads.get(name), y.grads.get(name)
         if (gx is None) != (gy is None):
@@ -799,7 +855,9 @@ def _head(t: torch.Tensor, n: int = 4) -> tuple[float, ...]:
 def estimate_kappa(problem: Problem) -> float:
     """cond(L) for the covariance each side implies (largest over the batch and both sides):
     log_prob standardizes x through a triangular solve with the scale L, whose condition number
-    is sqrt(cond(covariance)). 1 when no side has a covariance-like argument.
+    is sqrt(cond(covariance)). 1 when no side has a covariance-like argument. Exact (from the
+    eigenvalues) up to n = EXACT_KAPPA_MAX; above that, max|L_ii| / min|L_ii| of the Cholesky
+    factor the distribution already holds: O(n), a lower bound, exact for diagonal scales.
 
     Why not cond(covariance) itself: it is a worst-case bound. Measured here (n = 8, random
     rotations), covariance_matrix vs precision_matrix or scale_tril differ in float32 by about
@@ -809,20 +867,26 @@ def estimate_kappa(problem: Problem) -> float:
     """
     import torch
 
-    cond = 1.0
+    kappa = 1.0
     for side in SideName:
         if problem.spec.side(side).kind != "dist":
             continue
         try:
-            with torch.no_grad():
-                env = problem.env(DType.FLOAT64, side, with_grad=False)
-                built = problem.build(side, env, DType.FLOAT64)
+            built = problem.reference(side)
         except (ConstraintFailure, RuntimeError, ValueError):
             continue
         args = {k: v.detach().double() for k, v in built.args.items()}
-        mats = [args[k] for k in ("covariance_matrix", "precision_matrix")
-                if k in args and args[k].ndim >= 2]
-        if "scale_tril" in args and args["scale_tril"].ndim >= 2:
+        n = next((v.shape[-2] for k, v in args.items() if k in _MATRIX_ARGS and v.ndim >= 2), 0)
+        if n == 0:
+            continue
+        if n > EXACT_KAPPA_MAX:
+            tril = getattr(built.dist, "scale_tril", None)
+            if isinstance(tril, torch.Tensor):
+                d = torch.diagonal(tril.detach().double(), dim1=-2, dim2=-1).abs()
+                kappa = max(kappa, float((d.amax(-1) / d.amin(-1)).max()))
+            continue
+        mats = [args[k] for k in ("covariance_matrix", "precision_matrix") if k in args]
+        if "scale_tril" in args:
             tril = args["scale_tril"]
             mats.append(tril @ tril.transpose(-1, -2))
         if "cov_factor" in args and "cov_diag" in args:
@@ -832,6 +896,10 @@ def estimate_kappa(problem: Problem) -> float:
             e = torch.linalg.eigvalsh(m)
             lo, hi = e.amin(-1), e.amax(-1)
             if bool((lo > 0).all()):
-                cond = max(cond, float((hi / lo).max()))
-    kappa = math.sqrt(cond)
+                kappa = max(kappa, math.sqrt(float((hi / lo).max())))
     return kappa if math.isfinite(kappa) else 1.0
+
+
+# Above this size the eigenvalues cost more than the diagnosis itself.
+EXACT_KAPPA_MAX = 512
+_MATRIX_ARGS = ("covariance_matrix", "precision_matrix", "scale_tril", "cov_factor")

@@ -167,6 +167,7 @@ class Problem:
             if isinstance(i, (ValuesTensor, InitTensor)):
                 self.base[name] = self._generate(("inputs", name), i, gen)
         self.jittered: dict[str, torch.Tensor] | None = None
+        self._reference: dict[SideName, BuiltSide] = {}
 
     # ---- the point -----------------------------------------------------------------------
 
@@ -231,6 +232,47 @@ class Problem:
                 out[name] = moved
             self.jittered = out
         return self.jittered
+
+    def sliced(self, keep: int = 16) -> Problem | None:
+        """The same problem on the first `keep` entries of its largest repeated dimension:
+        every dim of that size, in every leaf, input and draw, is cut to `keep`. Cheap
+        evidence for the reparameterization search at large n (a diagonal or elementwise
+        structure survives slicing; anything else is caught by the caller's faithfulness
+        check and the full-size confirmation). None when nothing is large enough to cut."""
+        import copy
+        from collections import Counter
+
+        sizes = Counter(d for n in self.leaf_names for d in self.base[n].shape if d > 4 * keep)
+        if not sizes:
+            return None
+        big = max(sizes)
+        for name in self.spec.inputs:  # draw every sample input before cutting
+            if isinstance(self.spec.inputs[name], SampleInput):
+                self.sample_input(name)
+
+        def cut(t: torch.Tensor) -> torch.Tensor:
+            for dim, size in enumerate(t.shape):
+                if size == big:
+                    t = t.narrow(dim, 0, keep)
+            return t.contiguous()
+
+        out = copy.copy(self)
+        out.base = {k: cut(v) for k, v in self.base.items()}
+        out.jittered = {k: cut(v) for k, v in self.jitter().items()}
+        out._sample_inputs = {k: cut(v) for k, v in self._sample_inputs.items()}
+        out._reference = {}
+        return out
+
+    def reference(self, side: SideName) -> BuiltSide:
+        """The side built once in float64 at the spec's point without gradients (cached):
+        what the conditioning estimate and the moment evidence read."""
+        import torch
+
+        if side not in self._reference:
+            with torch.no_grad():
+                env = self.env(DType.FLOAT64, side, with_grad=False)
+                self._reference[side] = self.build(side, env, DType.FLOAT64)
+        return self._reference[side]
 
     # ---- expressions ---------------------------------------------------------------------
 

@@ -236,9 +236,10 @@ def moments(problem: Problem, side: SideName) -> dict[str, torch.Tensor]:
         return {}
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():
-        env = problem.env(DType.FLOAT64, side, with_grad=False)
-        dist = problem.build(side, env, DType.FLOAT64).dist
+        dist = problem.reference(side).dist
         for name in ("mean", "variance", "covariance_matrix"):
+            if name == "covariance_matrix" and dist.event_shape.numel() > 1024:
+                continue  # n x n evidence is too big to be worth building
             try:
                 value = getattr(dist, name)
             except (NotImplementedError, AttributeError, ValueError, RuntimeError):
