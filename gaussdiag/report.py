@@ -3,17 +3,20 @@ JSON-ready dict). They format; they never compute a verdict."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
+from typing_extensions import assert_never
 
 from gaussdiag import __version__
 from gaussdiag.results import Quantity, RunReport, SpecReport
-from gaussdiag.vocab import DType, SideName, Verdict
+from gaussdiag.vocab import DType, OutputFormat, SideName, Verdict
 
 # Colours say how bad a verdict is; the words carry the meaning without colour (NO_COLOR).
 STYLE: dict[Verdict, str] = {
@@ -173,7 +176,8 @@ def _values(xs: tuple[float, ...]) -> str:
 
 def render_spec(report: SpecReport) -> RenderableType:
     """Everything about one spec: sides, quantities, verdict, explanation, fix, evidence, cost."""
-    title = Text.assemble((report.name or report.file, "bold"), ("  " + report.file, "dim"))
+    title = (Text.assemble((report.name, "bold"), ("  " + report.file, "dim")) if report.name
+             else Text(report.file, style="bold"))
     if report.interrupted:
         title.append("  (interrupted: partial results, no verdict)", style="bold yellow")
     if report.error is not None:  # the message itself goes to stderr (diagnostics)
@@ -241,15 +245,27 @@ def render_run(run: RunReport) -> RenderableType:
     return Group(*parts)
 
 
-def to_json(run: RunReport) -> dict[str, Any]:
-    """The JSON report: spec-v1's stable keys plus a few more."""
+def to_json(run: RunReport, *, timings: bool = True) -> dict[str, Any]:
+    """The JSON report: spec-v1's stable keys plus a few more.
+
+    `timings=False` leaves out what is measured rather than computed (`TIMING_KEYS`: time and
+    memory), so that the same spec and seed give the same report byte for byte."""
+    specs = [_spec_json(s) for s in run.specs]
+    if not timings:
+        for spec in specs:
+            for key in TIMING_KEYS:
+                spec.pop(key, None)
     return {
         "ok": run.ok,
         "gaussdiag": __version__,
         "torch": run.torch_version,
         "device": run.device,
-        "specs": [_spec_json(s) for s in run.specs],
+        "specs": specs,
     }
+
+
+# Per-spec JSON keys that hold measurements (they differ from run to run).
+TIMING_KEYS = ("costs", "seconds")
 
 
 def _num(x: float) -> float | str:
@@ -291,3 +307,171 @@ def _spec_json(s: SpecReport) -> dict[str, Any]:
         "interrupted": s.interrupted,
         "error": s.error,
     }
+
+
+# ---- output formats (`compare --format`) ---------------------------------------------------
+
+
+def render(run: RunReport, fmt: OutputFormat, *, timings: bool = True) -> RenderableType:
+    """`run` in the format asked for: a rich renderable for `table`, plain text (a `str`, to be
+    written as is, never parsed as markup) for the others."""
+    if fmt is OutputFormat.TABLE:
+        return render_run(run)
+    if fmt is OutputFormat.JSON:
+        return render_json(run, timings=timings)
+    if fmt is OutputFormat.MARKDOWN:
+        return render_markdown(run)
+    if fmt is OutputFormat.GITHUB:
+        return render_github(run)
+    assert_never(fmt)
+
+
+def render_json(run: RunReport, *, timings: bool = True) -> str:
+    """The JSON report as text, as `--json FILE` writes it."""
+    return json.dumps(to_json(run, timings=timings), indent=2) + "\n"
+
+
+def error_location(report: SpecReport) -> tuple[int | None, str]:
+    """The line and the bare message of a spec's `error` (`file:line: message`, or
+    `file: message` when the YAML gives no line)."""
+    error = report.error or ""
+    prefix = report.file + ":"
+    if not error.startswith(prefix):
+        return None, error
+    rest = error[len(prefix):]
+    found = re.match(r"(\d+): ", rest)
+    if found:
+        return int(found.group(1)), rest[found.end():]
+    return None, rest.lstrip()
+
+
+def status_word(s: SpecReport) -> str:
+    """What a spec ended as, in one word: its verdict, or error, skipped, interrupted."""
+    if s.error is not None:
+        return "error"
+    if s.skipped is not None:
+        return "skipped"
+    if s.verdict is None:
+        return "interrupted" if s.interrupted else "error"
+    return s.verdict.value
+
+
+def _message(s: SpecReport) -> str:
+    """Explanation -- fix, and what was expected when that is why the spec is not ok."""
+    text = s.explanation or status_word(s)
+    if s.fix:
+        text += f" -- {s.fix}"
+    if s.verdict is not None and s.expect is not None and s.verdict is not s.expect:
+        text += f" (expected {s.expect.value})"
+    return text
+
+
+# -- markdown (for $GITHUB_STEP_SUMMARY and pull-request comments)
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+
+
+def _md_text(text: str) -> str:
+    """Plain text safe in markdown: one line, every markup character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _md_prose(text: str) -> str:
+    """A message whose `code spans` are meant as such: kept, while the text between them
+    cannot open HTML or a table cell."""
+    out, pos = [], 0
+    text = " ".join(text.split())
+    for span in _CODE_SPAN.finditer(text):
+        out.append(_md_outside(text[pos:span.start()]))
+        out.append(span.group(0))
+        pos = span.end()
+    out.append(_md_outside(text[pos:]))
+    return "".join(out)
+
+
+def _md_outside(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|"))
+
+
+def render_markdown(run: RunReport) -> str:
+    """A summary table and, per spec, the verdict, the explanation and the fix."""
+    bad = sum(not s.ok for s in run.specs)
+    total = len(run.specs)
+    title = (f"all {total} specs ok" if bad == 0 and total > 1 else "ok" if bad == 0
+             else f"{bad} of {total} specs not ok" if total > 1 else "not ok")
+    env = [f"gaussdiag {__version__}", f"torch {run.torch_version}", f"device {run.device}"]
+    if run.tf32 is not None:
+        env.append(f"TF32 matmul {'on' if run.tf32 else 'off'}")
+    lines = [f"## gaussdiag: {title}", "", _md_text(" · ".join(env)), "",
+             "| spec | file | verdict | expected | ok |", "| --- | --- | --- | --- | --- |"]
+    for s in run.specs:
+        lines.append(f"| {_md_text(s.name or s.file)} | {_md_text(s.file)} "
+                     f"| {status_word(s)} | {s.expect.value if s.expect else '-'} "
+                     f"| {'ok' if s.ok else '**NOT ok**'} |")
+    for s in run.specs:
+        lines += ["", f"### {_md_text(s.name or s.file)}: {status_word(s)}", "",
+                  f"File: {_md_text(s.file)}", ""]
+        if s.error is not None:
+            lines.append(f"**error:** {_md_prose(s.error)}")
+            continue
+        if s.skipped is not None:
+            lines.append(f"**skipped:** {_md_prose(s.skipped)}")
+            continue
+        verdict = f"**verdict:** {status_word(s)}"
+        if s.expect is not None:
+            verdict += f" (expected {s.expect.value}: {'ok' if s.ok else '**NOT ok**'})"
+        lines.append(verdict)
+        if s.explanation:
+            lines += ["", _md_prose(s.explanation)]
+        if s.fix:
+            lines += ["", f"**fix:** {_md_prose(s.fix)}"]
+        for note in s.notes:
+            lines += ["", f"**note:** {_md_prose(note)}"]
+        for p in s.problems:
+            lines += ["", f"**also:** {p.verdict.value}: {_md_prose(p.message)}"]
+    return "\n".join(lines) + "\n"
+
+
+# -- GitHub Actions workflow commands (annotations on the spec files)
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _gh_command(kind: str, file: str, line: int | None, title: str | None,
+                message: str) -> str:
+    props = []
+    if not file.startswith("<"):  # the built-in demo has no file to annotate
+        props.append(f"file={_gh_property(file)}")
+        if line is not None:
+            props.append(f"line={line}")
+    if title is not None:
+        props.append(f"title={_gh_property(title)}")
+    head = f"::{kind} {','.join(props)}" if props else f"::{kind}"
+    return f"{head}::{_gh_data(message)}"
+
+
+def render_github(run: RunReport) -> str:
+    """One workflow command per spec: `::error` for a spec error or a verdict that is not
+    acceptable (at the line of `expect:`, else of `a:`), `::notice` for an acceptable one,
+    `::warning` for a skipped or interrupted one."""
+    lines = []
+    for s in run.specs:
+        if s.error is not None:
+            line, message = error_location(s)
+            lines.append(_gh_command("error", s.file, line, None, message))
+        elif s.skipped is not None or s.verdict is None:
+            word = status_word(s)
+            lines.append(_gh_command("notice" if s.ok else "warning", s.file, s.line,
+                                     f"gaussdiag {word}", s.skipped or word))
+        else:
+            lines.append(_gh_command("notice" if s.ok else "error", s.file, s.line,
+                                     f"gaussdiag {s.verdict.value}", _message(s)))
+    return "".join(line + "\n" for line in lines)
