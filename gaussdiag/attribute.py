@@ -30,7 +30,8 @@ from gaussdiag import expr as ex
 from gaussdiag import tolerance as tl
 from gaussdiag.build import ConstraintFailure, Overrides, Problem
 from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun, moments, run_side
-from gaussdiag.results import Cause, Evidence, Problem as Issue, Quantity, Trajectory
+from gaussdiag.results import Cause, Evidence, Quantity, Trajectory
+from gaussdiag.results import Problem as Issue
 from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
 from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
@@ -72,13 +73,15 @@ def _softplus_inv(t: torch.Tensor) -> torch.Tensor:
 def _inverse(t: torch.Tensor) -> torch.Tensor:
     import torch
 
-    return torch.linalg.inv(t)
+    out: torch.Tensor = torch.linalg.inv(t)
+    return out
 
 
 def _cholesky(t: torch.Tensor) -> torch.Tensor:
     import torch
 
-    return torch.linalg.cholesky(t)
+    out: torch.Tensor = torch.linalg.cholesky(t)
+    return out
 
 
 # Ordered by how often the mix-up happens: std vs variance first (the seed thread), then a
@@ -414,17 +417,18 @@ def _non_finite(ev: Facts) -> Finding | None:
                                  f"of {t.numel()} element(s)")
     for dt, sides in (ev.trains or {}).items():
         for r in sides.values():
-            run = r.partial if isinstance(r, TrainFailure) else r
-            bad = next((i for i, p in enumerate(run.params, 1)
+            trained = r.partial if isinstance(r, TrainFailure) else r
+            bad = next((i for i, p in enumerate(trained.params, 1)
                         if not bool(torch.isfinite(p).all())), None)
-            if bad is None and not all(math.isfinite(x) for x in run.losses):
-                bad = next(i for i, x in enumerate(run.losses, 1) if not math.isfinite(x))
+            if bad is None and not all(math.isfinite(x) for x in trained.losses):
+                bad = next(i for i, x in enumerate(trained.losses, 1) if not math.isfinite(x))
             if bad is not None:
-                found.append(f"training side {run.side.value}, {dt.value}: non-finite "
+                found.append(f"training side {trained.side.value}, {dt.value}: non-finite "
                              f"parameters or loss from step {bad}")
     if not found:
         return None
-    return Finding("; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else ""),
+    more = f"; and {len(found) - 6} more" if len(found) > 6 else ""
+    return Finding("; ".join(found[:6]) + more,
                    "see where precision breaks with `gaussdiag precision-check` (tiny scales, "
                    "far-out points); keep scales away from 0 with softplus(raw) plus a floor, or "
                    "work with log-scale parameters")
@@ -596,7 +600,8 @@ def attribute(problem: Problem, runs: Runs, kappa: float,
         quantities = [_relabel(q, Verdict.DIFFERENT_DRAWS) if q.persists else q
                       for q in quantities]
     notes = list(ev.notes)
-    coincidence = _coincidence(ev) if ev.pairs() and verdict is not Verdict.INVALID_PARAMETERS else None
+    coincidence = (_coincidence(ev) if ev.pairs() and verdict is not Verdict.INVALID_PARAMETERS
+                   else None)
     if coincidence:
         notes.append(coincidence)
     point = tuple(ev.point_quantities) if trains is not None and ev.pairs() else ()
@@ -674,7 +679,8 @@ def judge(name: str, diff: dict[DType, float], kappa: float) -> Quantity:
 
 
 def _gaps(a: TrainRun, b: TrainRun) -> list[float]:
-    return [normwise(pa, pb) for pa, pb in zip(a.params, b.params)]
+    # a run that ended early (Ctrl-C, a broken constraint) is compared over its steps only
+    return [normwise(pa, pb) for pa, pb in zip(a.params, b.params, strict=False)]
 
 
 def _runs_of(sides: Mapping[SideName, TrainRun | TrainFailure]) -> tuple[TrainRun, TrainRun]:

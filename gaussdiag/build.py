@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag import expr as ex
-from gaussdiag.errors import DeviceError, ExprError, SpecError
+from gaussdiag.errors import DeviceError, ExprError
 from gaussdiag.spec import (
+    DEFAULT_MAX_ELEMENTS,
     AffineTransform,
-    EyeInit,
     ExprTensor,
+    EyeInit,
     FullInit,
     InitTensor,
-    DEFAULT_MAX_ELEMENTS,
     LoadedSpec,
     NormalInit,
     PowerTransform,
@@ -146,11 +146,7 @@ class Problem:
         self.max_elements = max_elements
         requested = device or self.spec.device
         self.device = resolve_device(requested)
-        self.side_devices = {
-            s: (resolve_device(self.spec.side(s).device) if self.spec.side(s).device
-                else self.device)
-            for s in SideName
-        }
+        self.side_devices = {s: self._side_device(s) for s in SideName}
         self._exprs: dict[str, ex.Expr] = {}
         self._functions = ex.torch_functions()
         gen = torch.Generator().manual_seed(self.spec.seed)
@@ -168,6 +164,10 @@ class Problem:
                 self.base[name] = self._generate(("inputs", name), i, gen)
         self.jittered: dict[str, torch.Tensor] | None = None
         self._reference: dict[SideName, BuiltSide] = {}
+
+    def _side_device(self, side: SideName) -> torch.device:
+        pinned = self.spec.side(side).device
+        return resolve_device(pinned) if pinned else self.device
 
     # ---- the point -----------------------------------------------------------------------
 
@@ -202,7 +202,8 @@ class Problem:
         if isinstance(init, EyeInit):
             if len(shape) < 2 or shape[-1] != shape[-2]:
                 raise self.loaded.error((*key, "init"),
-                                        f"eye needs a shape ending in two equal sizes, found {list(shape)}")
+                                        "eye needs a shape ending in two equal sizes, "
+                                        f"found {list(shape)}")
             return torch.eye(shape[-1], dtype=f64).expand(shape).clone()
         raise AssertionError(f"unhandled init {init!r}")
 
@@ -304,14 +305,15 @@ class Problem:
             out = ex.evaluate(e, env, functions or self._functions, literal=literal, check=check)
         except ExprError as err:
             raise self.loaded.error(key, f"{err}") from None
-        except torch.linalg.LinAlgError as err:
+        except torch.linalg.LinAlgError as err:  # type: ignore[attr-defined]
             if side is None:
                 raise self.loaded.error(key, f"{err}") from None
             raise ConstraintFailure(
                 side, f"{'.'.join(map(str, key))} = `{source}` failed: {err}",
                 arg=str(key[-1]), detail=str(err), fix=_LINALG_FIX) from None
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
-            raise self.loaded.error(key, f"`{source}` failed to evaluate: {_first_line(err)}") from None
+            raise self.loaded.error(
+                key, f"`{source}` failed to evaluate: {_first_line(err)}") from None
         if not isinstance(out, torch.Tensor):
             out = literal(float(out))
         return out
@@ -324,7 +326,6 @@ class Problem:
         """Fresh leaves (requiring grad) and every derived param and input, on the side's
         device. `overrides` replaces a param's value by f(value) for this side only;
         `leaf_values` supplies the leaves themselves (train mode steps them)."""
-        import torch
 
         tdt = torch_dtype(dtype)
         device = self.side_devices[side]
@@ -357,7 +358,6 @@ class Problem:
                ) -> dict[str, torch.Tensor]:
         """The inputs (no grad) in one dtype: literal ones cast from float64, `sample:` ones
         drawn once in float64 from their side and cast, `expr` ones computed in this dtype."""
-        import torch
 
         tdt = torch_dtype(dtype)
         point = self.jitter() if jittered else self.base
@@ -468,9 +468,10 @@ class Problem:
         except TypeError as err:
             accepted = ", ".join(getattr(cls, "arg_constraints", {}) or ["?"])
             raise self.loaded.error((side.value, "args"),
-                                    f"{s.dist} does not accept these arguments ({_first_line(err)}); "
+                                    f"{s.dist} does not accept these arguments "
+                                    f"({_first_line(err)}); "
                                     f"its arguments are: {accepted}") from None
-        except torch.linalg.LinAlgError as err:
+        except torch.linalg.LinAlgError as err:  # type: ignore[attr-defined]
             raise ConstraintFailure(side, f"{s.dist}: {err}", detail=str(err),
                                     fix=_LINALG_FIX) from None
         except RuntimeError as err:
@@ -579,7 +580,8 @@ def constraint_failure(side: SideName, dist_name: str, cls: Any, args: Mapping[s
                 m = value.detach().double()
                 m = m[index] if index else m
                 eig = torch.linalg.eigvalsh(m)
-                detail = f"smallest eigenvalue {float(eig.min()):.4g} (largest {float(eig.max()):.4g})"
+                detail = (f"smallest eigenvalue {float(eig.min()):.4g} "
+                          f"(largest {float(eig.max()):.4g})")
             elif index is not None and value.ndim - len(index) == 0:
                 detail = f"value {float(value.detach()[index]):.4g} at index {list(index)}"
             elif index is not None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ from gaussdiag.errors import GaussdiagError
 from gaussdiag.pipeline import Options
 from gaussdiag.results import SpecReport
 from gaussdiag.spec import DEFAULT_MAX_ELEMENTS
+from gaussdiag.vocab import OutputFormat
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -57,18 +58,18 @@ def _root(
 @app.command()
 def compare(
     specs: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Argument(help="Spec files (YAML, spec-v1). None: run the built-in demo "
                        "(MultivariateNormal with a std passed as a covariance vs Normal).",
                        show_default=False),
     ] = None,
     device: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="cpu, cuda, cuda:N, mps or auto (cuda if present). Overrides the "
                      "spec's device; sides pinned with their own `device:` stay where they are."),
     ] = None,
     json_out: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--json", metavar="FILE", help="Also write the JSON report to FILE "
                      "('-': print only the JSON, to stdout)."),
     ] = None,
@@ -81,51 +82,105 @@ def compare(
         typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "
                      "instead of failing with exit 2."),
     ] = False,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="How to print the report: table (terminal), json, "
+                     "markdown (e.g. >> $GITHUB_STEP_SUMMARY) or github (workflow commands "
+                     "that annotate the spec files in a GitHub Actions run)."),
+    ] = OutputFormat.TABLE,
+    no_timings: Annotated[
+        bool,
+        typer.Option("--no-timings", help="Leave the measured times and memory out of the "
+                     "JSON report, so the same specs give the same bytes on every run."),
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
 ) -> int:
     """Build both sides of each spec in float32 and float64, run log_prob and backward, and say
     whether their differences are a parameterization bug, a mismatch or round-off.
 
     Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
-    none); 1 some verdict is not; 2 a spec or usage error; 3 an internal error; 130 Ctrl-C.
+    none); 1 some verdict is not; 2 a spec or usage error; 3 an internal error; 130 Ctrl-C
+    (the specs that finished are still reported).
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
+    from gaussdiag.errors import UsageError
     from gaussdiag.pipeline import demo_spec, diagnose, diagnose_file
 
+    if json_out == "-" and output_format not in (OutputFormat.TABLE, OutputFormat.JSON):
+        raise UsageError(f"--json - and --format {output_format.value} both print to stdout: "
+                         "give --json a file name, or use --format json")
+    fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices)
-    console = _console(stderr=json_out == "-")
-    reports = []
+    console = _console(stderr=fmt is not OutputFormat.TABLE)
+    reports: list[SpecReport] = []
+    current = ""
     with _progress(console) as progress:
-        if not specs:
-            reports.append(diagnose(demo_spec(), options, progress))
-        for path in specs or []:
-            reports.append(diagnose_file(str(path), options, progress))
-    return _finish_compare(reports, options, json_out, console)
+        try:
+            if not specs:
+                loaded = demo_spec()
+                current = loaded.file
+                reports.append(diagnose(loaded, options, progress))
+            for path in specs or []:
+                current = str(path)
+                reports.append(diagnose_file(current, options, progress))
+                if reports[-1].interrupted:  # Ctrl-C during training: stop here too
+                    break
+        except KeyboardInterrupt:
+            reports.append(SpecReport(file=current, name=Path(current).stem, verdict=None,
+                                      expect=None, ok=False, interrupted=True,
+                                      skipped="interrupted with Ctrl-C before it finished"))
+    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
+                           fmt, timings=not no_timings)
 
 
-def _finish_compare(reports: list[SpecReport], options: Options, json_out: Optional[str],
-                    console: Any) -> int:
-    """Render, write the JSON, pick the exit code. Imports torch only if a spec ran."""
-    import json
+def _finish_compare(reports: list[SpecReport], options: Options, json_out: str | None,
+                    console: Any, fmt: OutputFormat = OutputFormat.TABLE, *,
+                    timings: bool = True) -> int:
+    """Render in `fmt`, write the JSON file, pick the exit code. Imports torch only if a spec
+    ran."""
+    from dataclasses import replace
 
     from gaussdiag.output import write_text
-    from gaussdiag.report import render_run, to_json
+    from gaussdiag.report import render, render_json
     from gaussdiag.results import RunReport
 
     run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
-    if json_out != "-":
-        console.print(render_run(run))
+    if fmt is OutputFormat.GITHUB:
+        run = replace(run, specs=tuple(_with_line(r, options) for r in run.specs))
+    view = render(run, fmt, timings=timings)
+    if isinstance(view, str):  # plain text formats, never parsed as rich markup
+        sys.stdout.write(view)
+        sys.stdout.flush()
+    else:
+        console.print(view)
     for r in reports:
         if r.error:
             typer.echo(f"error: {r.error}", err=True)
     if json_out is not None:
-        write_text(json_out, json.dumps(to_json(run), indent=2) + "\n")
+        write_text(json_out, render_json(run, timings=timings))
+    if any(r.interrupted for r in reports):
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
     if any(r.error for r in reports):
         return EXIT_USAGE
-    if any(r.interrupted for r in reports):
-        return EXIT_INTERRUPTED
     return EXIT_OK if run.ok else EXIT_FAIL
+
+
+def _with_line(report: SpecReport, options: Options) -> SpecReport:
+    """The report with `line` (of `expect:`, else of `a:`) for annotations, read again from the
+    spec file when the pipeline did not fill it in (YAML only: cheap, no torch)."""
+    from dataclasses import replace
+
+    from gaussdiag.spec import load_spec
+
+    if report.line is not None or report.error is not None or report.file.startswith("<"):
+        return report
+    try:
+        loaded = load_spec(report.file, max_elements=options.max_elements)
+    except GaussdiagError:
+        return report
+    return replace(report, line=loaded.line_of(("expect",)) or loaded.line_of(("a",)))
 
 
 def _environment(requested: str) -> dict[str, Any]:
@@ -158,10 +213,17 @@ from gaussdiag.vocab import DType  # noqa: E402
 
 _GRID = "Grid"
 _MVN = "MultivariateNormal (--dist mvn)"
+_SPEC = "SPEC files"
 
 
 @app.command("precision-check")
 def precision_check(
+    ctx: typer.Context,
+    specs: Annotated[list[Path] | None, typer.Argument(
+        metavar="SPEC",
+        help="Spec files (YAML, spec-v1): compare the accuracy and cost of their two sides "
+        "instead of running a built-in sweep.", show_default=False,
+    )] = None,
     dist: Annotated[SweepDist, typer.Option(
         help="Distribution to sweep: normal (sigma x z map) or mvn (condition numbers).",
     )] = SweepDist.NORMAL,
@@ -200,6 +262,13 @@ def precision_check(
         show_default=False, rich_help_panel=_MVN)] = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help="A small grid (for CI).")] = False,
+    device: Annotated[str | None, typer.Option(
+        help="SPEC files only: cpu, cuda, cuda:N, mps or auto; overrides the spec's device "
+        "(sides pinned with their own `device:` stay).", show_default=False,
+        rich_help_panel=_SPEC)] = None,
+    max_elements: Annotated[int, typer.Option(
+        min=1, help="SPEC files only: largest tensor (elements) a spec may create.",
+        rich_help_panel=_SPEC)] = DEFAULT_MAX_ELEMENTS,
     json_out: Annotated[str | None, typer.Option(
         "--json", metavar="FILE|-", help="Also write the result as JSON to FILE, or only "
         "JSON to stdout with -.", show_default=False)] = None,
@@ -209,16 +278,35 @@ def precision_check(
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an internal error.")] = False,
 ) -> int:
-    """Map where a low dtype's values and gradients are accurate, large but correct,
-    inaccurate, overflow or undefined, against float64: is a huge gradient wrong or just
-    huge?"""
+    """Check a low dtype against float64: is a huge gradient wrong or just huge, and which
+    way of writing a distribution keeps more digits?
+
+    With SPEC files: evaluate each side of each spec in --dtype and in float64 (log_prob and
+    every gradient at the spec's point; the draws for rsample specs; the starting point for
+    train specs), show per quantity how many digits each side keeps and which keeps more
+    (tie within 0.3), the time and memory of each side's forward + backward, and a
+    recommendation on accuracy and cost. The sweep options (--dist, --param, --point, the
+    grids, --quick, --plot) do not apply. --json writes one object per spec (a list for
+    several).
+
+    Without SPEC: map where Normal or MultivariateNormal values and gradients are accurate,
+    large but correct, inaccurate, overflow or undefined, over a grid or at one --point.
+
+    Exit codes: 0 done; 2 a usage or spec error, or an absent device; 3 an internal error.
+    """
     from rich.console import Console
 
     from gaussdiag import precision as pc
     from gaussdiag import report_precision as rp
 
+    given = [f"--{name.replace('_', '-')}" for name in ctx.params
+             if (source := ctx.get_parameter_source(name)) is not None
+             and source.name != "DEFAULT"]
+    pc.check_form(bool(specs), given)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     plain = not console.is_terminal or console.no_color
+    if specs:
+        return _precision_specs(specs, dtype, device, max_elements, json_out, console, plain)
     result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
     pc.check_combination(dist, point is not None, plot is not None)
     if point is not None:
@@ -246,7 +334,67 @@ def precision_check(
     return EXIT_OK
 
 
+def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
+                     json_out: str | None, console: Any, plain: bool) -> int:
+    """precision-check with SPEC files: load every spec first (a spec error answers before
+    torch is imported), then check each, render, write the JSON."""
+    from gaussdiag import precision as pc
+    from gaussdiag import report_precision as rp
+    from gaussdiag.spec import load_spec
+
+    pc.check_low_dtype(dtype)
+    loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
+    results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements)
+               for spec in loaded]
+    data = [rp.spec_json(r) for r in results]
+    text = rp.dumps(data[0] if len(data) == 1 else data)
+    if json_out == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    if json_out is not None:
+        rp.write_atomic(Path(json_out), text)
+    for i, r in enumerate(results):
+        if i:
+            console.print()
+        console.print(rp.render_spec(r, plain=plain), soft_wrap=True)
+    return EXIT_OK
+
+
 # ---- end precision-check ------------------------------------------------------------------
+
+# ---- schema and init ----------------------------------------------------------------------
+
+
+@app.command()
+def schema() -> int:
+    """Print the JSON Schema of the spec format (for editors and linters), e.g.
+    `gaussdiag schema > gaussdiag.schema.json`."""
+    import json
+
+    from gaussdiag.schema import spec_schema
+
+    sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(
+        help="File to write: NAME as given, NAME.yaml when it has no suffix, - for stdout.",
+        show_default=False)],
+) -> int:
+    """Write a commented starter spec that runs as is: `gaussdiag init my_spec`, then
+    `gaussdiag compare my_spec.yaml`. Never overwrites a file (exit 2)."""
+    from gaussdiag.init_spec import write_starter
+
+    target = write_starter(name)
+    if target != "-":
+        typer.echo(f"wrote {target}: edit its sides, then run `gaussdiag compare {target}`",
+                   err=True)
+    return EXIT_OK
+
+
+# ---- end schema and init ------------------------------------------------------------------
 
 
 def _console(stderr: bool = False) -> Any:
@@ -257,7 +405,7 @@ def _console(stderr: bool = False) -> Any:
 
 
 @contextmanager
-def _progress(console: Any) -> Iterator[Optional[Callable[[str], None]]]:
+def _progress(console: Any) -> Iterator[Callable[[str], None] | None]:
     """A one-line status on a terminal; nothing in CI logs or pipes."""
     if not console.is_terminal:
         yield None
@@ -266,7 +414,7 @@ def _progress(console: Any) -> Iterator[Optional[Callable[[str], None]]]:
         yield lambda msg: status.update(msg)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: the one error boundary."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
@@ -285,8 +433,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the boundary turns bugs into exit 3
         # Usage errors from the argument parser (typer vendors click, so match the interface
         # rather than a class from one import path): they show themselves, exit 2.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+        exit_code = getattr(exc, "exit_code", None)
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
             return EXIT_USAGE
         if debug:
             import traceback

@@ -47,9 +47,9 @@ def warm_up(device: torch.device) -> None:
         m = torch.eye(3, dtype=dt, device=device) * 2
         loc = torch.zeros(3, dtype=dt, device=device, requires_grad=True)
         d = torch.distributions.MultivariateNormal(loc, covariance_matrix=m)
-        d.log_prob(torch.ones(2, 3, dtype=dt, device=device)).sum().backward()
+        d.log_prob(torch.ones(2, 3, dtype=dt, device=device)).sum().backward()  # type: ignore[no-untyped-call]
         n = torch.distributions.Normal(loc, torch.ones(3, dtype=dt, device=device))
-        n.log_prob(torch.ones(3, dtype=dt, device=device)).sum().backward()
+        n.log_prob(torch.ones(3, dtype=dt, device=device)).sum().backward()  # type: ignore[no-untyped-call]
 
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
@@ -76,7 +76,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
             else:
                 got = [None] * len(leaves)
             out_grads = {n: (g.detach().cpu() if g is not None else None)
-                         for n, g in zip(names, got)}
+                         for n, g in zip(names, got, strict=True)}
         else:
             with torch.no_grad():
                 value = _forward(problem, side, env, dtype)
@@ -116,7 +116,8 @@ class TrainFailure(Exception):
 
     def __init__(self, side: SideName, dtype: DType, step: int, cause: Exception,
                  partial: TrainRun) -> None:
-        self.side, self.dtype, self.step, self.cause, self.partial = side, dtype, step, cause, partial
+        self.side, self.dtype, self.step = side, dtype, step
+        self.cause, self.partial = cause, partial
         super().__init__(f"side {side.value}, {dtype.value}: step {step}: {cause}")
 
 

@@ -6,7 +6,7 @@ Returns frozen results; never prints. Progress goes through an optional callback
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -142,7 +142,8 @@ def _train(problem: Problem, progress: Progress | None
     return trains, False
 
 
-def _check_shapes(loaded: LoadedSpec, runs: dict[DType, dict[SideName, object]]) -> None:
+def _check_shapes(loaded: LoadedSpec,
+                  runs: Mapping[DType, Mapping[SideName, object]]) -> None:
     """Sides whose log_prob shapes differ cannot be compared: a spec error with the fix."""
     from gaussdiag.evaluate import SideRun
 
@@ -161,6 +162,7 @@ def _check_shapes(loaded: LoadedSpec, runs: dict[DType, dict[SideName, object]])
             hint = (f"add `event_dims: {k}` to {big.value}" if side.kind == "dist"
                     else f"sum the last {k} dim(s) of {big.value}'s log_prob expression")
         else:
-            hint = "make both sides describe the same event: check `event_dims` and the args' shapes"
+            hint = ("make both sides describe the same event: check `event_dims` and the args' "
+                    "shapes")
         raise loaded.error((big.value,), f"{big.value}'s log_prob has shape {shapes[big]}, "
                            f"{small.value}'s {shapes[small]}: {hint}")

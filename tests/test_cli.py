@@ -128,8 +128,8 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("args", [["--help"], ["compare", "--help"], ["--version"]])
 def test_help_and_version_do_not_import_torch(args: list[str]) -> None:
-    code = ("import sys; from gaussdiag.cli import main; rc = main(%r); "
-            "sys.exit(10 if 'torch' in sys.modules else rc)" % args)
+    code = ("import sys; from gaussdiag.cli import main; "
+            f"rc = main({args!r}); sys.exit(10 if 'torch' in sys.modules else rc)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -137,8 +137,9 @@ def test_help_and_version_do_not_import_torch(args: list[str]) -> None:
 def test_spec_error_does_not_import_torch(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 2\n")
-    code = ("import sys; from gaussdiag.cli import main; rc = main(['compare', %r]); "
-            "sys.exit(10 if 'torch' in sys.modules else rc)" % str(bad))
+    code = ("import sys; from gaussdiag.cli import main; "
+            f"rc = main(['compare', {str(bad)!r}]); "
+            "sys.exit(10 if 'torch' in sys.modules else rc)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "version" in r.stderr

@@ -71,7 +71,9 @@ def test_full_vs_low_rank_is_different_draws() -> None:
           loc: {shape: [5], init: normal}
           W: {shape: [5, 2], init: normal}
           d: {shape: [5], init: {uniform: [0.5, 1.5]}}
-        a: {dist: MultivariateNormal, args: {loc: loc, covariance_matrix: "W @ transpose(W) + diag_embed(d)"}}
+        a:
+          dist: MultivariateNormal
+          args: {loc: loc, covariance_matrix: "W @ transpose(W) + diag_embed(d)"}
         b: {dist: LowRankMultivariateNormal, args: {loc: loc, cov_factor: W, cov_diag: d}}
     """)
     assert report.verdict is Verdict.DIFFERENT_DRAWS
