@@ -1,6 +1,6 @@
 """Precision sweep: where a low dtype breaks, and whether a huge gradient is wrong or just huge.
 
-Three jobs, each returning frozen data and never printing:
+Four jobs, each returning frozen data and never printing:
 
 * `sweep_normal` maps `Normal.log_prob` and its gradients over sigma x z, z = |x - loc| / sigma,
   in a low dtype against float64, one batched call per dtype (per chunk of rows; the default
@@ -8,6 +8,9 @@ Three jobs, each returning frozen data and never printing:
 * `check_point` evaluates one (loc, scale, x) in both dtypes and says in words what it means.
 * `sweep_mvn` maps `MultivariateNormal` over the covariance condition number for the
   `covariance_matrix`, `scale_tril` and `precision_matrix` parameterizations.
+* `check_spec` evaluates each side of a spec (`gaussdiag compare`'s format) in the low dtype
+  against the same side in float64, says which side keeps more digits in each quantity, and
+  recommends a side on accuracy and cost (see `recommend` for the rules).
 
 References. For `Normal` the reference is float64 evaluated at the *low-dtype-rounded* inputs
 (sigma, or the raw parameter, and x are first cast to the low dtype, then back to float64).
@@ -39,20 +42,27 @@ Cell classes, first match wins:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from typing_extensions import assert_never
 
 from gaussdiag.errors import UsageError
-from gaussdiag.vocab import DType
+from gaussdiag.results import SideCost
+from gaussdiag.spec import DEFAULT_MAX_ELEMENTS
+from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     import torch
+
+    from gaussdiag.build import ConstraintFailure, Problem
+    from gaussdiag.evaluate import SideRun
+    from gaussdiag.spec import LoadedSpec
 
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
@@ -1193,3 +1203,426 @@ def mvn_findings(dtype: DType, condition: Sequence[float], lines: Sequence[MvnLi
                  "covariance's, so rounding it perturbs the distribution less")
     out.append(Finding(best.value, CellClass.ACCURATE, n, n, text))
     return tuple(out)
+
+
+# ---- a spec's two sides ----------------------------------------------------------------------
+
+
+class Better(str, Enum):
+    """Which side of a spec keeps more low-dtype digits of one quantity."""
+
+    A = "a"
+    B = "b"
+    TIE = "tie"
+    NEITHER = "neither"
+
+
+TIE_DIGITS = 0.3
+"""Two sides tie on a quantity when their digits differ by at most this: 0.3 digits is a
+factor of 2 in the error, about what the order of a reduction alone can change."""
+
+COST_RATIO = 1.25
+"""A side is cheaper only when the other takes at least this many times its time (or memory):
+the best of `TIMING_REPEATS` timings of a small spec still varies by 10-20% between runs."""
+
+TIMING_REPEATS = 5
+"""Low-dtype runs per side for the cost; the fastest counts, the others carry scheduling noise
+(other processes, thread-pool wake-ups: single runs of a small spec vary 10x on a busy
+machine) rather than work the formulation does."""
+
+SWEEP_OPTIONS = ("--dist", "--param", "--point", "--sigma-lo", "--sigma-hi", "--sigma-n",
+                 "--z-lo", "--z-hi", "--z-n", "--dim", "--cond-hi", "--cond-n", "--quick",
+                 "--plot")
+"""Options that shape the built-in sweeps and mean nothing for a spec."""
+
+SPEC_OPTIONS = ("--device", "--max-elements")
+"""Options that apply to SPEC files only (the sweeps run on the CPU with fixed sizes)."""
+
+
+def check_form(with_specs: bool, given: Sequence[str]) -> None:
+    """Reject options of the other form of `precision-check` (`given`: the options the user
+    typed) instead of silently ignoring them."""
+    if with_specs:
+        bad = [o for o in SWEEP_OPTIONS if o in given]
+        if bad:
+            raise UsageError(f"{', '.join(bad)} {'shapes' if len(bad) == 1 else 'shape'} the "
+                             "built-in sweep; with SPEC files precision-check compares the "
+                             f"spec's two sides instead: leave out {', '.join(bad)}")
+        return
+    bad = [o for o in SPEC_OPTIONS if o in given]
+    if bad:
+        raise UsageError(f"{', '.join(bad)} {'applies' if len(bad) == 1 else 'apply'} to SPEC "
+                         "files; the built-in sweep runs on the CPU (give a SPEC file, or leave "
+                         f"out {', '.join(bad)})")
+
+
+@dataclass(frozen=True)
+class SideQuantity:
+    """One quantity of one side: the digits of its low-dtype result that agree with the same
+    side's float64 result (NaN where one of them has no finite value) and its class."""
+
+    name: str
+    digits: float
+    cell_class: CellClass
+    magnitude: float
+    """max |float64 value| (NaN where the side does not evaluate)."""
+
+
+@dataclass(frozen=True)
+class SidePrecision:
+    """One side of a spec in the low dtype against itself in float64."""
+
+    side: SideName
+    label: str
+    quantities: tuple[SideQuantity, ...]
+    cost: SideCost | None
+    """The fastest low-dtype forward + backward; None when the side fails in the low dtype."""
+    failed_in: str | None = None
+    """Where the side breaks a constraint (`float64`, or the low dtype only); None when it
+    evaluates."""
+    failure: str | None = None
+    """torch's message for the broken constraint, with the offending value where known."""
+    fix: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every quantity has digits (nothing undefined or overflowing)."""
+        return all(not math.isnan(q.digits) for q in self.quantities)
+
+    @property
+    def worst(self) -> float:
+        """The fewest digits over the quantities (NaN unless `complete`)."""
+        if not self.complete or not self.quantities:
+            return math.nan
+        return min(q.digits for q in self.quantities)
+
+    @property
+    def all_correct(self) -> bool:
+        return all(q.cell_class.is_correct for q in self.quantities)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The side to use (None: neither, or either) and why, in one sentence."""
+
+    side: SideName | None
+    text: str
+
+
+@dataclass(frozen=True)
+class SpecPrecision:
+    """Both sides of a spec in the low dtype against their own float64 results."""
+
+    file: str
+    name: str
+    dtype: DType
+    mode: Mode
+    device: str
+    sides: tuple[SidePrecision, SidePrecision]
+    better: tuple[tuple[str, Better], ...]
+    recommendation: Recommendation
+    precision_digits: float
+    accurate_digits: float
+
+    def side(self, name: SideName) -> SidePrecision:
+        return self.sides[0] if name is SideName.A else self.sides[1]
+
+
+def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
+               max_elements: int = DEFAULT_MAX_ELEMENTS,
+               repeats: int = TIMING_REPEATS) -> SpecPrecision:
+    """Evaluate each side of `loaded` in `dtype` and in float64 at the spec's point (log_prob
+    and train specs: log_prob at the starting point; rsample specs: the draws) and compare
+    each side's value and every gradient with its own float64 result.
+
+    Digits are -log10 of the normwise relative error max|low - ref| / max(max|low|, max|ref|),
+    floored at 0 and capped at `precision_digits(dtype)`. A quantity is accurate within
+    `TOLERANCES[dtype].scalar` eps; classes as in the sweeps: undefined (the side breaks a
+    constraint, has no gradient for the param, or no finite float64 value), overflow,
+    inaccurate, large-but-correct, accurate. Random noise (normal and uniform) is drawn in
+    float64 and rounded to the low dtype, so both runs of a side map the same noise.
+
+    Raises DeviceError for an absent device and SpecError for a spec that fails to build.
+    """
+    from gaussdiag.build import Problem
+    from gaussdiag.errors import DeviceError
+
+    check_low_dtype(dtype)
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, found {repeats}")
+    try:
+        problem = Problem(loaded, device=device, max_elements=max_elements)
+    except DeviceError as err:
+        raise DeviceError(f"{loaded.file}: {err}") from None
+    a, b = _with_costs(problem, [_side_precision(problem, s, dtype) for s in SideName], dtype,
+                       repeats)
+    better = tuple((qa.name, compare_digits(qa.digits, qb.digits))
+                   for qa, qb in zip(a.quantities, b.quantities, strict=True))
+    devices = sorted({str(problem.side_devices[s]) for s in SideName})
+    return SpecPrecision(
+        file=loaded.file, name=loaded.spec.name, dtype=dtype, mode=loaded.spec.mode,
+        device=", ".join(devices), sides=(a, b), better=better,
+        recommendation=recommend(a, b, better, dtype),
+        precision_digits=precision_digits(dtype), accurate_digits=accurate_digits(dtype),
+    )
+
+
+def _value_name(mode: Mode) -> str:
+    if mode is Mode.RSAMPLE:
+        return "draws"
+    if mode is Mode.LOG_PROB or mode is Mode.TRAIN:
+        return "log_prob"
+    assert_never(mode)
+
+
+def _side_precision(problem: Problem, side: SideName, dtype: DType) -> SidePrecision:
+    """The side's quantities; its cost is filled in by `_with_costs`."""
+    from gaussdiag.build import ConstraintFailure
+
+    spec = problem.spec
+    label = spec.side(side).display(side)
+    names = [_value_name(spec.mode), *(f"grad[{n}]" for n in problem.grad_names)]
+    try:
+        ref = _run(problem, side, DType.FLOAT64)
+    except ConstraintFailure as err:
+        return _failed(side, label, names, "float64", err)
+    try:
+        with _float64_noise():
+            low = _run(problem, side, dtype)
+    except ConstraintFailure as err:
+        return _failed(side, label, names, f"{dtype.value} only (float64 evaluates)", err)
+    pairs = [(low.value, ref.value),
+             *((low.grads.get(n), ref.grads.get(n)) for n in problem.grad_names)]
+    quantities = tuple(_side_quantity(name, lo, rf, dtype)
+                       for name, (lo, rf) in zip(names, pairs, strict=True))
+    return SidePrecision(side, label, quantities, None)
+
+
+def _with_costs(problem: Problem, sides: Sequence[SidePrecision], dtype: DType,
+                repeats: int) -> tuple[SidePrecision, SidePrecision]:
+    """Time the sides that evaluate, alternating a, b, a, b, ... so both meet the same load
+    on the machine, and keep each side's fastest run. Timed without the noise hook, whose
+    Python dispatch would be charged to the side."""
+    from dataclasses import replace
+
+    best: dict[SideName, SideRun] = {}
+    for _ in range(repeats):
+        for s in sides:
+            if s.failed_in is None:
+                run = _run(problem, s.side, dtype)
+                if s.side not in best or run.seconds < best[s.side].seconds:
+                    best[s.side] = run
+    out = [replace(s, cost=SideCost(s.side, dtype, best[s.side].seconds,
+                                    best[s.side].memory_bytes, best[s.side].memory_kind))
+           if s.side in best else s for s in sides]
+    return out[0], out[1]
+
+
+def _run(problem: Problem, side: SideName, dtype: DType) -> SideRun:
+    from gaussdiag.errors import SpecError
+    from gaussdiag.evaluate import run_side
+
+    try:
+        return run_side(problem, side, dtype)
+    except SpecError as err:
+        if dtype in (DType.FLOAT16, DType.BFLOAT16):
+            raise SpecError(err.file, f"{err.message} (in {dtype.value}: torch may lack this "
+                            "operation here; try --dtype float32)", key=err.key,
+                            line=err.line) from None
+        raise
+
+
+def _failed(side: SideName, label: str, names: Sequence[str], where: str,
+            err: ConstraintFailure) -> SidePrecision:
+    what = err.message.rstrip(": ") + (f"; {err.detail}" if err.detail else "")
+    quantities = tuple(SideQuantity(n, math.nan, CellClass.UNDEFINED, math.nan) for n in names)
+    return SidePrecision(side, label, quantities, None, where, what, err.fix)
+
+
+def _side_quantity(name: str, low: torch.Tensor | None, ref: torch.Tensor | None,
+                   dtype: DType) -> SideQuantity:
+    """Digits and class of one low-dtype tensor against the same side's float64 tensor."""
+    import torch
+
+    from gaussdiag.attribute import normwise
+
+    if low is None or ref is None:  # no gradient reaches this param on this side
+        return SideQuantity(name, math.nan, CellClass.UNDEFINED, math.nan)
+    ref64 = ref.detach().double()
+    magnitude = float(ref64.abs().max()) if ref64.numel() else 0.0
+    if not bool(torch.isfinite(ref64).all()):
+        return SideQuantity(name, math.nan, CellClass.UNDEFINED, magnitude)
+    if not bool(torch.isfinite(low).all()):
+        return SideQuantity(name, math.nan, CellClass.OVERFLOW, magnitude)
+    rel = normwise(low, ref64)
+    cap = precision_digits(dtype)
+    digits = cap if rel == 0 else min(cap, max(0.0, -math.log10(rel)))
+    if rel > TOLERANCES[dtype].scalar * _eps(dtype):
+        cls = CellClass.INACCURATE
+    elif magnitude >= LARGE_MAGNITUDE:
+        cls = CellClass.LARGE_BUT_CORRECT
+    else:
+        cls = CellClass.ACCURATE
+    return SideQuantity(name, digits, cls, magnitude)
+
+
+def compare_digits(a: float, b: float) -> Better:
+    """The side with more digits, `tie` within `TIE_DIGITS`; a quantity a side cannot give
+    (NaN digits: undefined or overflow) loses to one it can; `neither` when both lack it."""
+    if math.isnan(a) and math.isnan(b):
+        return Better.NEITHER
+    if math.isnan(a) or math.isnan(b):
+        return Better.B if math.isnan(a) else Better.A
+    if abs(a - b) <= TIE_DIGITS:
+        return Better.TIE
+    return Better.A if a > b else Better.B
+
+
+def _ratio(x: float | None, y: float | None) -> float | None:
+    """x / y for costs; None when either is unknown, inf when only y is 0."""
+    if x is None or y is None:
+        return None
+    if y == 0:
+        return 1.0 if x == 0 else math.inf
+    return x / y
+
+
+def _cost_phrase(me: SidePrecision, other: SidePrecision) -> tuple[bool | None, str]:
+    """Whether `me` is clearly cheaper (True), clearly dearer (False) or neither (None) than
+    `other`, time first then memory, and the words for it."""
+    if me.cost is None or other.cost is None:
+        return None, ""
+    o = other.side.value
+    t = _ratio(me.cost.seconds, other.cost.seconds)
+    m = _ratio(me.cost.memory_bytes, other.cost.memory_bytes)
+    if t is not None and t >= COST_RATIO:
+        return False, f"{t:.1f}x the time of {o}"
+    if t is not None and t <= 1 / COST_RATIO:
+        return True, f"{1 / t:.1f}x faster than {o}" if t > 0 else f"faster than {o}"
+    if m is not None and m >= COST_RATIO:
+        return False, (f"{m:.1f}x the memory of {o}" if math.isfinite(m) else
+                       f"more memory than {o}") + " at about the same time"
+    if m is not None and m <= 1 / COST_RATIO:
+        return True, (f"{1 / m:.1f}x less memory than {o}" if m > 0 else
+                      f"less memory than {o}") + " at about the same time"
+    return None, f"about the same cost as {o}"
+
+
+def recommend(a: SidePrecision, b: SidePrecision, better: Sequence[tuple[str, Better]],
+              dtype: DType) -> Recommendation:
+    """One side on accuracy and cost. Rules, first match wins:
+
+    1. Neither side gives every quantity in the low dtype: no recommendation.
+    2. One side gives every quantity and the other does not (a broken constraint, an
+       overflow, a missing gradient): the one that does.
+    3. Both keep every quantity accurate: accuracy is a wash, so the clearly cheaper side
+       (time by `COST_RATIO`, then memory), else the one with more digits in its worst
+       quantity, else either.
+    4. Otherwise the side with more digits in its worst quantity (beyond `TIE_DIGITS`), then
+       the side that keeps more digits in more quantities, then the cheaper side, else either.
+    """
+    d = dtype.value
+    if not a.complete and not b.complete:
+        return Recommendation(None, f"neither side gives every quantity in {d}: "
+                              + "; ".join(_incomplete(s) for s in (a, b)))
+    if a.complete != b.complete:
+        good, bad = (a, b) if a.complete else (b, a)
+        return Recommendation(good.side, f"use {good.side.value}: {_incomplete(bad)}")
+    gap = a.worst - b.worst
+    lead = SideName.A if gap > 0 else SideName.B
+    if a.all_correct and b.all_correct:
+        cheap, words = _cost_phrase(a, b)
+        if cheap is not None:
+            pick, other = (a, b) if cheap else (b, a)
+            _, words = _cost_phrase(pick, other)
+            return Recommendation(pick.side, f"use {pick.side.value}: both keep every quantity "
+                                  f"accurate in {d}, and {pick.side.value} costs less "
+                                  f"({words})")
+        if abs(gap) > TIE_DIGITS:
+            return Recommendation(lead, f"use {lead.value}: both keep every quantity accurate "
+                                  f"in {d} at about the same cost; {lead.value} keeps "
+                                  f"{abs(gap):.1f} more digits in its worst quantity")
+        return Recommendation(None, f"either: both keep every quantity accurate in {d}, at "
+                              "about the same cost")
+    if abs(gap) > TIE_DIGITS:
+        pick = a if lead is SideName.A else b
+        other = b if pick is a else a
+        return Recommendation(lead, f"use {lead.value}: its worst quantity keeps "
+                              f"{pick.worst:.1f} digits in {d}, {other.side.value}'s "
+                              f"{other.worst:.1f}" + _cost_tail(pick, other))
+    wins = {s: sum(v is Better(s.value) for _, v in better) for s in SideName}
+    if wins[SideName.A] != wins[SideName.B]:
+        side = max(SideName, key=wins.__getitem__)
+        pick = a if side is SideName.A else b
+        other = b if pick is a else a
+        return Recommendation(side, f"use {side.value}: it keeps more digits in "
+                              f"{wins[side]} of {len(better)} quantities "
+                              f"({other.side.value} in {wins[other.side]})"
+                              + _cost_tail(pick, other))
+    cheap, _ = _cost_phrase(a, b)
+    if cheap is not None:
+        pick, other = (a, b) if cheap else (b, a)
+        _, words = _cost_phrase(pick, other)
+        return Recommendation(pick.side, f"use {pick.side.value}: the sides keep about as "
+                              f"many digits in {d}, and {pick.side.value} costs less "
+                              f"({words})")
+    return Recommendation(None, f"either: the sides keep about as many digits in {d}, at "
+                          "about the same cost")
+
+
+def _cost_tail(pick: SidePrecision, other: SidePrecision) -> str:
+    cheap, words = _cost_phrase(pick, other)
+    if cheap is None:
+        return f", at {words}" if words else ""
+    return f", and it is also cheaper ({words})" if cheap else f", at {words}"
+
+
+_LOST_WHY = {CellClass.UNDEFINED: "no gradient, or no finite float64 value",
+             CellClass.OVERFLOW: "overflows"}
+
+
+def _incomplete(side: SidePrecision) -> str:
+    if side.failed_in is not None:
+        return f"{side.side.value} breaks a constraint in {side.failed_in}"
+    lost = [f"{q.name} ({_LOST_WHY.get(q.cell_class, q.cell_class.value)})"
+            for q in side.quantities if math.isnan(q.digits)]
+    return f"{side.side.value} loses " + ", ".join(lost)
+
+
+@contextmanager
+def _float64_noise() -> Iterator[None]:
+    """Draw normal and uniform noise requested in a low dtype in float64 and round it, so a
+    side's low-dtype draws map the same noise as its float64 draws (CPU and CUDA generators
+    produce different streams per dtype). Other samplers (gamma, ...) are left alone."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    low = (torch.float16, torch.bfloat16, torch.float32)
+    in_place = (torch.Tensor.normal_, torch.Tensor.uniform_)
+    factories = (torch.randn, torch.rand)
+    likes = (torch.randn_like, torch.rand_like)
+
+    class Float64Noise(TorchFunctionMode):
+        # Inside __torch_function__ the mode is off, so the calls below reach torch itself.
+        def __torch_function__(self, func: Any, types: Any, args: Sequence[Any] = (),
+                               kwargs: dict[str, Any] | None = None) -> Any:
+            kwargs = kwargs or {}
+            if func in in_place and args and args[0].dtype in low:
+                target = args[0]
+                with torch.no_grad():
+                    wide = torch.empty(target.shape, dtype=torch.float64, device=target.device)
+                    func(wide, *args[1:], **kwargs)
+                    target.copy_(wide)
+                return target
+            if func in factories and not kwargs.get("requires_grad", False):
+                dt = kwargs.get("dtype") or torch.get_default_dtype()
+                if dt in low:
+                    return func(*args, **{**kwargs, "dtype": torch.float64}).to(dt)
+            if func in likes and args and not kwargs.get("requires_grad", False):
+                dt = kwargs.get("dtype") or args[0].dtype
+                if dt in low:
+                    return func(*args, **{**kwargs, "dtype": torch.float64}).to(dt)
+            return func(*args, **kwargs)
+
+    with Float64Noise():
+        yield

@@ -20,9 +20,11 @@ from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from typing_extensions import assert_never
 
 from gaussdiag.errors import UsageError
 from gaussdiag.precision import (
+    Better,
     CellClass,
     Finding,
     MvnSweep,
@@ -30,8 +32,11 @@ from gaussdiag.precision import (
     PointResult,
     ProgressCallback,
     QuantityMap,
+    SidePrecision,
+    SpecPrecision,
     fmt,
 )
+from gaussdiag.vocab import Mode
 
 MAX_MAP_AXIS = 40
 """Longest axis drawn in the terminal; bigger grids are shown every k-th row/column (the JSON
@@ -225,6 +230,127 @@ def render_point(result: PointResult, *, plain: bool = False) -> RenderableType:
     return Group(head, rounded, table, note, Text(""), Text("advice", style="bold"), *advice)
 
 
+# ---- a spec's two sides ----------------------------------------------------------------------
+
+
+def _digits_cell(digits: float, cls: CellClass, accurate: float, cap: float) -> Text:
+    """Digits with one decimal and the class where it is not plain accurate."""
+    if math.isnan(digits):
+        return Text(cls.value, style=_CLASS_STYLES.get(cls, ""))
+    text = f"{digits:.1f}" if cls is CellClass.ACCURATE else f"{digits:.1f} {cls.value}"
+    return Text(text, style=_digit_style(digits, accurate, cap))
+
+
+def _better_cell(better: Better, a: float, b: float) -> str:
+    if better is Better.A or better is Better.B:
+        gap = abs(a - b)
+        if not math.isfinite(gap):
+            return f"{better.value} (only)"
+        # two decimals near the tie threshold, so a win never reads as "+0.3"
+        return f"{better.value} (+{gap:.2f})" if gap < 1 else f"{better.value} (+{gap:.1f})"
+    if better is Better.TIE or better is Better.NEITHER:
+        return str(better.value)
+    assert_never(better)
+
+
+def _seconds(v: float) -> str:
+    return f"{v * 1e3:.3g} ms" if v < 1 else f"{v:.3g} s"
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} B"
+
+
+def _what(mode: Mode) -> str:
+    if mode is Mode.LOG_PROB:
+        return "log_prob at the spec's point"
+    if mode is Mode.RSAMPLE:
+        return "the draws (the same noise in both dtypes)"
+    if mode is Mode.TRAIN:
+        return "log_prob at the starting point of training"
+    assert_never(mode)
+
+
+def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType:
+    """The digits of each quantity per side with the better side, the cost table, any broken
+    constraint and the recommendation."""
+    d = result.dtype.value
+    a, b = result.sides
+    head = Text(f"{result.name} ({result.file}): each side in {d} against its own float64, "
+                f"{_what(result.mode)}; device {result.device}", style="bold")
+    labels = Text("\n".join(f"{s.side.value} = {s.label}" for s in result.sides))
+    table = Table(box=box.ASCII if plain else box.SIMPLE_HEAD)
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("a digits", justify="right", no_wrap=True)
+    table.add_column("b digits", justify="right", no_wrap=True)
+    table.add_column("better", no_wrap=True)
+    for (name, better), qa, qb in zip(result.better, a.quantities, b.quantities, strict=True):
+        table.add_row(Text(name),
+                      _digits_cell(qa.digits, qa.cell_class, result.accurate_digits,
+                                   result.precision_digits),
+                      _digits_cell(qb.digits, qb.cell_class, result.accurate_digits,
+                                   result.precision_digits),
+                      _better_cell(better, qa.digits, qb.digits))
+    note = Text(f"digits: -log10 of the normwise relative error against the same side in "
+                f"float64 (>= {result.accurate_digits:.1f} is accurate; {d} holds "
+                f"{result.precision_digits:.1f}); better: more digits, tie within 0.3",
+                style="dim")
+    cost = Table(title=f"cost of forward + backward in {d}", box=box.ASCII if plain
+                 else box.SIMPLE_HEAD)
+    cost.add_column("side", no_wrap=True)
+    cost.add_column("time", justify="right", no_wrap=True)
+    cost.add_column("memory", justify="right", no_wrap=True)
+    cost.add_column("memory counts", no_wrap=True)
+    for s in result.sides:
+        if s.cost is None:
+            cost.add_row(s.side.value, "-", "-", "does not evaluate")
+        else:
+            cost.add_row(s.side.value, _seconds(s.cost.seconds), _bytes(s.cost.memory_bytes),
+                         s.cost.memory_kind)
+    parts: list[RenderableType] = [head, labels, table, note, cost]
+    for s in result.sides:
+        if s.failed_in is not None:
+            parts.append(Text(f"side {s.side.value} breaks a constraint in {s.failed_in}: "
+                              f"{s.failure}" + (f"; fix: {s.fix}" if s.fix else "")))
+    parts.append(Text(f"recommendation: {result.recommendation.text}", style="bold"))
+    return Group(*parts)
+
+
+def _side_json(s: SidePrecision) -> dict[str, Any]:
+    return {
+        "label": s.label,
+        "cost": {"seconds": s.cost.seconds if s.cost else None,
+                 "memory_bytes": s.cost.memory_bytes if s.cost else None,
+                 "memory_kind": s.cost.memory_kind if s.cost else None},
+        "quantities": [{"name": q.name, "digits": _jnum(q.digits), "class": q.cell_class.value}
+                       for q in s.quantities],
+        "failure": None if s.failed_in is None else {"dtype": s.failed_in,
+                                                      "message": s.failure, "fix": s.fix},
+    }
+
+
+def spec_json(result: SpecPrecision) -> dict[str, Any]:
+    rec = result.recommendation
+    return {
+        "spec": result.file,
+        "name": result.name,
+        "dtype": result.dtype.value,
+        "mode": result.mode.value,
+        "device": result.device,
+        "precision_digits": result.precision_digits,
+        "accurate_digits": result.accurate_digits,
+        "sides": {s.side.value: _side_json(s) for s in result.sides},
+        "better": {name: b.value for name, b in result.better},
+        "recommendation": {"side": rec.side.value if rec.side is not None else None,
+                           "text": rec.text},
+    }
+
+
 # ---- JSON ------------------------------------------------------------------------------------
 
 
@@ -307,7 +433,7 @@ def _finding_json(f: Finding) -> dict[str, Any]:
             "total": f.total, "text": f.text}
 
 
-def dumps(obj: dict[str, Any]) -> str:
+def dumps(obj: dict[str, Any] | list[dict[str, Any]]) -> str:
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 

@@ -22,22 +22,32 @@ import torch
 
 from gaussdiag.cli import main
 from gaussdiag.precision import (
+    TIE_DIGITS,
     TOLERANCES,
+    Better,
     CellClass,
     MvnParam,
     ScaleParam,
+    SidePrecision,
+    SideQuantity,
+    SpecPrecision,
     accurate_digits,
     check_point,
+    check_spec,
+    compare_digits,
     describe_region,
     make_axis,
     mvn_matrices,
     parse_point,
     precision_digits,
+    recommend,
     sweep_mvn,
     sweep_normal,
 )
-from gaussdiag.report_precision import render_mvn, render_normal, render_point
-from gaussdiag.vocab import DType
+from gaussdiag.report_precision import render_mvn, render_normal, render_point, render_spec
+from gaussdiag.results import SideCost
+from gaussdiag.spec import load_spec
+from gaussdiag.vocab import DType, SideName
 
 F32 = DType.FLOAT32
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -472,6 +482,19 @@ def test_cli_json_file_and_mvn(capsys: pytest.CaptureFixture[str], tmp_path: Pat
                  id="point-with-mvn"),
     pytest.param(["--point", "scale=1,x=1", "--plot", "p.png"], "leave it out with --point",
                  id="point-with-plot"),
+    pytest.param(["configs/mvn_diag_fixed.yaml", "--point", "scale=1,x=1"],
+                 "--point shapes the built-in sweep", id="spec-with-point"),
+    pytest.param(["configs/mvn_diag_fixed.yaml", "--dist", "normal"],
+                 "--dist shapes the built-in sweep", id="spec-with-dist"),
+    pytest.param(["configs/mvn_diag_fixed.yaml", "--quick", "--sigma-n", "5"],
+                 "leave out --sigma-n, --quick", id="spec-with-grid"),
+    pytest.param(["--device", "cpu", "--quick"], "--device applies to SPEC files",
+                 id="device-without-spec"),
+    pytest.param(["configs/mvn_diag_fixed.yaml", "--dtype", "float64"],
+                 "the reference is float64", id="spec-float64"),
+    pytest.param(["configs/mvn_diag_fixed.yaml", "--device", "cuda:99"],
+                 "configs/mvn_diag_fixed.yaml: device 'cuda:99' requested", id="absent-device"),
+    pytest.param(["configs/no_such_spec.yaml"], "file not found", id="spec-missing"),
 ])
 def test_cli_bad_options_exit_2(capsys: pytest.CaptureFixture[str], args: list[str],
                                 message: str) -> None:
@@ -545,3 +568,251 @@ def test_progress_bar_only_on_a_terminal_and_for_big_grids() -> None:
     with progress_bar(tty, PROGRESS_MIN_CELLS) as cb:
         assert cb is not None
         cb(PROGRESS_MIN_CELLS, PROGRESS_MIN_CELLS)
+
+
+# ---- SPEC files: each side against its own float64 -------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+ILL = ROOT / "configs" / "ill_conditioned_covariance.yaml"
+TRIL = ROOT / "configs" / "scale_tril_vs_covariance.yaml"
+
+
+def _spec_check(path: Path) -> SpecPrecision:
+    # One timing run: these tests check digits, not timings.
+    return check_spec(load_spec(str(path)), F32, repeats=1)
+
+
+@pytest.fixture(scope="module")
+def ill32() -> SpecPrecision:
+    return _spec_check(ILL)
+
+
+@pytest.fixture(scope="module")
+def tril32() -> SpecPrecision:
+    return _spec_check(TRIL)
+
+
+def _digits_by_hand(low: torch.Tensor, ref: torch.Tensor) -> float:
+    """-log10(max|low - ref| / max(max|low|, max|ref|)), capped at float32's 7.22 digits."""
+    lo, rf = low.detach().double(), ref.detach().double()
+    rel = float((lo - rf).abs().max()) / max(float(lo.abs().max()), float(rf.abs().max()))
+    cap = -math.log10(2.0**-24)
+    return cap if rel == 0 else min(cap, max(0.0, -math.log10(rel)))
+
+
+def _ill_conditioned_by_hand() -> dict[str, dict[str, float]]:
+    """The config's two log_probs written out in torch, float32 against float64: P and the
+    input y (seed 4: y is the generator's first draw, N(0, 0.5^2) of shape 64 x 4)."""
+    P64 = torch.tensor([[500000.5, 499999.5, 0.0, 0.0], [499999.5, 500000.5, 0.0, 0.0],
+                        [0.0, 0.0, 2.0, 0.5], [0.0, 0.0, 0.5, 1.0]], dtype=torch.float64)
+    y64 = torch.randn(64, 4, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(4)) * 0.5
+    out: dict[str, dict[str, float]] = {}
+    for side in ("a", "b"):
+        runs = {}
+        for dt in (torch.float32, torch.float64):
+            P = P64.to(dt).requires_grad_(True)
+            loc = torch.zeros(4, dtype=dt, requires_grad=True)
+            if side == "a":
+                mvn = torch.distributions.MultivariateNormal(
+                    loc, covariance_matrix=torch.linalg.inv(P))
+            else:
+                mvn = torch.distributions.MultivariateNormal(loc, precision_matrix=P)
+            lp = mvn.log_prob(y64.to(dt))
+            g_loc, g_p = torch.autograd.grad(lp.sum(), [loc, P])
+            runs[dt] = {"log_prob": lp, "grad[loc]": g_loc, "grad[P]": g_p}
+        out[side] = {name: _digits_by_hand(runs[torch.float32][name], runs[torch.float64][name])
+                     for name in runs[torch.float32]}
+    return out
+
+
+def test_ill_conditioned_precision_side_keeps_more_float32_digits(
+        ill32: SpecPrecision) -> None:
+    """covariance_matrix=inverse(P) against precision_matrix=P at cond(P) = 1e6: the explicit
+    inverse loses digits that the precision side keeps; the digits match a hand-written
+    float32-vs-float64 torch computation of the same two log_probs."""
+    ref = _ill_conditioned_by_hand()
+    for side in ill32.sides:
+        got = {q.name: q.digits for q in side.quantities}
+        assert set(got) == set(ref[side.side.value])
+        for name, digits in got.items():
+            assert digits == pytest.approx(ref[side.side.value][name], abs=0.05), (
+                side.side.value, name, got, ref)
+    for name in ref["a"]:
+        assert ref["b"][name] > ref["a"][name] + 1.0, (name, ref)   # the hand computation
+    assert dict(ill32.better) == {"log_prob": Better.B, "grad[loc]": Better.B,
+                                  "grad[P]": Better.B}
+    assert ill32.recommendation.side is SideName.B
+    a = ill32.side(SideName.A)
+    assert all(q.cell_class is CellClass.INACCURATE for q in a.quantities)
+
+
+def test_scale_tril_keeps_at_least_as_many_digits(tril32: SpecPrecision) -> None:
+    a, b = tril32.sides
+    assert "scale_tril" in a.label and "covariance_matrix" in b.label
+    for (name, better), qa, qb in zip(tril32.better, a.quantities, b.quantities, strict=True):
+        assert better in (Better.A, Better.TIE), (name, qa.digits, qb.digits)
+        assert qa.digits >= qb.digits - TIE_DIGITS, (name, qa.digits, qb.digits)
+
+
+def test_swapping_sides_swaps_the_answer(ill32: SpecPrecision, tmp_path: Path) -> None:
+    text = ILL.read_text()
+    swapped = tmp_path / "swapped.yaml"
+    swapped.write_text(text.replace("\na:\n", "\nX:\n").replace("\nb:\n", "\na:\n")
+                       .replace("\nX:\n", "\nb:\n"))
+    r = _spec_check(swapped)
+    flip = {Better.A: Better.B, Better.B: Better.A, Better.TIE: Better.TIE,
+            Better.NEITHER: Better.NEITHER}
+    assert r.better == tuple((n, flip[v]) for n, v in ill32.better)
+    for mine, theirs in zip(r.sides, reversed(ill32.sides), strict=True):
+        assert [q.digits for q in mine.quantities] == [q.digits for q in theirs.quantities]
+
+
+def test_rsample_draws_share_their_noise_across_dtypes() -> None:
+    """Each dtype draws its own random stream; the check rounds the float64 noise instead, so
+    a side's float32 draws keep float32's digits (unrelated noise would keep none)."""
+    r = _spec_check(ROOT / "configs" / "reparam_manual_vs_rsample.yaml")
+    for side in r.sides:
+        draws = side.quantities[0]
+        assert draws.name == "draws"
+        assert draws.digits > 6.0 and draws.cell_class is CellClass.ACCURATE, side
+
+
+def test_broken_constraint_is_undefined_and_named() -> None:
+    r = _spec_check(ROOT / "configs" / "covariance_not_pd.yaml")
+    a = r.side(SideName.A)
+    assert a.failed_in == "float64" and a.cost is None
+    assert "PositiveDefinite" in (a.failure or "") and a.fix
+    assert {q.cell_class for q in a.quantities} == {CellClass.UNDEFINED}
+    assert all(v is Better.B for _, v in r.better)
+    assert r.recommendation.side is SideName.B
+    assert "a breaks a constraint in float64" in r.recommendation.text
+
+
+@pytest.mark.parametrize(("a", "b", "better"), [
+    pytest.param(5.0, 5.3, Better.TIE, id="tie-at-0.3"),
+    pytest.param(5.0, 5.31, Better.B, id="b-beyond-0.3"),
+    pytest.param(7.2, 2.0, Better.A, id="a"),
+    pytest.param(math.nan, 0.0, Better.B, id="undefined-loses"),
+    pytest.param(math.nan, math.nan, Better.NEITHER, id="neither"),
+])
+def test_compare_digits(a: float, b: float, better: Better) -> None:
+    assert compare_digits(a, b) is better
+    flipped = {Better.A: Better.B, Better.B: Better.A}.get(better, better)
+    assert compare_digits(b, a) is flipped
+
+
+def _side(name: SideName, digits: list[float], seconds: float = 1e-3,
+          memory: int = 1000) -> SidePrecision:
+    eps_tol = accurate_digits(F32)
+    qs = tuple(SideQuantity(f"q{i}", d, CellClass.OVERFLOW if math.isnan(d) else
+                            CellClass.ACCURATE if d >= eps_tol else CellClass.INACCURATE, 1.0)
+               for i, d in enumerate(digits))
+    return SidePrecision(name, name.value, qs, SideCost(name, F32, seconds, memory, "saved"))
+
+
+@pytest.mark.parametrize(("a", "b", "side", "words"), [
+    pytest.param(_side(SideName.A, [7.0, 6.5]), _side(SideName.B, [7.0, 6.9], seconds=3e-3),
+                 SideName.A, "costs less (3.0x faster than b)", id="accurate-both-cheaper-a"),
+    pytest.param(_side(SideName.A, [7.0, 6.5]), _side(SideName.B, [7.0, 6.9], memory=400),
+                 SideName.B, "less memory", id="accurate-both-less-memory-b"),
+    pytest.param(_side(SideName.A, [7.0, 6.0]), _side(SideName.B, [7.0, 6.9]),
+                 SideName.B, "0.9 more digits", id="accurate-both-same-cost"),
+    pytest.param(_side(SideName.A, [7.0, 7.0]), _side(SideName.B, [7.0, 6.9]),
+                 None, "either", id="accurate-both-tie"),
+    pytest.param(_side(SideName.A, [3.0, 6.0], seconds=1e-4), _side(SideName.B, [5.0, 5.0]),
+                 SideName.B, "worst quantity keeps 5.0 digits", id="accuracy-over-cost"),
+    pytest.param(_side(SideName.A, [4.0, 6.0, 6.0]), _side(SideName.B, [4.1, 5.0, 5.0]),
+                 SideName.A, "2 of 3 quantities", id="more-wins"),
+    pytest.param(_side(SideName.A, [math.nan, 7.0]), _side(SideName.B, [1.0, 1.0]),
+                 SideName.B, "a loses q0 (overflows)", id="overflow-loses"),
+    pytest.param(_side(SideName.A, [math.nan]), _side(SideName.B, [math.nan]),
+                 None, "neither side", id="neither"),
+])
+def test_recommend(a: SidePrecision, b: SidePrecision, side: SideName | None,
+                   words: str) -> None:
+    better = [(qa.name, compare_digits(qa.digits, qb.digits))
+              for qa, qb in zip(a.quantities, b.quantities, strict=True)]
+    rec = recommend(a, b, better, F32)
+    assert rec.side is side, rec.text
+    assert words in rec.text, rec.text
+
+
+@pytest.mark.parametrize("better", list(Better), ids=lambda b: b.value)
+def test_every_better_renders(better: Better) -> None:
+    from gaussdiag.report_precision import _better_cell
+
+    assert _better_cell(better, 6.0, 2.0).startswith(better.value)
+
+
+def test_spec_render_is_plain_text(ill32: SpecPrecision) -> None:
+    from rich.console import Console
+
+    console = Console(width=120, force_terminal=False, record=True)
+    with console.capture() as cap:
+        console.print(render_spec(ill32, plain=True), soft_wrap=True)
+    out = cap.get()
+    assert "\x1b[" not in out
+    for word in ("a digits", "b digits", "better", "b (+4.7)", "cost of forward + backward",
+                 "saved for backward", "recommendation: use b"):
+        assert word in out, out
+
+
+def test_cli_spec_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, str(ILL))
+    assert code == 0, err
+    assert "precision_matrix=P" in out and "recommendation: use b" in out
+
+
+def test_cli_spec_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, str(ILL), "--json", "-")
+    assert code == 0, err
+    data = json.loads(out)
+    assert {"spec", "dtype", "sides", "better", "recommendation"} <= set(data)
+    assert data["spec"] == str(ILL) and data["dtype"] == "float32"
+    assert set(data["sides"]) == {"a", "b"}
+    for side in data["sides"].values():
+        assert {"label", "cost", "quantities"} <= set(side)
+        assert set(side["cost"]) >= {"seconds", "memory_bytes", "memory_kind"}
+        assert [q["name"] for q in side["quantities"]] == ["log_prob", "grad[loc]", "grad[P]"]
+        for q in side["quantities"]:
+            assert set(q) >= {"name", "digits", "class"}
+            assert q["class"] in {c.value for c in CellClass}
+    assert data["better"] == {"log_prob": "b", "grad[loc]": "b", "grad[P]": "b"}
+    assert data["recommendation"]["side"] == "b" and data["recommendation"]["text"]
+
+
+def test_cli_several_specs_json_is_a_list(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    code, out, err = run_cli(capsys, str(ILL), str(TRIL), "--json", str(target))
+    assert code == 0, err
+    data = json.loads(target.read_text())
+    assert [d["spec"] for d in data] == [str(ILL), str(TRIL)]
+    assert "ill-conditioned-covariance" in out and "scale-tril-vs-covariance" in out
+
+
+def test_cli_spec_error_exits_2_with_the_located_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bad = ROOT / "tests" / "specs" / "invalid" / "arg_list.yaml"
+    expected = (bad.with_suffix(".expected")).read_text().strip()
+    code, out, err = run_cli(capsys, str(ILL), str(bad))
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1 and "Traceback" not in err
+    # the golden message names the file by its bare name; here it is the path given
+    assert err.strip() == f"error: {bad.parent}/{expected}"
+    assert out == ""        # nothing evaluated: every spec is read before any is run
+
+
+def test_spec_error_does_not_import_torch(tmp_path: Path) -> None:
+    bad = ROOT / "tests" / "specs" / "invalid" / "arg_list.yaml"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c",
+         "import sys; from gaussdiag.cli import main; "
+         f"sys.exit(main(['precision-check', {str(bad)!r}]))"],
+        capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "torch" not in imported
