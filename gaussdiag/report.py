@@ -349,11 +349,11 @@ def status_word(s: SpecReport) -> str:
     """What a spec ended as, in one word: its verdict, or error, skipped, interrupted."""
     if s.error is not None:
         return "error"
+    if s.verdict is None and s.interrupted:
+        return "interrupted"
     if s.skipped is not None:
         return "skipped"
-    if s.verdict is None:
-        return "interrupted" if s.interrupted else "error"
-    return s.verdict.value
+    return "error" if s.verdict is None else s.verdict.value
 
 
 def _message(s: SpecReport) -> str:
