@@ -522,6 +522,15 @@ def _mismatch(ev: Facts) -> Finding | None:
         return None
     listed = ", ".join(f"{q.name} {q.diff[DType.FLOAT64]:.3g}" for q in persisting[:4])
     tried = ", ".join(c.name for c in CANDIDATES)
+    zeros = _structural_zeros(ev, persisting)
+    if zeros:
+        return Finding(
+            f"differences persist in float64 ({listed}), and only in gradient entries where "
+            f"{zeros} is exactly zero: one side reads only part of it (scale_tril reads the "
+            "lower triangle), the other all of it (e.g. through L @ transpose(L)), so their "
+            "gradients differ where the param is structurally zero. Values agree",
+            f"derive {zeros} from a free parameter through the structure on both sides, e.g. "
+            "`{expr: \"tril(raw)\"}`, so no gradient reaches the entries that must stay zero")
     if ev.trains is not None and not any(q.persists for q in ev.point_quantities):
         return Finding(
             f"the trajectories drift apart in float64 too ({listed}), although the sides agree "
@@ -535,6 +544,31 @@ def _mismatch(ev: Facts) -> Finding | None:
         "the two sides compute different functions: compare them term by term (write one side "
         "as a hand-written `log_prob:` expression and bisect), and check every argument's "
         "meaning in the torch.distributions docs")
+
+
+def _structural_zeros(ev: Facts, persisting: list[Quantity]) -> str | None:
+    """The leaf params (as `name` list) whose gradient diff lies only where the param is zero,
+    when the values and every other quantity agree; None otherwise."""
+    import torch
+
+    pairs = ev.pairs()
+    if DType.FLOAT64 not in pairs or any(not q.name.startswith("grad[") for q in persisting):
+        return None
+    a, b = pairs[DType.FLOAT64]
+    tol64 = tl.tol(DType.FLOAT64, ev.kappa)
+    names = []
+    for q in persisting:
+        name = q.name[len("grad["):-1]
+        ga, gb, p = a.grads.get(name), b.grads.get(name), ev.problem.base.get(name)
+        if ga is None or gb is None or p is None or p.shape != ga.shape:
+            return None
+        zero = p == 0
+        off = torch.where(zero, 0.0, (ga.double() - gb.double()).abs())
+        scale = max(float(ga.abs().max()), float(gb.abs().max()), 1e-300)
+        if not bool(zero.any()) or float(off.max()) / scale > tol64:
+            return None
+        names.append(f"`{name}`")
+    return ", ".join(names) if names else None
 
 
 def _round_off(ev: Facts) -> Finding | None:

@@ -155,3 +155,30 @@ def hostile_text() -> st.SearchStrategy[str]:
     """Arbitrary text and near-miss expressions: input that `parse` must reject cleanly."""
     return st.one_of(st.text(max_size=200), mangled_expressions(),
                      st.lists(st.sampled_from(_HOSTILE_TOKENS), max_size=30).map("".join))
+
+
+# ---- distribution pairs (gaussdiag.attribute) ------------------------------------------------
+
+# A diagnosis costs tens of milliseconds; these properties run a few dozen examples each.
+DIAGNOSIS_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
+
+
+@st.composite
+def scales(draw: st.DrawFn, *, n: int, away_from_one: bool = False) -> list[float]:
+    """Positive scales; `away_from_one` keeps every entry at least 0.2 from 1 (where std and
+    std**2 nearly coincide and a swap is numerically invisible)."""
+    lo = st.floats(0.05, 0.8) if away_from_one else st.floats(0.05, 5.0)
+    hi = st.floats(1.2, 5.0)
+    element = st.one_of(lo, hi) if away_from_one else lo
+    return draw(st.lists(element, min_size=n, max_size=n))
+
+
+@st.composite
+def lower_factors(draw: st.DrawFn, *, n: int) -> list[list[float]]:
+    """A Cholesky factor with a positive diagonal in [0.3, 3] and off-diagonals in [-2, 2]."""
+    rows = []
+    for i in range(n):
+        row = [draw(st.floats(-2.0, 2.0)) if j < i else 0.0 for j in range(n)]
+        row[i] = draw(st.floats(0.3, 3.0))
+        rows.append(row)
+    return rows

@@ -166,6 +166,25 @@ def test_shifted_mean_is_mismatch_not_a_coincidental_exp() -> None:
     assert report.cause is None
 
 
+def test_gradient_differing_only_at_structural_zeros_is_explained() -> None:
+    """A raw leaf L: scale_tril=L reads its lower triangle, L @ L^T all of it, so the
+    gradients differ exactly on the (zero) upper triangle."""
+    report = run("""
+        params:
+          loc: {shape: [3], init: zeros}
+          L: {values: [[1.5, 0.0, 0.0], [0.3, 1.0, 0.0], [-0.2, 0.4, 0.8]]}
+        inputs:
+          y: {shape: [6, 3], init: normal}
+        a: {dist: MultivariateNormal, args: {loc: loc, scale_tril: L}}
+        b: {dist: MultivariateNormal, args: {loc: loc, covariance_matrix: "L @ transpose(L)"}}
+    """)
+    assert report.verdict is Verdict.MISMATCH
+    assert "exactly zero" in report.explanation and "`L`" in report.explanation
+    assert "tril(raw)" in report.fix
+    lp = next(q for q in report.quantities if q.name == "log_prob")
+    assert not lp.persists
+
+
 def test_forgotten_exp_found_on_either_side() -> None:
     report = run("""
         params:
