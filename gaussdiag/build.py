@@ -264,6 +264,10 @@ class Problem:
         out._reference = {}
         return out
 
+    def keep_reference(self, side: SideName, built: BuiltSide) -> None:
+        """Adopt a float64 build at the spec's point, unmodified, as the reference."""
+        self._reference.setdefault(side, built)
+
     def reference(self, side: SideName) -> BuiltSide:
         """The side built once in float64 at the spec's point without gradients (cached):
         what the conditioning estimate and the moment evidence read."""

@@ -11,16 +11,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gaussdiag import __version__
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.pipeline import Options
-from gaussdiag.results import SpecReport
-from gaussdiag.spec import DEFAULT_MAX_ELEMENTS
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.vocab import OutputFormat
+
+if TYPE_CHECKING:  # the pipeline pulls in pydantic: imported inside the commands that run it
+    from gaussdiag.pipeline import Options
+    from gaussdiag.results import SpecReport
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -31,7 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 
@@ -104,7 +106,8 @@ def compare(
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
     from gaussdiag.errors import UsageError
-    from gaussdiag.pipeline import demo_spec, diagnose, diagnose_file
+    from gaussdiag.pipeline import Options, demo_spec, diagnose, diagnose_file
+    from gaussdiag.results import SpecReport
 
     if json_out == "-" and output_format not in (OutputFormat.TABLE, OutputFormat.JSON):
         raise UsageError(f"--json - and --format {output_format.value} both print to stdout: "
@@ -207,9 +210,7 @@ def _environment(requested: str) -> dict[str, Any]:
 # ---- end compare --------------------------------------------------------------------------
 
 # ---- precision-check ----------------------------------------------------------------------
-# gaussdiag.precision imports torch only inside its functions, so its enums are free here.
-from gaussdiag.precision import ScaleParam, SweepDist  # noqa: E402
-from gaussdiag.vocab import DType  # noqa: E402
+from gaussdiag.vocab import DType, ScaleParam, SweepDist  # noqa: E402
 
 _GRID = "Grid"
 _MVN = "MultivariateNormal (--dist mvn)"
@@ -244,21 +245,21 @@ def precision_check(
     sigma_hi: Annotated[float, typer.Option(help="Largest scale.", rich_help_panel=_GRID)
                         ] = 1e12,
     sigma_n: Annotated[int | None, typer.Option(
-        help="Scale rows, log-spaced \\[default: 25; 9 with --quick].", show_default=False,
+        help="Scale rows, log-spaced [default: 25; 9 with --quick].", show_default=False,
         rich_help_panel=_GRID)] = None,
     z_lo: Annotated[float, typer.Option(
         help="Smallest nonzero z = |x - loc|/scale (z = 0 is always the first column).",
         rich_help_panel=_GRID)] = 1e-4,
     z_hi: Annotated[float, typer.Option(help="Largest z.", rich_help_panel=_GRID)] = 1e20,
     z_n: Annotated[int | None, typer.Option(
-        help="Nonzero z columns, log-spaced \\[default: 25; 9 with --quick].",
+        help="Nonzero z columns, log-spaced [default: 25; 9 with --quick].",
         show_default=False, rich_help_panel=_GRID)] = None,
     dim: Annotated[int, typer.Option(help="Dimension of the MVN.", rich_help_panel=_MVN)] = 4,
     cond_hi: Annotated[float, typer.Option(
         help="Largest covariance condition number (the axis starts at 1).",
         rich_help_panel=_MVN)] = 1e16,
     cond_n: Annotated[int | None, typer.Option(
-        help="Condition numbers, log-spaced \\[default: 17; 9 with --quick].",
+        help="Condition numbers, log-spaced [default: 17; 9 with --quick].",
         show_default=False, rich_help_panel=_MVN)] = None,
     quick: Annotated[bool, typer.Option(
         "--quick", help="A small grid (for CI).")] = False,
@@ -273,7 +274,7 @@ def precision_check(
         "--json", metavar="FILE|-", help="Also write the result as JSON to FILE, or only "
         "JSON to stdout with -.", show_default=False)] = None,
     plot: Annotated[Path | None, typer.Option(
-        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag\\[plot]).",
+        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]).",
         show_default=False)] = None,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an internal error.")] = False,

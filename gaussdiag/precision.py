@@ -52,8 +52,8 @@ from typing_extensions import assert_never
 
 from gaussdiag.errors import UsageError
 from gaussdiag.results import SideCost
-from gaussdiag.spec import DEFAULT_MAX_ELEMENTS
-from gaussdiag.vocab import DType, Mode, SideName
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.vocab import DType, Mode, ScaleParam, SideName, SweepDist
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,38 +88,6 @@ class CellClass(str, Enum):
     def is_correct(self) -> bool:
         """Whether the low-dtype value agrees with the reference to the dtype's tolerance."""
         return self in (CellClass.ACCURATE, CellClass.LARGE_BUT_CORRECT)
-
-
-class ScaleParam(str, Enum):
-    """How sigma is computed from the raw parameter that gradients are taken against."""
-
-    SCALE = "scale"
-    SOFTPLUS = "softplus"
-    LOG = "log"
-
-    @property
-    def raw_name(self) -> str:
-        """The raw parameter's name: the key in `--point` and in `grad[...]`."""
-        return _RAW_NAMES[self]
-
-    @property
-    def formula(self) -> str:
-        return _FORMULAS[self]
-
-
-_RAW_NAMES = {ScaleParam.SCALE: "scale", ScaleParam.SOFTPLUS: "rho", ScaleParam.LOG: "log_scale"}
-_FORMULAS = {
-    ScaleParam.SCALE: "scale used directly",
-    ScaleParam.SOFTPLUS: "scale = softplus(rho)",
-    ScaleParam.LOG: "scale = exp(log_scale)",
-}
-
-
-class SweepDist(str, Enum):
-    """The distribution `precision-check` sweeps."""
-
-    NORMAL = "normal"
-    MVN = "mvn"
 
 
 class MvnParam(str, Enum):

@@ -33,6 +33,7 @@ from pydantic_core import ErrorDetails
 
 from gaussdiag import expr as _expr
 from gaussdiag.errors import ExprError, SpecError
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideName, Verdict
 
 _T = TypeVar("_T")
@@ -247,7 +248,6 @@ class Spec(_Model):
 # rules the models cannot express.
 # =============================================================================================
 
-DEFAULT_MAX_ELEMENTS = 2**26  # per tensor: 512 MiB in float64; room for a 4096 x 4096 covariance
 """Largest number of elements one tensor of a spec may have (the CLI's `--max-elements`)."""
 
 MAX_FILE_BYTES = 1 << 20

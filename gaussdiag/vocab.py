@@ -72,3 +72,38 @@ class SideName(str, Enum):
     @property
     def other(self) -> SideName:
         return SideName.B if self is SideName.A else SideName.A
+
+
+# ---- precision-check ----------------------------------------------------------------------
+
+
+class ScaleParam(str, Enum):
+    """How sigma is computed from the raw parameter that gradients are taken against."""
+
+    SCALE = "scale"
+    SOFTPLUS = "softplus"
+    LOG = "log"
+
+    @property
+    def raw_name(self) -> str:
+        """The raw parameter's name: the key in `--point` and in `grad[...]`."""
+        return _RAW_NAMES[self]
+
+    @property
+    def formula(self) -> str:
+        return _FORMULAS[self]
+
+
+_RAW_NAMES = {ScaleParam.SCALE: "scale", ScaleParam.SOFTPLUS: "rho", ScaleParam.LOG: "log_scale"}
+_FORMULAS = {
+    ScaleParam.SCALE: "scale used directly",
+    ScaleParam.SOFTPLUS: "scale = softplus(rho)",
+    ScaleParam.LOG: "scale = exp(log_scale)",
+}
+
+
+class SweepDist(str, Enum):
+    """The distribution `precision-check` sweeps."""
+
+    NORMAL = "normal"
+    MVN = "mvn"
