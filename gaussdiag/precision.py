@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from typing_extensions import assert_never
 
 from gaussdiag.errors import UsageError
-from gaussdiag.results import SideCost
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.results import SideCost
 from gaussdiag.vocab import DType, Mode, ScaleParam, SideName, SweepDist
 
 if TYPE_CHECKING:
