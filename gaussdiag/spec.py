@@ -33,7 +33,7 @@ from pydantic_core import ErrorDetails
 
 from gaussdiag import expr as _expr
 from gaussdiag.errors import ExprError, SpecError
-from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS as DEFAULT_MAX_ELEMENTS  # re-exported
 from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideName, Verdict
 
 _T = TypeVar("_T")
