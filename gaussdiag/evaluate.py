@@ -156,15 +156,14 @@ def train_side(problem: Problem, side: SideName, dtype: DType, *,
                 built = problem.build(side, env, dtype)
                 assert built.log_prob is not None
                 loss = -built.log_prob(env.values[problem.at_name(side)]).mean()
+                opt.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
             except ConstraintFailure as err:
                 partial = TrainRun(side, dtype, tuple(params), tuple(losses),
                                    time.perf_counter() - start)
                 raise TrainFailure(side, dtype, step, err, partial) from None
-            try:
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-            except KeyboardInterrupt:  # keep what finished: the report shows it
+            except KeyboardInterrupt:  # keep the steps that finished: the report shows them
                 interrupted = True
                 break
             losses.append(float(loss.detach()))

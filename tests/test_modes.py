@@ -128,3 +128,34 @@ def test_train_step_that_breaks_a_constraint_is_invalid_parameters_naming_the_st
     report = run(text)
     assert report.verdict is Verdict.INVALID_PARAMETERS, report.explanation
     assert "step" in report.explanation
+
+
+def test_ctrl_c_during_training_keeps_finished_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interrupt in the middle of float64 training: the float32 runs that finished are
+    reported, no verdict is claimed, and the CLI exits 130."""
+    import gaussdiag.evaluate as ev
+    from gaussdiag.cli import main
+
+    real = ev.Problem.build
+    calls = {"n": 0}
+
+    def build(self: Problem, side: SideName, env: object, dtype: DType) -> object:
+        if dtype is DType.FLOAT64 and self.spec.mode.value == "train":
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+        return real(self, side, env, dtype)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ev.Problem, "build", build)
+    report = run((TRAIN % "adam").replace("steps: 5", "steps: 4"))
+    assert report.interrupted and report.verdict is None and not report.ok
+    assert [t.dtype for t in report.trajectories] == [DType.FLOAT32]
+    assert len(report.trajectories[0].gaps) == 4
+    calls["n"] = 0
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = pathlib.Path(tmp) / "t.yaml"
+        spec.write_text((TRAIN % "adam").replace("steps: 5", "steps: 4"))
+        assert main(["compare", str(spec)]) == 130
