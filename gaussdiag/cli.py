@@ -299,6 +299,7 @@ def precision_check(
 
     from gaussdiag import precision as pc
     from gaussdiag import report_precision as rp
+    from gaussdiag.output import write_atomic
 
     given = [f"--{name.replace('_', '-')}" for name in ctx.params
              if (source := ctx.get_parameter_source(name)) is not None
@@ -330,7 +331,7 @@ def precision_check(
         sys.stdout.write(rp.dumps(data))
         return EXIT_OK
     if json_out is not None:
-        rp.write_atomic(Path(json_out), rp.dumps(data))
+        write_atomic(Path(json_out), rp.dumps(data))
     console.print(view, soft_wrap=True)
     return EXIT_OK
 
@@ -341,6 +342,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     torch is imported), then check each, render, write the JSON."""
     from gaussdiag import precision as pc
     from gaussdiag import report_precision as rp
+    from gaussdiag.output import write_atomic
     from gaussdiag.spec import load_spec
 
     pc.check_low_dtype(dtype)
@@ -353,7 +355,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
         sys.stdout.write(text)
         return EXIT_OK
     if json_out is not None:
-        rp.write_atomic(Path(json_out), text)
+        write_atomic(Path(json_out), text)
     for i, r in enumerate(results):
         if i:
             console.print()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ from rich.text import Text
 from typing_extensions import assert_never
 
 from gaussdiag.errors import UsageError
+from gaussdiag.output import write_atomic
 from gaussdiag.precision import (
     Better,
     CellClass,
@@ -435,26 +434,6 @@ def _finding_json(f: Finding) -> dict[str, Any]:
 
 def dumps(obj: dict[str, Any] | list[dict[str, Any]]) -> str:
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write via a temp file in the same folder and os.replace: never a half-written file."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- plot ------------------------------------------------------------------------------------
