@@ -31,7 +31,9 @@ def test_normal_vs_diagonal_mvn_with_variance_is_never_a_bug(
           std: {{values: {_vec(std)}}}
         inputs:
           x: {{sample: b, sample_shape: [8]}}
-        a: {{dist: MultivariateNormal, args: {{loc: mean, covariance_matrix: "diag_embed(std**2)"}}}}
+        a:
+          dist: MultivariateNormal
+          args: {{loc: mean, covariance_matrix: "diag_embed(std**2)"}}
         b: {{dist: Normal, args: {{loc: mean, scale: std}}, event_dims: 1}}
     """)
     assert report.verdict in NOT_A_BUG, (std, report.verdict, report.explanation)
