@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from gaussdiag.errors import GaussdiagError, SpecError
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import SpecReport
 from gaussdiag.vocab import Verdict
 
@@ -19,7 +20,7 @@ __all__ = ["GaussdiagError", "SpecError", "SpecReport", "Verdict", "__version__"
 
 
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
-             max_elements: int | None = None) -> SpecReport:
+             max_elements: int = DEFAULT_MAX_ELEMENTS) -> SpecReport:
     """Diagnose one spec file and return its `SpecReport` (see `gaussdiag.api.diagnose`).
 
     Raises `GaussdiagError` when the spec cannot be read or run.

@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 
 from gaussdiag.errors import GaussdiagError, UsageError
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import SpecReport
 
 
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
-             max_elements: int | None = None) -> SpecReport:
+             max_elements: int = DEFAULT_MAX_ELEMENTS) -> SpecReport:
     """Diagnose one spec file, as `gaussdiag compare SPEC` does, and return its report.
 
     `device` overrides the spec's (`cpu`, `cuda`, `cuda:N`, `mps`, `auto`); `max_elements` is
-    the largest tensor a spec may create (default: the CLI's `--max-elements` default).
+    the largest tensor (in elements) a spec may create, as `--max-elements`.
     Raises `GaussdiagError` (a `SpecError` with `.file`, `.line`, `.message` where the loader
     can say) when the spec cannot be read or run, and `KeyboardInterrupt` when a train run
     was interrupted. The report's `verdict` is a `Verdict`, a `str` enum: compare it with
@@ -27,13 +28,12 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
     """
     from gaussdiag.pipeline import Options
     from gaussdiag.pipeline import diagnose as run
-    from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, load_spec
+    from gaussdiag.spec import load_spec
 
-    limit = DEFAULT_MAX_ELEMENTS if max_elements is None else max_elements
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
         raise UsageError(f"max_elements must be a positive integer, found {max_elements!r}")
-    loaded = load_spec(os.fspath(spec), max_elements=limit)
-    report = run(loaded, Options(device=device, max_elements=limit))
+    loaded = load_spec(os.fspath(spec), max_elements=max_elements)
+    report = run(loaded, Options(device=device, max_elements=max_elements))
     if report.interrupted:
         raise KeyboardInterrupt
     if report.error is not None:
