@@ -177,9 +177,14 @@ class Problem:
 
         f64 = torch.float64
         if isinstance(p, ValuesTensor):
-            t = torch.tensor(p.values, dtype=f64)
-            if not bool(torch.isfinite(t).all()):
-                raise self.loaded.error((*key, "values"), "values must be finite numbers")
+            try:
+                t = torch.tensor(p.values, dtype=f64)
+                finite = t.ndim <= 64 and bool(torch.isfinite(t).all())
+            except (OverflowError, RuntimeError, ValueError, TypeError):
+                finite = False  # a 400-digit integer, or nesting beyond torch's 64 dimensions
+            if not finite:
+                raise self.loaded.error((*key, "values"),
+                                        "values must be finite numbers in at most 64 dimensions")
             return t
         shape = tuple(p.shape)
         self._check_size(key + ("shape",), math.prod(shape))
@@ -478,7 +483,7 @@ class Problem:
         except torch.linalg.LinAlgError as err:  # type: ignore[attr-defined]
             raise ConstraintFailure(side, f"{s.dist}: {err}", detail=str(err),
                                     fix=_LINALG_FIX) from None
-        except RuntimeError as err:
+        except (RuntimeError, IndexError) as err:  # e.g. an empty (0 x 0) matrix
             raise self.loaded.error((side.value, "args"),
                                     f"{s.dist}: {_first_line(err)}") from None
 
@@ -492,21 +497,27 @@ class Problem:
                         f"{_first_line(err)}", constraint="support", support=True,
                         fix="evaluate at points inside the support (check `at:` and the input)"
                     ) from None
-                raise
+                # the input's shape does not fit the distribution (event or batch shape)
+                raise self.loaded.error(
+                    (side.value,), f"log_prob at the input failed: {_first_line(err)}") from None
             except RuntimeError as err:
                 raise self.loaded.error(
                     (side.value,), f"log_prob at the input failed: {_first_line(err)}") from None
 
         def draw() -> torch.Tensor:
             shape = torch.Size(self.spec.sample_shape)
-            if s.method is Method.SAMPLE:
-                return dist.sample(shape)  # type: ignore[no-any-return]
-            if not dist.has_rsample:
+            if s.method is not Method.SAMPLE and not dist.has_rsample:
                 raise self.loaded.error(
                     (side.value, "dist"),
                     f"{s.dist} has no rsample() (has_rsample is False in torch): its draws "
                     "cannot carry gradients; use `method: sample` to compare them anyway")
-            return dist.rsample(shape)  # type: ignore[no-any-return]
+            try:
+                if s.method is Method.SAMPLE:
+                    return dist.sample(shape)  # type: ignore[no-any-return]
+                return dist.rsample(shape)  # type: ignore[no-any-return]
+            except RuntimeError as err:  # e.g. more than torch's 64 dimensions
+                raise self.loaded.error((side.value,), f"drawing {list(shape)} from {s.dist} "
+                                        f"failed: {_first_line(err)}") from None
 
         return BuiltSide(side, dist, log_prob, args, draw)
 

@@ -142,15 +142,11 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
                     timings: bool = True) -> int:
     """Render in `fmt`, write the JSON file, pick the exit code. Imports torch only if a spec
     ran."""
-    from dataclasses import replace
-
     from gaussdiag.output import write_text
     from gaussdiag.report import render, render_json
     from gaussdiag.results import RunReport
 
     run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
-    if fmt is OutputFormat.GITHUB:
-        run = replace(run, specs=tuple(_with_line(r, options) for r in run.specs))
     view = render(run, fmt, timings=timings)
     if isinstance(view, str):  # plain text formats, never parsed as rich markup
         sys.stdout.write(view)
@@ -168,22 +164,6 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
     if any(r.error for r in reports):
         return EXIT_USAGE
     return EXIT_OK if run.ok else EXIT_FAIL
-
-
-def _with_line(report: SpecReport, options: Options) -> SpecReport:
-    """The report with `line` (of `expect:`, else of `a:`) for annotations, read again from the
-    spec file when the pipeline did not fill it in (YAML only: cheap, no torch)."""
-    from dataclasses import replace
-
-    from gaussdiag.spec import load_spec
-
-    if report.line is not None or report.error is not None or report.file.startswith("<"):
-        return report
-    try:
-        loaded = load_spec(report.file, max_elements=options.max_elements)
-    except GaussdiagError:
-        return report
-    return replace(report, line=loaded.line_of(("expect",)) or loaded.line_of(("a",)))
 
 
 def _environment(requested: str) -> dict[str, Any]:

@@ -73,7 +73,11 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]
             if value.requires_grad and leaves:
-                got = list(torch.autograd.grad(value.sum(), leaves, allow_unused=True))
+                try:
+                    got = list(torch.autograd.grad(value.sum(), leaves, allow_unused=True))
+                except RuntimeError as err:  # e.g. more than torch's 64 dimensions
+                    raise problem.loaded.error(
+                        (side.value,), f"backward() failed: {str(err).splitlines()[0]}") from None
             else:
                 got = [None] * len(leaves)
             out_grads = {n: (g.detach().cpu() if g is not None else None)
@@ -140,10 +144,12 @@ def train_side(problem: Problem, side: SideName, dtype: DType, *,
     warm_up(device)
     leaves = {n: problem.base[n].to(device=device, dtype=torch_dtype(dtype), copy=True)
               .requires_grad_(True) for n in problem.grad_names}
-    opt: torch.optim.Optimizer
-    if settings.optimizer is Optimizer.SGD:
+    # No params to train (every one `grad: false`): the trajectory stays at the start, and the
+    # verdict comes from the starting point.
+    opt: torch.optim.Optimizer | None = None
+    if leaves and settings.optimizer is Optimizer.SGD:
         opt = torch.optim.SGD(list(leaves.values()), lr=settings.lr)
-    else:
+    elif leaves:
         opt = torch.optim.Adam(list(leaves.values()), lr=settings.lr)
     params: list[torch.Tensor] = []
     losses: list[float] = []
@@ -156,9 +162,10 @@ def train_side(problem: Problem, side: SideName, dtype: DType, *,
                 built = problem.build(side, env, dtype)
                 assert built.log_prob is not None
                 loss = -built.log_prob(env.values[problem.at_name(side)]).mean()
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
+                if opt is not None and loss.requires_grad:  # a side using no param: no step
+                    opt.zero_grad()
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    opt.step()
             except ConstraintFailure as err:
                 partial = TrainRun(side, dtype, tuple(params), tuple(losses),
                                    time.perf_counter() - start)

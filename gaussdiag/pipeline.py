@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -54,18 +54,19 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
     an absent pinned device becomes `skipped` with --skip-absent-devices."""
     spec = loaded.spec
     start = time.perf_counter()
+    line = loaded.line_of(("expect",)) or loaded.line_of(("a",))  # for annotations
     try:
-        return _diagnose(loaded, options, progress, start)
+        return replace(_diagnose(loaded, options, progress, start), line=line)
     except DeviceError as err:
         pinned = any(spec.side(s).device for s in SideName)
         if options.skip_absent_devices and pinned:
             return SpecReport(file=loaded.file, name=spec.name, verdict=None,
-                              expect=spec.expect, ok=True, skipped=str(err))
+                              expect=spec.expect, ok=True, skipped=str(err), line=line)
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=f"{loaded.file}: {err}")
+                          ok=False, error=f"{loaded.file}: {err}", line=line)
     except GaussdiagError as err:
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=str(err))
+                          ok=False, error=str(err), line=line)
 
 
 def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,

@@ -24,7 +24,6 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
-    PositiveFloat,
     PositiveInt,
     ValidationError,
     field_validator,
@@ -45,8 +44,10 @@ class _Model(BaseModel):
 
 # A YAML number or a nested list of them (checked to be rectangular by `_check_nested`).
 NestedNumbers = float | list[Any]
+# A number a spec writes outside `values:` (.nan and .inf are YAML numbers too): finite only.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 # An argument is an expression string, or a bare YAML number used as a literal.
-ExprOrNumber = str | float
+ExprOrNumber = str | Finite
 
 # ---- tensor initialisers -------------------------------------------------------------------
 
@@ -54,8 +55,8 @@ InitName = Literal["zeros", "ones", "normal", "uniform"]
 
 
 class NormalArgs(_Model):
-    mean: float = 0.0
-    std: float = 1.0
+    mean: Finite = 0.0
+    std: Finite = 1.0
 
     @field_validator("std")
     @classmethod
@@ -66,7 +67,7 @@ class NormalArgs(_Model):
 
 
 class FullInit(_Model):
-    full: float
+    full: Finite
 
 
 class NormalInit(_Model):
@@ -74,7 +75,7 @@ class NormalInit(_Model):
 
 
 class UniformInit(_Model):
-    uniform: tuple[float, float]
+    uniform: tuple[Finite, Finite]
 
     @field_validator("uniform")
     @classmethod
@@ -193,7 +194,7 @@ class Side(_Model):
 class TrainSpec(_Model):
     steps: PositiveInt = 100
     optimizer: Optimizer = Optimizer.ADAM
-    lr: PositiveFloat = 0.01
+    lr: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.01
 
 
 class Spec(_Model):
@@ -686,7 +687,7 @@ _FORMS: dict[frozenset[Any], tuple[str, str]] = {
     frozenset(get_args(TransformSpec)): (
         "a transform", "exp, tanh, sigmoid, softplus, {affine: {loc: ..., scale: ...}} or "
                        "{power: ...}"),
-    frozenset(get_args(ExprOrNumber)): ("an expression (a string) or a number", ""),
+    frozenset(get_args(ExprOrNumber)): ("an expression (a string) or a finite number", ""),
     frozenset(get_args(NestedNumbers)): ("a number or a nested list of numbers", ""),
 }
 

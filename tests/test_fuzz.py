@@ -27,7 +27,9 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from gaussdiag import diagnose
 from gaussdiag.cli import main
+from gaussdiag.vocab import Verdict
 from tests.strategies import hostile_text, mangled_expressions, typed_expressions
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -106,10 +108,9 @@ def assert_one_error(err: str, name: str, where: str = "") -> None:
 
 # Internal errors the properties have found and that are not fixed yet, by the message of the
 # exception; each has a strict xfail in `_KNOWN` below. Any other exit 3 fails the property.
-KNOWN_INTERNAL_ERRORS = (
-    "Value is not broadcastable with batch_shape+event_shape",
-    "The right-most size of value must match event_shape",
-)
+# Exit-3 messages a property may meet without failing (each pinned by a strict xfail below);
+# empty while every input found so far ends in a diagnosis or a clear error.
+KNOWN_INTERNAL_ERRORS: tuple[str, ...] = ()
 
 
 # ---- strategies ------------------------------------------------------------------------------
@@ -397,8 +398,8 @@ def test_a_directory_given_as_a_spec_is_one_clear_error(tmp_path: Path,
     assert "directory" in err and list(folder.iterdir()) == []
 
 
-# Inputs that do not end in exit 0, 1 or 2 with one clear error. Each names the component at
-# fault; `strict` turns the fix into a failure here, so the case is then moved to the corpus.
+# Inputs that once ended in an internal error (exit 3), found by the properties above or by
+# hand, with what went wrong then. Each must now be refused with one clear error (exit 2).
 _SPEC = """\
 params:
   m: {shape: [3], init: zeros}
@@ -457,11 +458,7 @@ _KNOWN: dict[str, tuple[str, str]] = {
         "build.py: MultivariateNormal with a 0 x 0 scale_tril: torch's constraint check "
         "raises IndexError (min() of an empty dim), not among the errors caught: exit 3"),
 }
-# NaN and infinity written as literals are refused in `values:` (exit 2), but not in init
-# arguments, bare-number args or transform arguments: those specs are diagnosed (exit 1,
-# non-finite or invalid-parameters) instead of being refused as the literals they are.
-_LITERALS = "spec.py: NaN/infinity literals are only refused in `values:`; here the spec " \
-            "is diagnosed (exit 1) instead of refused"
+# NaN and infinity written as literals: refused wherever a spec writes a number (exit 2).
 _NON_FINITE: dict[str, str] = {
     "init_full_nan": _SPEC.replace("init: ones", "init: {full: .nan}"),
     "init_full_inf": _SPEC.replace("init: ones", "init: {full: .inf}"),
@@ -478,14 +475,24 @@ _NON_FINITE: dict[str, str] = {
                                       "b: {dist: Normal, args: {loc: m, scale: s}, "
                                       "transforms: [{affine: {scale: .inf}}]}"),
 }
-_XFAIL = [pytest.param(text, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
-          for name, (text, reason) in _KNOWN.items()]
-_XFAIL += [pytest.param(text, id=name, marks=pytest.mark.xfail(strict=True, reason=_LITERALS))
-           for name, text in _NON_FINITE.items()]
+# Two of them are valid specs: they must be diagnosed (a train side without a param to train).
+_DIAGNOSED = {"train_side_without_params": Verdict.NO_GRADIENT,
+              "train_every_param_constant": Verdict.AGREE}
+_REFUSED = [pytest.param(text, id=name) for name, (text, _) in _KNOWN.items()
+            if name not in _DIAGNOSED]
+_REFUSED += [pytest.param(text, id=name) for name, text in _NON_FINITE.items()]
 
 
-@pytest.mark.parametrize("text", _XFAIL)
-def test_known_inputs_without_a_clear_error(text: str) -> None:
+@pytest.mark.parametrize("name", sorted(_DIAGNOSED))
+def test_train_sides_without_params_are_diagnosed(name: str, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(_KNOWN[name][0])
+    report = diagnose(spec)
+    assert report.verdict is _DIAGNOSED[name], report.explanation
+
+
+@pytest.mark.parametrize("text", _REFUSED)
+def test_once_internal_errors_are_refused_clearly(text: str) -> None:
     result = compare(text)
     assert result.code == 2, (result.code, result.err)
     assert_one_error(result.err, "spec.yaml")

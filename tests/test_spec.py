@@ -3,7 +3,6 @@ YAML 1.2 scalars, hostile YAML, and a property that nothing but `SpecError` esca
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from gaussdiag.spec import (
     AffineTransform,
     ExprTensor,
     EyeInit,
-    FullInit,
     InitTensor,
     LoadedSpec,
     NormalInit,
@@ -272,15 +270,13 @@ def test_numbers_in_values_and_floats() -> None:
     assert spec.train_settings.lr == 1e-3
 
 
-def test_nan_and_inf_are_floats() -> None:
-    text = BASE.replace("mean: {shape: [3]}", "mean: {shape: [3], init: {full: .nan}}") \
-        .replace("scale: 1.0}}\nb", "scale: -.Inf}}\nb")
-    spec = load_spec_text(text, "t.yaml").spec
-    mean = spec.params["mean"]
-    assert isinstance(mean, InitTensor) and isinstance(mean.init, FullInit)
-    assert math.isnan(mean.init.full)
-    assert spec.a.args["scale"] == -math.inf
-    # ... but a literal tensor must be finite.
+def test_nan_and_inf_are_yaml_floats_and_refused_where_numbers_are_written() -> None:
+    """`.nan` and `.inf` are YAML 1.2 floats (not strings), and a spec may not write them:
+    every number outside an expression must be finite."""
+    err = load_error(BASE.replace("mean: {shape: [3]}", "mean: {shape: [3], init: {full: .nan}}"))
+    assert err.key == "params.mean.init.full" and "finite" in err.message
+    err = load_error(BASE.replace("scale: 1.0}}\nb", "scale: -.Inf}}\nb"))
+    assert err.key == "a.args.scale" and "finite" in err.message
     err = load_error(BASE.replace("x: {shape: [3]}", "x: {values: [[1, 2], [3, .inf]]}"))
     assert err.key == "inputs.x.values[1][1]" and "found .inf" in err.message
 
