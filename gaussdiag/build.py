@@ -273,6 +273,10 @@ class Problem:
         """Adopt a float64 build at the spec's point, unmodified, as the reference."""
         self._reference.setdefault(side, built)
 
+    def release_references(self) -> None:
+        """Drop the cached float64 builds (their matrices) once nothing reads them."""
+        self._reference.clear()
+
     def reference(self, side: SideName) -> BuiltSide:
         """The side built once in float64 at the spec's point without gradients (cached):
         what the conditioning estimate and the moment evidence read."""
