@@ -464,6 +464,7 @@ class Problem:
         s: Side = self.spec.side(side)
         assert s.dist is not None
         cls = getattr(D, s.dist)
+        self._check_arg_names(side, s, cls)
         args = {k: self.eval_expr((side.value, "args", k), v, values, tdt, device, side)
                 for k, v in s.args.items()}
         try:
@@ -524,6 +525,23 @@ class Problem:
                                         f"failed: {_first_line(err)}") from None
 
         return BuiltSide(side, dist, log_prob, args, draw)
+
+    def _check_arg_names(self, side: SideName, s: Side, cls: Any) -> None:
+        """Every `args:` key must be a keyword of the distribution's constructor."""
+        import difflib
+        import inspect
+
+        accepted = [n for n, p in inspect.signature(cls.__init__).parameters.items()
+                    if n not in ("self", "validate_args")
+                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for key in s.args:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, accepted, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise self.loaded.error(
+                    (side.value, "args", key),
+                    f"unknown argument for {s.dist}{hint}; its arguments are: "
+                    f"{', '.join(accepted)}")
 
     def _transform(self, side: SideName, i: int, t: Any, values: Mapping[str, torch.Tensor],
                    tdt: torch.dtype, device: torch.device) -> Any:

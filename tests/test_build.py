@@ -104,17 +104,23 @@ def test_constraint_failure_names_argument_and_index() -> None:
 
 
 def test_unknown_argument_is_a_spec_error_listing_accepted_ones() -> None:
-    p = Problem(loaded("""
+    text = """
         params:
           s: {values: [1.0]}
         inputs:
           x: {values: [0.0]}
         a: {dist: Normal, args: {loc: 0.0, sd: s}}
         b: {dist: Normal, args: {loc: 0.0, scale: s}}
-    """))
+    """
+    p = Problem(loaded(text))
     with pytest.raises(SpecError) as info:
         run_side(p, SideName.A, DType.FLOAT64)
+    assert info.value.key == "a.args.sd" and info.value.line == 6
     assert "loc, scale" in str(info.value)
+    p = Problem(loaded(text.replace("sd: s", "scael: s")))
+    with pytest.raises(SpecError) as info:
+        run_side(p, SideName.A, DType.FLOAT64)
+    assert "did you mean 'scale'?" in str(info.value)
 
 
 def test_shape_limit_is_enforced_during_evaluation() -> None:
