@@ -383,10 +383,10 @@ def _invalid(ev: Facts) -> Finding | None:
     if ok_dtypes:
         only = (f" in {', '.join(d.value for d in where)} only "
                 f"({', '.join(d.value for d in ok_dtypes)} is fine: round-off breaks it)")
-    what = first.message
+    what = first.message.rstrip(":")
     if first.detail:
         what += f"; {first.detail}"
-    if first.index is not None and "index" not in (first.detail or ""):
+    if first.index and "index" not in (first.detail or ""):  # () is an unbatched argument
         what += f"; first failing batch index {list(first.index)}"
     return Finding(f"side {first.side.value}{only}: {what}", first.fix or "")
 
