@@ -340,9 +340,19 @@ class Problem:
         device. `overrides` replaces a param's value by f(value) for this side only;
         `leaf_values` supplies the leaves themselves (train mode steps them)."""
 
-        tdt = torch_dtype(dtype)
         device = self.side_devices[side]
         point = self.jitter() if jittered else self.base
+        env = self._params(point, torch_dtype(dtype), device, side, with_grad=with_grad,
+                           overrides=overrides, leaf_values=leaf_values)
+        env.values.update(self.inputs(dtype, device, jittered=jittered))
+        return env
+
+    def _params(self, point: Mapping[str, torch.Tensor], tdt: torch.dtype,
+                device: torch.device, side: SideName | None, *, with_grad: bool,
+                overrides: Overrides | None = None,
+                leaf_values: Mapping[str, torch.Tensor] | None = None) -> Env:
+        """Every param in declaration order: leaves from `point` (or `leaf_values`), derived
+        ones evaluated from those above them; `side` is charged with linear-algebra failures."""
         overrides = overrides or {}
         values: dict[str, torch.Tensor] = {}
         leaves: dict[str, torch.Tensor] = {}
@@ -364,7 +374,6 @@ class Problem:
             if name in overrides:
                 t = overrides[name](t)
             values[name] = t
-        values.update(self.inputs(dtype, device, jittered=jittered))
         return Env(values=values, leaves=leaves)
 
     def inputs(self, dtype: DType, device: torch.device, *, jittered: bool = False
@@ -375,20 +384,14 @@ class Problem:
         tdt = torch_dtype(dtype)
         point = self.jitter() if jittered else self.base
         out: dict[str, torch.Tensor] = {}
-        params_env: dict[str, torch.Tensor] | None = None
+        params: dict[str, torch.Tensor] | None = None
         for name, i in self.spec.inputs.items():
             if isinstance(i, SampleInput):
                 out[name] = self.sample_input(name).to(device=device, dtype=tdt)
             elif isinstance(i, ExprTensor):
-                if params_env is None:
-                    params_env = {}
-                    for pn, p in self.spec.params.items():
-                        if isinstance(p, ExprTensor):
-                            params_env[pn] = self.eval_expr(("params", pn, "expr"), p.expr,
-                                                            params_env, tdt, device, None)
-                        else:
-                            params_env[pn] = point[pn].to(device=device, dtype=tdt)
-                env = {**params_env, **out}
+                if params is None:
+                    params = self._params(point, tdt, device, None, with_grad=False).values
+                env = {**params, **out}
                 out[name] = self.eval_expr(("inputs", name, "expr"), i.expr, env, tdt, device,
                                            None).detach()
             else:
@@ -406,14 +409,8 @@ class Problem:
             side = i.sample
             self._check_size(("inputs", name, "sample_shape"), math.prod(i.sample_shape))
             with torch.no_grad():
-                values: dict[str, torch.Tensor] = {}
                 cpu, f64 = torch.device("cpu"), torch.float64
-                for pn, p in self.spec.params.items():
-                    if isinstance(p, ExprTensor):
-                        values[pn] = self.eval_expr(("params", pn, "expr"), p.expr, values, f64,
-                                                    cpu, side)
-                    else:
-                        values[pn] = self.base[pn]
+                values = self._params(self.base, f64, cpu, side, with_grad=False).values
                 for iname, inp in self.spec.inputs.items():
                     if iname in self._sample_inputs:
                         values[iname] = self._sample_inputs[iname]
