@@ -53,6 +53,7 @@ from typing_extensions import assert_never
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import SideCost
+from gaussdiag.tolerance import EPS
 from gaussdiag.vocab import DType, Mode, ScaleParam, SideName, SweepDist
 
 if TYPE_CHECKING:
@@ -181,14 +182,12 @@ def accurate_digits(dtype: DType, dim: int = 1, *, matrix: bool = False) -> floa
     return -math.log10(factor * _eps(dtype))
 
 
-_EPS = {DType.FLOAT16: 2.0**-10, DType.BFLOAT16: 2.0**-7, DType.FLOAT32: 2.0**-23,
-        DType.FLOAT64: 2.0**-52}
 _MAX = {DType.FLOAT16: 65504.0, DType.BFLOAT16: 3.3895313892515355e38,
         DType.FLOAT32: 3.4028234663852886e38, DType.FLOAT64: 1.7976931348623157e308}
 
 
 def _eps(dtype: DType) -> float:
-    return _EPS[dtype]
+    return EPS[dtype]
 
 
 # ---- grids -----------------------------------------------------------------------------------

@@ -67,8 +67,7 @@ def verdict_text(v: Verdict | None) -> Text:
     return Text(v.value, style=STYLE[v])
 
 
-def quantity_table(report: SpecReport) -> Table:
-    dtypes = list(report.dtypes)
+def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Table:
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     t.add_column("quantity")
     for dt in dtypes:
@@ -77,7 +76,7 @@ def quantity_table(report: SpecReport) -> Table:
     low = dtypes[0] if dtypes else DType.FLOAT64
     t.add_column(f"tol {low.value}", justify="right")
     t.add_column("verdict")
-    for q in report.quantities:
+    for q in quantities:
         t.add_row(Text(q.name), *[fmt(q.diff.get(dt)) for dt in dtypes],
                   _shrink(q), fmt(q.tol.get(low)), verdict_text(q.verdict))
     return t
@@ -192,18 +191,18 @@ def render_spec(report: SpecReport) -> RenderableType:
     parts.append(Text(f"  mode {report.mode.value} · kappa {fmt(report.kappa)}"
                       f" · {report.seconds:.2f} s", style="dim"))
     if report.quantities:
-        parts.append(Padding(quantity_table(report), (1, 0, 0, 2)))
+        parts.append(Padding(quantity_table(report.quantities, list(report.dtypes)),
+                             (1, 0, 0, 2)))
     if report.trajectories:
         parts.append(Padding(trajectory_table(report), (1, 0, 0, 2)))
         note = growth_note(report)
         if note:
             parts.append(Padding(Text(note, style="dim"), (0, 0, 0, 4)))
     if report.point_quantities:
-        start = SpecReport(file=report.file, name=report.name, verdict=None, expect=None,
-                           ok=True, quantities=report.point_quantities, dtypes=report.dtypes)
         parts.append(Padding(Text("at the starting point (log_prob mode):", style="bold"),
                              (1, 0, 0, 2)))
-        parts.append(Padding(quantity_table(start), (0, 0, 0, 2)))
+        parts.append(Padding(quantity_table(report.point_quantities, list(report.dtypes)),
+                             (0, 0, 0, 2)))
     line = Text.assemble("  verdict: ", verdict_text(report.verdict))
     if report.expect is not None:
         line.append(f"  (expected {report.expect.value}: "
