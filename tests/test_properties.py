@@ -19,23 +19,26 @@ def _vec(xs: list[float]) -> str:
     return json.dumps(xs)
 
 
+def _mvn_vs_normal(covariance: str, std: list[float], seed: int) -> str:
+    """MultivariateNormal with `covariance` against Normal(mean, std) summed."""
+    return f"""
+        seed: {seed}
+        params:
+          mean: {{shape: [{len(std)}], init: normal}}
+          std: {{values: {_vec(std)}}}
+        inputs:
+          x: {{sample: b, sample_shape: [8]}}
+        a: {{dist: MultivariateNormal, args: {{loc: mean, covariance_matrix: "{covariance}"}}}}
+        b: {{dist: Normal, args: {{loc: mean, scale: std}}, event_dims: 1}}
+    """
+
+
 @DIAGNOSIS_SETTINGS
 @given(n=st.integers(1, 6), data=st.data(), seed=st.integers(0, 1000))
 def test_normal_vs_diagonal_mvn_with_variance_is_never_a_bug(
         n: int, data: st.DataObject, seed: int) -> None:
     std = data.draw(scales(n=n))
-    report = run(f"""
-        seed: {seed}
-        params:
-          mean: {{shape: [{n}], init: normal}}
-          std: {{values: {_vec(std)}}}
-        inputs:
-          x: {{sample: b, sample_shape: [8]}}
-        a:
-          dist: MultivariateNormal
-          args: {{loc: mean, covariance_matrix: "diag_embed(std**2)"}}
-        b: {{dist: Normal, args: {{loc: mean, scale: std}}, event_dims: 1}}
-    """)
+    report = run(_mvn_vs_normal("diag_embed(std**2)", std, seed))
     assert report.verdict in NOT_A_BUG, (std, report.verdict, report.explanation)
 
 
@@ -81,16 +84,7 @@ def test_independent_vs_summed_hand_written_density_is_never_a_bug(
 @given(n=st.integers(1, 6), data=st.data(), seed=st.integers(0, 1000))
 def test_std_passed_as_variance_is_always_caught(n: int, data: st.DataObject, seed: int) -> None:
     std = data.draw(scales(n=n, away_from_one=True))
-    report = run(f"""
-        seed: {seed}
-        params:
-          mean: {{shape: [{n}], init: normal}}
-          std: {{values: {_vec(std)}}}
-        inputs:
-          x: {{sample: b, sample_shape: [8]}}
-        a: {{dist: MultivariateNormal, args: {{loc: mean, covariance_matrix: diag_embed(std)}}}}
-        b: {{dist: Normal, args: {{loc: mean, scale: std}}, event_dims: 1}}
-    """)
+    report = run(_mvn_vs_normal("diag_embed(std)", std, seed))
     assert report.verdict is Verdict.PARAMETERIZATION, (std, report.explanation)
     assert report.cause is not None
     assert (report.cause.side, report.cause.param, report.cause.transform) in {
