@@ -400,8 +400,11 @@ def _progress(console: Any) -> Iterator[Callable[[str], None] | None]:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: the one error boundary."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    from gaussdiag.output import guarded_stdout
+
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="gaussdiag")
+        with guarded_stdout():  # `> /dev/full`, a closed pipe: one error line, exit 2
+            result = app(args=argv, standalone_mode=False, prog_name="gaussdiag")
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED

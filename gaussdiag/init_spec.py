@@ -23,7 +23,7 @@ def target_path(name: str) -> str:
     if name == "-":
         return name
     path = Path(name)
-    if path.name in ("", ".", ".."):
+    if path.name in ("", ".", "..") or name.endswith(os.sep):  # Path drops a trailing slash
         raise UsageError(f"cannot write a spec to {name!r}: give a file name, e.g. my_spec.yaml")
     return name if path.suffix else f"{name}.yaml"
 
