@@ -177,7 +177,7 @@ def guarded_stdout() -> Iterator[None]:
     """Within the block, a failing standard output raises `UsageError` (exit 2, one line);
     the block ends with a flush so buffered text fails here, not at interpreter exit."""
     original = sys.stdout
-    sys.stdout = _GuardedStream(original)  # type: ignore[assignment]
+    sys.stdout = _GuardedStream(original)  # type: ignore[assignment,unused-ignore]
     try:
         yield
         sys.stdout.flush()
