@@ -92,11 +92,11 @@ class Usage:
     work: int
 
 
-class Meter(TorchDispatchMode):
+class Meter(TorchDispatchMode):  # type: ignore[no-untyped-call,unused-ignore]
     """Counts and checks every op run inside it; `stage(label)` names the key to blame."""
 
     def __init__(self, limits: Limits | None = None, label: str = "spec") -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call,unused-ignore]
         self.limits = limits or Limits()
         self.label = label
         self._live = 0
@@ -165,7 +165,8 @@ def dry_run(fn: Callable[[], object], limits: Limits | None = None,
             label: str = "spec") -> Usage:
     """Run `fn` (which creates its tensors on `device="meta"`) under a `Meter`; return what it
     used, or raise `BudgetExceeded` at the first op over a bound."""
-    with Meter(limits, label) as meter:
+    meter = Meter(limits, label)
+    with meter:
         fn()
     return meter.usage
 
