@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gaussdiag import accuracy
 from gaussdiag import expr as ex
 from gaussdiag import tolerance as tl
 from gaussdiag.build import ConstraintFailure, Overrides, Problem
 from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun, moments, run_side
-from gaussdiag.results import Cause, Evidence, Quantity, Trajectory
+from gaussdiag.results import Cause, Evidence, Quantity, RoundOff, Trajectory
 from gaussdiag.results import Problem as Issue
 from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
 from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
@@ -165,6 +166,7 @@ class Finding:
     explanation: str
     fix: str
     cause: Cause | None = None
+    round_off: RoundOff | None = None
 
 
 @dataclass
@@ -594,14 +596,51 @@ def _round_off(ev: Facts) -> Finding | None:
     worst = max((q for q in ev.quantities if q.verdict is not Verdict.AGREE),
                 key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
     low = tl.low_dtype(list(worst.diff))
+    gap = worst.diff[low]
     text = (f"differences exceed tol in {low.value} but shrink in float64 ({worst.name}: "
-            f"{worst.diff[low]:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
+            f"{gap:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
             "floating-point round-off, not a bug")
-    if ev.kappa > 10:
-        text += f"; the problem's conditioning (kappa ~ {ev.kappa:.3g}) amplifies it"
-    return Finding(text, "nothing to fix in the parameterization; if the low-precision gap "
-                   "matters, prefer better-conditioned forms (scale_tril over "
-                   "covariance_matrix) or compute in float64")
+    explained = tl.explained(low, ev.kappa)
+    ratio = gap / explained
+    text += (f". The gap is {ratio:.3g}x what the conditioning explains "
+             f"(tol({low.value}) x kappa = {explained:.3g}, kappa {ev.kappa:.3g})")
+    digits = _side_digits(ev, low)
+    worse = accuracy.worse_side(digits)
+    fix = "nothing to fix in the parameterization"
+    if low is not DType.FLOAT64:
+        kept = ", ".join(f"{s.value} {d:.1f}" for s, d in digits.items() if not math.isnan(d))
+        if worse is not None:
+            text += (f"; side {worse.value} loses more digits against its own float64 run "
+                     f"(digits kept in the worst quantity: {kept})")
+            fix += (f"; if the {low.value} gap matters, rewrite side {worse.value} (prefer "
+                    "better-conditioned forms: scale_tril over covariance_matrix, no explicit "
+                    "inverse) or compute in float64")
+        else:
+            if kept:
+                text += f"; both sides lose about as many digits ({kept})"
+            fix += (f"; if the {low.value} gap matters, prefer better-conditioned forms "
+                    "(scale_tril over covariance_matrix) or compute in float64")
+    return Finding(text, fix, round_off=RoundOff(worst.name, low, gap, explained, ratio,
+                                                 digits, worse))
+
+
+def _side_digits(ev: Facts, low: DType) -> dict[SideName, float]:
+    """Each side's worst quantity, in digits its `low` run keeps against its own float64 run
+    (accuracy.py, as `precision-check SPEC` computes them). NaN where unknown."""
+    out = {s: math.nan for s in SideName}
+    if low is DType.FLOAT64:
+        return out
+    for side in SideName:
+        ref = ev.runs.get(DType.FLOAT64, {}).get(side)
+        run = ev.runs.get(low, {}).get(side)
+        if ev.problem.spec.mode is Mode.RSAMPLE:  # the low run must map float64's noise
+            try:
+                run = accuracy.run_low(ev.problem, side, low)
+            except ConstraintFailure:
+                run = None
+        if isinstance(ref, SideRun) and isinstance(run, SideRun):
+            out[side] = accuracy.worst(accuracy.side_accuracy(ev.problem, run, ref))
+    return out
 
 
 def _agree(ev: Facts) -> Finding | None:

@@ -118,7 +118,7 @@ def from_pivots(arg: str, value: torch.Tensor, built: Any) -> Singular | None:
     pivots = d2 if arg == "covariance_matrix" else d2.reciprocal()
     diag = torch.diagonal(value.detach().double().cpu(), dim1=-2, dim2=-1)
     lo, hi = pivots.amin(-1), diag.amax(-1)
-    lo, hi = torch.broadcast_tensors(lo, hi)
+    lo, hi = torch.broadcast_tensors(lo, hi)  # type: ignore[no-untyped-call]
     bad = lo <= n * eps * hi
     return _first(arg, value, n, eps, bad, lo, hi, exact=False)
 
