@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gaussdiag import accuracy
 from gaussdiag import expr as ex
 from gaussdiag import tolerance as tl
 from gaussdiag.build import ConstraintFailure, Overrides, Problem
 from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun, moments, run_side
-from gaussdiag.results import Cause, Evidence, Quantity, Trajectory
+from gaussdiag.results import Cause, Evidence, Quantity, RoundOff, Trajectory
 from gaussdiag.results import Problem as Issue
 from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
 from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
@@ -70,6 +71,10 @@ def _softplus_inv(t: torch.Tensor) -> torch.Tensor:
     return t + (-(-t).expm1()).log()  # log(expm1(t)) without overflow for large t
 
 
+def _logit(t: torch.Tensor) -> torch.Tensor:
+    return t.log() - (-t).log1p()  # NaN outside [0, 1]: such a candidate changes nothing
+
+
 def _inverse(t: torch.Tensor) -> torch.Tensor:
     import torch
 
@@ -105,6 +110,17 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("reciprocal", lambda t: t.reciprocal(), "1 / {p}",
               "1 / `{p}` (a precision where a variance is given, or a rate where a scale is)",
               "reciprocal"),
+    # Probabilities: logits passed where probabilities are expected (Bernoulli, Binomial,
+    # Geometric: probs= against logits=), and the complementary probability (scipy's p is
+    # torch's 1 - p for NegativeBinomial). Categorical normalizes its logits, so there the
+    # mix-up is `log` (logits=log(p) is probs=p).
+    Candidate("sigmoid", lambda t: t.sigmoid(), "sigmoid({p})",
+              "sigmoid(`{p}`) (`{p}` holds logits where a probability is expected)", "logit"),
+    Candidate("logit", _logit, "log({p}) - log1p(-{p})",
+              "logit(`{p}`) (`{p}` holds a probability where logits are expected)", "sigmoid"),
+    Candidate("complement", lambda t: 1 - t, "1 - {p}",
+              "1 - `{p}` (the complementary probability: success and failure swapped)",
+              "complement"),
     Candidate("gram", lambda t: t @ t.transpose(-1, -2), "{p} @ transpose({p})",
               "`{p} @ transpose({p})` (a covariance where `{p}` is a Cholesky factor)",
               "cholesky", matrix=True),
@@ -123,6 +139,10 @@ ALTERNATIVES: dict[tuple[str, str], str] = {
     ("covariance_matrix", "gram"): "scale_tril",
     ("precision_matrix", "inverse"): "covariance_matrix",
     ("covariance_matrix", "inverse"): "precision_matrix",
+    ("covariance_matrix", "reciprocal"): "precision_matrix",
+    ("probs", "sigmoid"): "logits",
+    ("logits", "logit"): "probs",
+    ("logits", "log"): "probs",
 }
 
 
@@ -146,6 +166,7 @@ class Finding:
     explanation: str
     fix: str
     cause: Cause | None = None
+    round_off: RoundOff | None = None
 
 
 @dataclass
@@ -229,7 +250,7 @@ class Facts:
         b = checker.reference(SideName.B, False, True)
         if a is None or b is None:
             return None
-        tol64 = tl.tol(DType.FLOAT64, self.kappa)
+        tol64 = tl.search_tol(self.kappa)
         sliced = {q.name: q.diff[DType.FLOAT64] > tol64 for q in compute_quantities(
             {DType.FLOAT64: (a, b)}, self.kappa, self.problem.grad_names)}
         full = {q.name.replace("draws", "log_prob"): q.persists for q in self.point_quantities}
@@ -284,7 +305,7 @@ class _Checker:
     def __init__(self, problem: Problem, kappa: float,
                  base: Mapping[SideName, SideRun | ConstraintFailure]) -> None:
         self.problem = problem
-        self.tol64 = tl.tol(DType.FLOAT64, kappa)
+        self.tol64 = tl.search_tol(kappa)
         self._cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = {
             (s, False, True): r for s, r in base.items()}
 
@@ -317,7 +338,7 @@ class _Checker:
             return False
         if moved.shape != p.shape or not bool(torch.isfinite(moved).all()):
             return False
-        return normwise(moved, p) > tl.CHANGE_FACTOR * self.tol64
+        return normwise(moved, p) > tl.CHANGE_FACTOR * tl.tol(DType.FLOAT64)
 
     def explains(self, side: SideName, param: str, fn: Callable[[torch.Tensor], torch.Tensor],
                  *, screened: bool = False) -> bool | None:
@@ -480,7 +501,7 @@ def _different_draws(ev: Facts) -> Finding | None:
     pairs = ev.pairs()
     if DType.FLOAT64 not in pairs:
         return None
-    tol64 = tl.tol(DType.FLOAT64, ev.kappa)
+    tol64 = tl.search_tol(ev.kappa)
     worst = 0.0
     try:
         with torch.no_grad():
@@ -553,7 +574,7 @@ def _structural_zeros(ev: Facts, persisting: list[Quantity]) -> str | None:
     if DType.FLOAT64 not in pairs or any(not q.name.startswith("grad[") for q in persisting):
         return None
     a, b = pairs[DType.FLOAT64]
-    tol64 = tl.tol(DType.FLOAT64, ev.kappa)
+    tol64 = tl.search_tol(ev.kappa)
     names = []
     for q in persisting:
         name = q.name[len("grad["):-1]
@@ -575,14 +596,51 @@ def _round_off(ev: Facts) -> Finding | None:
     worst = max((q for q in ev.quantities if q.verdict is not Verdict.AGREE),
                 key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
     low = tl.low_dtype(list(worst.diff))
+    gap = worst.diff[low]
     text = (f"differences exceed tol in {low.value} but shrink in float64 ({worst.name}: "
-            f"{worst.diff[low]:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
+            f"{gap:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
             "floating-point round-off, not a bug")
-    if ev.kappa > 10:
-        text += f"; the problem's conditioning (kappa ~ {ev.kappa:.3g}) amplifies it"
-    return Finding(text, "nothing to fix in the parameterization; if the low-precision gap "
-                   "matters, prefer better-conditioned forms (scale_tril over "
-                   "covariance_matrix) or compute in float64")
+    explained = tl.explained(low, ev.kappa)
+    ratio = gap / explained
+    text += (f". The gap is {ratio:.3g}x what the conditioning explains "
+             f"(tol({low.value}) x kappa = {explained:.3g}, kappa {ev.kappa:.3g})")
+    digits = _side_digits(ev, low)
+    worse = accuracy.worse_side(digits)
+    fix = "nothing to fix in the parameterization"
+    if low is not DType.FLOAT64:
+        kept = ", ".join(f"{s.value} {d:.1f}" for s, d in digits.items() if not math.isnan(d))
+        if worse is not None:
+            text += (f"; side {worse.value} loses more digits against its own float64 run "
+                     f"(digits kept in the worst quantity: {kept})")
+            fix += (f"; if the {low.value} gap matters, rewrite side {worse.value} (prefer "
+                    "better-conditioned forms: scale_tril over covariance_matrix, no explicit "
+                    "inverse) or compute in float64")
+        else:
+            if kept:
+                text += f"; both sides lose about as many digits ({kept})"
+            fix += (f"; if the {low.value} gap matters, prefer better-conditioned forms "
+                    "(scale_tril over covariance_matrix) or compute in float64")
+    return Finding(text, fix, round_off=RoundOff(worst.name, low, gap, explained, ratio,
+                                                 digits, worse))
+
+
+def _side_digits(ev: Facts, low: DType) -> dict[SideName, float]:
+    """Each side's worst quantity, in digits its `low` run keeps against its own float64 run
+    (accuracy.py, as `precision-check SPEC` computes them). NaN where unknown."""
+    out = {s: math.nan for s in SideName}
+    if low is DType.FLOAT64:
+        return out
+    for side in SideName:
+        ref = ev.runs.get(DType.FLOAT64, {}).get(side)
+        run = ev.runs.get(low, {}).get(side)
+        if ev.problem.spec.mode is Mode.RSAMPLE:  # the low run must map float64's noise
+            try:
+                run = accuracy.run_low(ev.problem, side, low)
+            except ConstraintFailure:
+                run = None
+        if isinstance(ref, SideRun) and isinstance(run, SideRun):
+            out[side] = accuracy.worst(accuracy.side_accuracy(ev.problem, run, ref))
+    return out
 
 
 def _agree(ev: Facts) -> Finding | None:
@@ -705,10 +763,10 @@ def compute_quantities(pairs: Mapping[DType, tuple[SideRun, SideRun]], kappa: fl
 def judge(name: str, diff: dict[DType, float], kappa: float) -> Quantity:
     """A quantity's own verdict from its diffs (tolerance.py's thresholds). A persisting one
     is `mismatch` until the search explains it."""
-    agree = tl.within(diff, kappa)
+    agree = tl.within(diff)
     persist = not agree and tl.persists(diff, kappa)
     verdict = Verdict.AGREE if agree else Verdict.MISMATCH if persist else Verdict.ROUND_OFF
-    return Quantity(name, verdict, dict(diff), {dt: tl.tol(dt, kappa) for dt in diff},
+    return Quantity(name, verdict, dict(diff), {dt: tl.tol(dt) for dt in diff},
                     tl.shrink(diff), persist)
 
 
@@ -859,7 +917,7 @@ def _coincidence(ev: Facts) -> str | None:
     if a is None or b is None:
         return None
     d = normwise(a.value, b.value)
-    if d <= tl.tol(DType.FLOAT64, ev.kappa):
+    if d <= tl.search_tol(ev.kappa):
         return None
     special = [n for n in ev.problem.leaf_names
                if bool((ev.problem.base[n] == 1).all()) or bool((ev.problem.base[n] == 0).all())]

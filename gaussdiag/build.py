@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag import expr as ex
+from gaussdiag import singular
 from gaussdiag.errors import DeviceError, ExprError
 from gaussdiag.spec import (
     DEFAULT_MAX_ELEMENTS,
@@ -219,15 +220,17 @@ class Problem:
                 "(raise it with --max-elements)")
 
     def jitter(self) -> dict[str, torch.Tensor]:
-        """A second point near the spec's: each leaf param scaled elementwise by exp(0.1 u),
-        zeros of vector params moved by 0.1 u (matrix zeros stay zero: structure such as a
-        triangle is kept). Used to tell real equalities from coincidences such as std == 1."""
+        """A second point near the spec's: each leaf param that gets gradients scaled
+        elementwise by exp(0.1 u), zeros of vector params moved by 0.1 u (matrix zeros stay
+        zero: structure such as a triangle is kept). Constants (`grad: false`) and literal
+        inputs stay as written: they are structure (an identity, a mask) or data. Used to tell
+        real equalities from coincidences such as std == 1."""
         import torch
 
         if self.jittered is None:
             gen = torch.Generator().manual_seed(self.spec.seed + 7919)
             out = dict(self.base)
-            for name in self.leaf_names:
+            for name in self.grad_names:
                 t = self.base[name]
                 u = torch.randn(t.shape, dtype=torch.float64, generator=gen)
                 if t.ndim >= 2 and t.shape[-1] == t.shape[-2]:
@@ -464,8 +467,13 @@ class Problem:
         self._check_arg_names(side, s, cls)
         args = {k: self.eval_expr((side.value, "args", k), v, values, tdt, device, side)
                 for k, v in s.args.items()}
+        # Singular to working precision is invalid whatever torch's Cholesky does on this CPU:
+        # decided before torch validates, from the eigenvalues of the matrix as this dtype
+        # holds it (small matrices; large ones use the factor torch computes, below).
+        pending = singular.check_args(side, s.dist, args)
         try:
             dist: Any = cls(**args, validate_args=True)
+            singular.check_factor(side, s.dist, args, dist, pending)
             if s.transforms:
                 dist = D.TransformedDistribution(
                     dist, [self._transform(side, i, t, values, tdt, device)

@@ -15,7 +15,7 @@ from rich.text import Text
 from typing_extensions import assert_never
 
 from gaussdiag import __version__
-from gaussdiag.results import Quantity, RunReport, SpecReport
+from gaussdiag.results import Quantity, RoundOff, RunReport, SpecReport
 from gaussdiag.vocab import DType, OutputFormat, SideName, Verdict
 
 # Colours say how bad a verdict is; the words carry the meaning without colour (NO_COLOR).
@@ -271,6 +271,13 @@ def _num(x: float) -> float | str:
     return x if math.isfinite(x) else str(x)
 
 
+def _round_off_json(r: RoundOff) -> dict[str, Any]:
+    return {"quantity": r.quantity, "dtype": r.dtype.value, "gap": _num(r.gap),
+            "explained": _num(r.explained), "ratio": _num(r.ratio),
+            "digits": {side.value: _num(d) for side, d in r.digits.items()},
+            "worse_side": r.worse_side.value if r.worse_side else None}
+
+
 def _spec_json(s: SpecReport) -> dict[str, Any]:
     return {
         "file": s.file,
@@ -282,6 +289,7 @@ def _spec_json(s: SpecReport) -> dict[str, Any]:
         "fix": s.fix,
         "cause": None if s.cause is None else {
             "side": s.cause.side.value, "param": s.cause.param, "transform": s.cause.transform},
+        "round_off": None if s.round_off is None else _round_off_json(s.round_off),
         "quantities": [
             {"name": q.name, "verdict": q.verdict.value,
              "diff": {dt.value: _num(d) for dt, d in q.diff.items()},

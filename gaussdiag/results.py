@@ -38,6 +38,22 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class RoundOff:
+    """A round-off verdict's size and blame. `gap` is the largest low-dtype diff (of
+    `quantity`), `explained` what the conditioning accounts for there (tol(low) x kappa),
+    `ratio` = gap / explained. `digits` is each side's worst quantity against its own float64
+    run (accuracy.py); `worse_side` the side that keeps fewer (None: a tie, or unknown)."""
+
+    quantity: str
+    dtype: DType
+    gap: float
+    explained: float
+    ratio: float
+    digits: dict[SideName, float]
+    worse_side: SideName | None
+
+
+@dataclass(frozen=True)
 class SideCost:
     side: SideName
     dtype: DType
@@ -82,6 +98,7 @@ class SpecReport:
     explanation: str = ""
     fix: str = ""
     cause: Cause | None = None
+    round_off: RoundOff | None = None  # set only when the verdict is round-off
     quantities: tuple[Quantity, ...] = ()
     problems: tuple[Problem, ...] = ()
     evidence: tuple[Evidence, ...] = ()

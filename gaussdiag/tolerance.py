@@ -1,7 +1,9 @@
 """Tolerances and the persistence test of spec-v1's Thresholds section, in one place.
 
-tol(dtype) = EPS_FACTOR[dtype] x finfo(dtype).eps x kappa, kappa >= 1 the estimated conditioning.
-A quantity *persists* when d[float64] > PERSIST_SHRINK x max(d[low], tol(low)).
+tol(dtype) = EPS_FACTOR[dtype] x finfo(dtype).eps: `agree` means every diff within it, with no
+conditioning allowance. kappa >= 1, the estimated conditioning, widens only two tests:
+a quantity *persists* when d[float64] > PERSIST_SHRINK x max(d[low], tol(low) x kappa), and
+the search accepts a transform within search_tol(kappa) = tol(float64) x kappa.
 """
 
 from __future__ import annotations
@@ -37,27 +39,41 @@ PERSIST_SHRINK = 1e-3
 CHANGE_FACTOR = 1.0
 
 
-def tol(dtype: DType, kappa: float = 1.0) -> float:
-    return EPS_FACTOR[dtype] * EPS[dtype] * max(kappa, 1.0)
+def tol(dtype: DType) -> float:
+    """64 eps of `dtype`: a few dozen roundings, whatever the conditioning."""
+    return EPS_FACTOR[dtype] * EPS[dtype]
+
+
+def explained(dtype: DType, kappa: float) -> float:
+    """tol(dtype) x kappa: the gap conditioning can account for in `dtype` (the persistence
+    test's floor, and what a round-off report measures its gap against)."""
+    return tol(dtype) * max(kappa, 1.0)
+
+
+def search_tol(kappa: float) -> float:
+    """What the search accepts in float64: tol(float64) x kappa (an ill-conditioned problem
+    legitimately leaves larger float64 diffs)."""
+    return explained(DType.FLOAT64, kappa)
 
 
 def low_dtype(dtypes: list[DType]) -> DType:
     return min(dtypes, key=lambda d: d.rank)
 
 
-def within(diff: Mapping[DType, float], kappa: float) -> bool:
-    """Every diff within tol in its own dtype (the `agree` test)."""
-    return all(d <= tol(dt, kappa) for dt, d in diff.items())
+def within(diff: Mapping[DType, float]) -> bool:
+    """Every diff within tol in its own dtype (the `agree` test): no kappa."""
+    return all(d <= tol(dt) for dt, d in diff.items())
 
 
 def persists(diff: Mapping[DType, float], kappa: float) -> bool:
     """The float64 diff did not shrink by PERSIST_SHRINK below what the low dtype shows or can
-    resolve. With float64 alone there is nothing to shrink from: persisting is exceeding tol."""
+    resolve at this conditioning. With float64 alone there is nothing to shrink from:
+    persisting is exceeding what the search accepts."""
     d64 = diff[DType.FLOAT64]
     low = low_dtype(list(diff))
     if low is DType.FLOAT64:
-        return d64 > tol(DType.FLOAT64, kappa)
-    return d64 > PERSIST_SHRINK * max(diff[low], tol(low, kappa))
+        return d64 > search_tol(kappa)
+    return d64 > PERSIST_SHRINK * max(diff[low], explained(low, kappa))
 
 
 def shrink(diff: Mapping[DType, float]) -> float | None:

@@ -254,6 +254,8 @@ def test_candidate_inverse_round_trips(c: object) -> None:
         a = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
         if c.name == "gram":  # gram takes a Cholesky factor, its inverse gives it back
             a = torch.linalg.cholesky(a)
+    elif c.name == "logit":  # defined on probabilities
+        a = torch.tensor([0.1, 0.45, 0.9], dtype=torch.float64)
     else:
         a = torch.tensor([0.3, 1.7, 2.5], dtype=torch.float64)
     back = inverse.fn(c.fn(a))
