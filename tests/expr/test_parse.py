@@ -1,0 +1,219 @@
+"""Tests for gaussdiag.expr.parse: what is accepted, what is rejected with which message and
+piece, the limits at their boundaries, hostile text, and that parsing never imports torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from gaussdiag import expr as ex
+from gaussdiag.errors import ExprError
+from tests.expr.common import NAMES
+from tests.strategies import SETTINGS, hostile_text
+
+
+def test_parse_reports_names_and_functions() -> None:
+    parsed = ex.parse("  clamp(v, min=w) + sqrt(s)[0] - v  ", names=NAMES)
+    assert parsed.source == "clamp(v, min=w) + sqrt(s)[0] - v"
+    assert parsed.names == {"v", "w", "s"}
+    assert parsed.functions == {"clamp", "sqrt"}
+
+
+@pytest.mark.parametrize("source", ["x ** 64", "x ** -64", "2 ** 2 ** 6", "x ** (8 * 8)",
+                                    "x ** y ** 2", "x ** 10 ** 1"])
+def test_accept_exponents_within_limit(source: str) -> None:
+    ex.parse(source, names={"x", "y"})
+
+
+# ---- rejected expressions --------------------------------------------------------------------
+
+def _bad(case_id: str, source: str, message: str, piece: str | None, *,
+         names: frozenset[str] = frozenset({"x", "y", "std", "mean"})) -> Any:
+    """`piece` None: the piece is checked to be a prefix of the source (long inputs)."""
+    return pytest.param(source, names, message, piece, id=case_id)
+
+
+_LONG_SUM = "x + " * 600 + "x"
+REJECT = [
+    # escapes and Python machinery
+    _bad("dunder-import", "__import__('os')", "dunder names are not allowed",
+         "__import__('os')"),
+    _bad("dunder-name", "__x", "dunder names are not allowed", "__x", names=frozenset({"__x"})),
+    _bad("class-of-tuple", "().__class__", "attribute access is not allowed", "().__class__"),
+    _bad("attribute", "x.grad", "attribute access is not allowed", "x.grad"),
+    _bad("mro", "x.__class__.__mro__", "attribute access is not allowed", "x.__class__.__mro__"),
+    _bad("method-call", "x.sum()", "attribute access is not allowed", "x.sum"),
+    _bad("lambda", "lambda: 1", "lambda is not allowed", "lambda: 1"),
+    _bad("comprehension", "[i for i in x]", "comprehensions are not allowed", "[i for i in x]"),
+    _bad("generator", "sum(i for i in x)", "comprehensions are not allowed",
+         "(i for i in x)"),
+    _bad("eval", "eval(x)", "unknown function 'eval'", "eval(x)"),
+    _bad("open", "open('f')", "unknown function 'open'", "open('f')"),
+    _bad("getattr", "getattr(x, 'y')", "unknown function 'getattr'", "getattr(x, 'y')"),
+    _bad("call-a-name", "x(1)", "'x' is not a function", "x(1)"),
+    _bad("call-an-expression", "(x + y)(1)", "only the whitelisted functions can be called",
+         "(x + y)(1)"),
+    _bad("await", "await x", "await is not allowed", "await x"),
+    _bad("yield", "(yield x)", "yield is not allowed", "yield x"),
+    # resource exhaustion
+    _bad("power-tower", "10**10**10", "constant exponent 1e+10 is too large", "10**10**10"),
+    _bad("big-exponent", "x**1000", "constant exponent 1000 is too large", "x**1000"),
+    _bad("big-negative-exponent", "x ** -65", "constant exponent -65 is too large", "x ** -65"),
+    _bad("folded-exponent", "x ** (8 * 9)", "constant exponent 72 is too large", "x ** (8 * 9)"),
+    _bad("infinite-exponent", "x ** (1 / 0)", "constant exponent is not a finite number",
+         "x ** (1 / 0)"),
+    _bad("complex-exponent", "x ** ((-8) ** 0.5)", "constant exponent is not a finite number",
+         "x ** ((-8) ** 0.5)"),
+    _bad("overflowing-exponent", "2 ** 1e308 ** 2", "not a finite number", "2 ** 1e308 ** 2"),
+    _bad("huge-int", "1" * 400, "number literal is too large", None),
+    _bad("huge-float", "1e999", "number literal is too large", "1e999"),
+    _bad("parens-10000", "(" * 10000 + "1" + ")" * 10000, "longer than 2000 characters", None),
+    _bad("minus-100000", "-" * 100000 + "1", "longer than 2000 characters", None),
+    _bad("long-source", _LONG_SUM, "longer than 2000 characters", None),
+    _bad("deep-minus", "-" * 1000 + "x", "nests deeper than 32 levels", None),
+    _bad("deep-sum", "+".join(["x"] * 40), "nests deeper than 32 levels", None),
+    _bad("parens-300", "(" * 300 + "x" + ")" * 300, "too many nested parentheses", None),
+    _bad("wide-cat", "cat([" + ", ".join(["x"] * 600) + "])", "more than 500 parts", None),
+    # names and calls
+    _bad("unknown-name", "stdd", "unknown name 'stdd' (did you mean 'std'?)", "stdd"),
+    _bad("unknown-name-no-hint", "qqq", "unknown name 'qqq'", "qqq"),
+    _bad("function-as-value", "sqrt + x", "'sqrt' is a function: call it", "sqrt"),
+    _bad("unknown-function-hint", "sqr(x)", "unknown function 'sqr' (did you mean 'sqrt'?)",
+         "sqr(x)"),
+    _bad("keyword-typo", "clamp(x, mn=0)",
+         "clamp() has no argument 'mn' (did you mean 'min'?)", "clamp(x, mn=0)"),
+    _bad("too-many-args", "sqrt(x, y)", "sqrt() takes at most 1 positional argument",
+         "sqrt(x, y)"),
+    _bad("missing-arg", "sqrt()", "sqrt() is missing its argument 'x'", "sqrt()"),
+    _bad("missing-dim", "logsumexp(x)", "logsumexp() is missing its argument 'dim'",
+         "logsumexp(x)"),
+    _bad("duplicate-arg", "clamp(x, 0, min=1)", "clamp() got more than one value for 'min'",
+         "clamp(x, 0, min=1)"),
+    _bad("clamp-no-bounds", "clamp(x)", "clamp() needs min= or max=", "clamp(x)"),
+    _bad("clamp-none-bounds", "clamp(x, min=None, max=None)", "clamp() needs min= or max=",
+         "clamp(x, min=None, max=None)"),
+    _bad("dim-not-literal", "sum(x, dim=y)", "'dim' must be an integer literal", "y"),
+    _bad("dim-float", "sum(x, dim=1.0)", "'dim' must be an integer literal", "1.0"),
+    _bad("k-expression", "tril(x, k=1 + 1)", "'k' must be an integer literal", "1 + 1"),
+    _bad("alpha-name", "elu(x, alpha=y)", "'alpha' must be a number literal", "y"),
+    _bad("randn-outside-rsample", "randn_like(x)", "randn_like is only allowed in rsample mode",
+         "randn_like(x)"),
+    _bad("starred", "sum(*x)", "starred arguments are not allowed", "*x"),
+    _bad("starred-in-list", "cat([x, *y])", "starred arguments are not allowed", "*y"),
+    _bad("double-star", "sum(x, **y)", "** arguments are not allowed", "**y"),
+    # literals and containers
+    _bad("string", "'abc'", "string literals are not allowed", "'abc'"),
+    _bad("bytes", "b'abc'", "string literals are not allowed", "b'abc'"),
+    _bad("f-string", "f'{x}'", "f-strings are not allowed", "f'{x}'"),
+    _bad("bool", "x * True", "True and False are not allowed", "True"),
+    _bad("none", "x + None", "None is only allowed", "None"),
+    _bad("complex", "x * 1j", "complex numbers are not allowed", "1j"),
+    _bad("ellipsis", "...", "Ellipsis is not allowed", "..."),
+    _bad("list-outside-cat", "[x, y]", "only allowed as the first argument of cat or stack",
+         "[x, y]"),
+    _bad("list-in-sum", "sum([x, y])", "only allowed as the first argument of cat or stack",
+         "[x, y]"),
+    _bad("cat-without-list", "cat(x)", "cat() takes a list literal as 'tensors'", "x"),
+    _bad("cat-empty", "cat([])", "cat() needs at least one tensor", "[]"),
+    _bad("tuple", "(x, y)", "tuple literals are not allowed", "(x, y)"),
+    _bad("dict", "{x: y}", "dict literals are not allowed", "{x: y}"),
+    _bad("set", "{x}", "set literals are not allowed", "{x}"),
+    # subscripts
+    _bad("slice", "x[1:2]", "only plain integer subscripts", "x[1:2]"),
+    _bad("name-index", "x[y]", "only plain integer subscripts", "x[y]"),
+    _bad("tuple-index", "x[0, 1]", "only plain integer subscripts", "x[0, 1]"),
+    _bad("float-index", "x[0.0]", "only plain integer subscripts", "x[0.0]"),
+    _bad("bool-index", "x[True]", "only plain integer subscripts", "x[True]"),
+    # other operators
+    _bad("conditional", "x if x else y", "conditional expressions", "x if x else y"),
+    _bad("comparison", "x < y", "comparisons are not allowed", "x < y"),
+    _bad("boolean", "x and y", "boolean operators", "x and y"),
+    _bad("not", "not x", "operator not is not allowed", "not x"),
+    _bad("invert", "~x", "operator ~ is not allowed", "~x"),
+    _bad("floor-div", "x // y", "operator // is not allowed", "x // y"),
+    _bad("modulo", "x % y", "operator % is not allowed", "x % y"),
+    _bad("walrus", "(y := x)", "assignment expressions (:=) are not allowed", "y := x"),
+    # syntax
+    _bad("unclosed", "sqrt(x", "syntax error at column 5: '(' was never closed", "sqrt(x"),
+    _bad("dangling-operator", "x +", "syntax error at column", "x +"),
+    _bad("two-lines", "x\n+ y", "syntax error at line 2, column 1", "x\n+ y"),
+    _bad("statement", "import os", "syntax error", "import os"),
+    _bad("empty", "   ", "empty expression", "   "),
+    _bad("null-byte", "x\x00", "syntax error", None),
+    _bad("surrogate", "x + \ud800", "cannot parse the expression", None),
+]
+
+
+@pytest.mark.parametrize(("source", "names", "message", "piece"), REJECT)
+def test_reject(source: str, names: frozenset[str], message: str, piece: str | None) -> None:
+    with pytest.raises(ExprError) as info:
+        ex.parse(source, names=names)
+    err = info.value
+    assert message in err.message, (source[:80], err.message)
+    assert err.piece is not None
+    if piece is None:
+        assert err.piece.rstrip(".") in source, (source[:80], err.piece)
+        assert len(err.piece) <= 63  # long pieces are cut
+    else:
+        assert err.piece == piece, (source[:80], err.piece)
+
+
+@pytest.mark.parametrize(("source", "ok"), [
+    pytest.param("x" + " " * (ex.MAX_LENGTH - 1), True, id="length-at-limit"),
+    pytest.param("x" + " " * ex.MAX_LENGTH, False, id="length-over-limit"),
+    pytest.param("-" * (ex.MAX_DEPTH - 1) + "x", True, id="depth-at-limit"),
+    pytest.param("-" * ex.MAX_DEPTH + "x", False, id="depth-over-limit"),
+    # cat, the list and the `cat` name itself are three of the parts.
+    pytest.param("cat([" + ", ".join(["x"] * (ex.MAX_NODES - 3)) + "])", True,
+                 id="nodes-at-limit"),
+    pytest.param("cat([" + ", ".join(["x"] * (ex.MAX_NODES - 2)) + "])", False,
+                 id="nodes-over-limit"),
+    pytest.param(f"x ** {ex.MAX_EXPONENT}", True, id="exponent-at-limit"),
+    pytest.param(f"x ** {ex.MAX_EXPONENT + 0.5}", False, id="exponent-over-limit"),
+])
+def test_limit_boundaries(source: str, ok: bool) -> None:
+    if ok:
+        ex.parse(source, names={"x"})
+    else:
+        with pytest.raises(ExprError):
+            ex.parse(source, names={"x"})
+
+
+def test_error_renders_message_and_piece() -> None:
+    with pytest.raises(ExprError) as info:
+        ex.parse("sqrt(x.grad)", names={"x"})
+    assert str(info.value) == "attribute access is not allowed: `x.grad`"
+
+
+@SETTINGS
+@given(hostile_text())
+def test_parse_raises_only_expr_error(source: str) -> None:
+    try:
+        parsed = ex.parse(source, names={"x", "s", "v", "m"})
+    except ExprError as err:
+        assert err.message
+        return
+    assert parsed.names <= {"x", "s", "v", "m"}
+
+
+# ---- the parsing half needs no torch -----------------------------------------------------------
+
+def test_parsing_does_not_import_torch() -> None:
+    code = ("import sys, gaussdiag.expr as e; "
+            "e.parse('sqrt(x) + cat([x, x])[0]', names={'x'}); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    # From the repository root, so the checkout is imported whether or not it is installed.
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                            capture_output=True, text=True, check=False,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "gaussdiag.expr" in imported
+    torch_modules = [m for m in imported if m == "torch" or m.startswith("torch.")]
+    assert not torch_modules, torch_modules
