@@ -5,6 +5,7 @@ small predicates over `ast` nodes; no torch."""
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,21 @@ class ArgKind(Enum):
     INT = "an integer literal such as 0 or -1"
     OPTIONAL_INT = "an integer literal such as 0 or -1, or None"
     NUMBER = "a number literal such as 1.0"
+    BOOL = "True or False"
+    SHAPE = "a shape: integers such as -1, 3, a list such as [n, 3], or x.shape / x.size()"
+    SIZES = "a positive integer literal or a list of them, such as 3 or [1, 2]"
+    POSITIVE_INT = "a positive integer literal such as 2"
+    CONDITION = "a comparison such as x > 0, or an expression"
+
+
+class Kind(str, Enum):
+    """What an expression evaluates to, known at parse time: method calls, subscripts and
+    arithmetic are checked against it."""
+
+    TENSOR = "a tensor"
+    INT = "an integer"            # x.size(0), x.shape[-1]
+    SIZE = "a shape"              # x.shape, x.size()
+    TENSORS = "a tuple of tensors"  # x.split(3), x.chunk(2): index it, e.g. x.split(3)[0]
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,10 @@ class Signature:
     params: tuple[Param, ...]
     rsample_only: bool = False
     needs_one_of: tuple[str, ...] = ()
+    # Creates a tensor: the evaluator passes `like=` (a literal of the run's dtype and device).
+    factory: bool = False
+    # What a call returns (`split` and `chunk` give tuples, `size` an integer or a shape).
+    returns: Kind = Kind.TENSOR
 
     def render(self, name: str) -> str:
         return f"{name}({', '.join(p.render() for p in self.params)})"
@@ -80,6 +100,12 @@ _AB = Signature((Param("A", ArgKind.TENSOR), Param("B", ArgKind.TENSOR)))
 _LIST = Signature((Param("tensors", ArgKind.TENSORS), _opt("dim", ArgKind.INT, 0)))
 _REDUCE = Signature(_X + (_opt("dim", ArgKind.OPTIONAL_INT, None),))
 _BAND = Signature(_X + (_opt("k", ArgKind.INT, 0),))
+_KEEP = _opt("keepdim", ArgKind.BOOL, False)
+_REDUCE_KEEP = Signature(_X + (_opt("dim", ArgKind.OPTIONAL_INT, None), _KEEP))
+_DIM = Signature(_X + (Param("dim", ArgKind.INT),))
+_SHAPED = Signature(_X + (Param("shape", ArgKind.SHAPE),))
+_SIZED = Signature((Param("size", ArgKind.SHAPE),), factory=True)
+_BINARY = Signature((Param("input", ArgKind.TENSOR), Param("other", ArgKind.TENSOR)))
 
 # The whitelist, in the spec's order. `torch_functions` binds each name with the same
 # parameter names and defaults (a test checks this).
@@ -88,7 +114,10 @@ FUNCTIONS: Mapping[str, Signature] = MappingProxyType({
     "square": _UNARY, "abs": _UNARY, "softplus": _UNARY, "sigmoid": _UNARY, "tanh": _UNARY,
     "elu": Signature(_X + (_opt("alpha", ArgKind.NUMBER, 1.0),)),
     "relu": _UNARY, "diag_embed": _UNARY, "diagonal": _UNARY, "tril": _BAND, "triu": _BAND,
-    "transpose": _UNARY, "matmul": _AB, "eye_like": _UNARY, "sum": _REDUCE, "mean": _REDUCE,
+    # transpose(x) swaps the last two dims; torch's transpose(x, dim0, dim1) names them.
+    "transpose": Signature(_X + (_opt("dim0", ArgKind.OPTIONAL_INT, None),
+                                 _opt("dim1", ArgKind.OPTIONAL_INT, None))),
+    "matmul": _AB, "eye_like": _UNARY, "sum": _REDUCE_KEEP, "mean": _REDUCE_KEEP,
     "clamp": Signature(
         _X + (_opt("min", ArgKind.OPTIONAL_TENSOR, None),
               _opt("max", ArgKind.OPTIONAL_TENSOR, None)),
@@ -96,9 +125,71 @@ FUNCTIONS: Mapping[str, Signature] = MappingProxyType({
     ),
     "cat": _LIST, "stack": _LIST, "detach": _UNARY, "cholesky": _UNARY, "inverse": _UNARY,
     "solve": _AB, "logdet": _UNARY, "lgamma": _UNARY, "digamma": _UNARY, "atanh": _UNARY,
-    "logsumexp": Signature(_X + (Param("dim", ArgKind.INT),)),
+    "logsumexp": Signature(_X + (Param("dim", ArgKind.INT), _KEEP)),
     "randn_like": Signature(_X, rsample_only=True),
+    # torch's own spellings, added with method calls and namespaces.
+    "reshape": _SHAPED, "view": _SHAPED, "unsqueeze": _DIM,
+    "squeeze": Signature(_X + (_opt("dim", ArgKind.OPTIONAL_INT, None),)),
+    "flatten": Signature(_X + (_opt("start_dim", ArgKind.INT, 0),
+                               _opt("end_dim", ArgKind.INT, -1))),
+    "split": Signature(_X + (Param("split_size_or_sections", ArgKind.SIZES),
+                             _opt("dim", ArgKind.INT, 0)), returns=Kind.TENSORS),
+    "chunk": Signature(_X + (Param("chunks", ArgKind.POSITIVE_INT), _opt("dim", ArgKind.INT, 0)),
+                       returns=Kind.TENSORS),
+    "where": Signature((Param("condition", ArgKind.CONDITION), Param("input", ArgKind.TENSOR),
+                        Param("other", ArgKind.TENSOR))),
+    "zeros": _SIZED, "ones": _SIZED, "zeros_like": _UNARY, "ones_like": _UNARY,
+    "full_like": Signature(_X + (Param("fill_value", ArgKind.NUMBER),)),
+    "maximum": _BINARY, "minimum": _BINARY,
+    "pow": Signature(_X + (Param("exponent", ArgKind.TENSOR),)),
+    "diag": _UNARY, "softmax": _DIM, "log_softmax": _DIM,
+    "logit": Signature(_X + (_opt("eps", ArgKind.NUMBER, None),)),
+    "erf": _UNARY, "erfc": _UNARY, "clamp_min": Signature(_X + (Param("min", ArgKind.TENSOR),)),
+    "sign": _UNARY,
+    "randn": Signature((Param("size", ArgKind.SHAPE),), rsample_only=True, factory=True),
 })
+
+# Spellings that are only methods: `x.size()`, `x.size(0)`.
+METHOD_ONLY: Mapping[str, Signature] = MappingProxyType({
+    "size": Signature(_X + (_opt("dim", ArgKind.OPTIONAL_INT, None),), returns=Kind.SIZE),
+})
+# Whitelisted functions that are also tensor methods (`x.sqrt()` is `sqrt(x)`).
+METHODS: frozenset[str] = frozenset({
+    "sqrt", "exp", "log", "log1p", "expm1", "square", "abs", "sigmoid", "tanh", "relu",
+    "diag_embed", "diagonal", "tril", "triu", "transpose", "matmul", "sum", "mean", "clamp",
+    "detach", "cholesky", "inverse", "logdet", "lgamma", "digamma", "atanh", "logsumexp",
+    "reshape", "view", "unsqueeze", "squeeze", "flatten", "split", "chunk", "maximum",
+    "minimum", "pow", "diag", "softmax", "log_softmax", "logit", "erf", "erfc", "clamp_min",
+    "sign", "size",
+})
+# Tensor attributes: `x.T` and `x.mT` transpose, `x.shape` is the shape.
+ATTRIBUTES: Mapping[str, Kind] = MappingProxyType(
+    {"T": Kind.TENSOR, "mT": Kind.TENSOR, "shape": Kind.SIZE})
+
+_F = {n: n for n in ("softplus", "elu", "relu", "sigmoid", "tanh", "softmax", "log_softmax")}
+# Namespace prefixes, each a table from torch's spelling to the whitelisted name.
+NAMESPACES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "torch": {**{n: n for n in FUNCTIONS if n not in {"softplus", "elu", "eye_like", "view",
+                                                      "solve"}},
+              "inverse": "inverse", "cholesky": "cholesky"},
+    "torch.linalg": {"cholesky": "cholesky", "inv": "inverse", "solve": "solve",
+                     "matmul": "matmul", "diagonal": "diagonal"},
+    "torch.nn.functional": _F, "nn.functional": _F, "F": _F,
+})
+# Constants under `math.` and `torch.`; `math.` functions take constants and fold at parse time.
+CONSTANTS: Mapping[str, Mapping[str, float]] = MappingProxyType({
+    "math": {"pi": math.pi, "e": math.e, "tau": math.tau},
+    "torch": {"pi": math.pi, "e": math.e},
+})
+MATH_FUNCTIONS: Mapping[str, Callable[[float], float]] = MappingProxyType({
+    "sqrt": math.sqrt, "log": math.log, "exp": math.exp, "log1p": math.log1p,
+    "expm1": math.expm1, "lgamma": math.lgamma, "log2": math.log2, "log10": math.log10,
+})
+MODULE_ROOTS = frozenset({"torch", "nn", "F", "math"})
+# Largest |i| in a subscript or slice bound, and most entries in one subscript.
+MAX_INDEX = 2**31 - 1
+MAX_INDEX_ENTRIES = 8
+
 
 
 @dataclass(frozen=True)
@@ -110,6 +201,9 @@ class Expr:
     tree: ast.Expression
     names: frozenset[str]
     functions: frozenset[str]
+    # The same tree with torch's spellings resolved (methods, namespaces, constants), which
+    # the evaluator walks; `tree` keeps the user's spelling for `substitute`.
+    program: ast.Expression
 
 
 OPERATORS: Mapping[type[ast.operator], Callable[[Any, Any], Any]] = {

@@ -18,7 +18,10 @@ SPEC_FUNCTIONS = [
     "sqrt", "exp", "log", "log1p", "expm1", "square", "abs", "softplus", "sigmoid", "tanh",
     "elu", "relu", "diag_embed", "diagonal", "tril", "triu", "transpose", "matmul", "eye_like",
     "sum", "mean", "clamp", "cat", "stack", "detach", "cholesky", "inverse", "solve", "logdet",
-    "lgamma", "digamma", "atanh", "logsumexp", "randn_like",
+    "lgamma", "digamma", "atanh", "logsumexp", "randn_like", "reshape", "view", "unsqueeze",
+    "squeeze", "flatten", "split", "chunk", "where", "zeros", "ones", "zeros_like", "ones_like",
+    "full_like", "maximum", "minimum", "pow", "diag", "softmax", "log_softmax", "logit", "erf",
+    "erfc", "clamp_min", "sign", "randn",
 ]
 
 # A lower-triangular factor with a positive diagonal: cholesky(L @ L.T) is L exactly, and

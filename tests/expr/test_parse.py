@@ -44,10 +44,43 @@ REJECT = [
     _bad("dunder-import", "__import__('os')", "dunder names are not allowed",
          "__import__('os')"),
     _bad("dunder-name", "__x", "dunder names are not allowed", "__x", names=frozenset({"__x"})),
-    _bad("class-of-tuple", "().__class__", "attribute access is not allowed", "().__class__"),
-    _bad("attribute", "x.grad", "attribute access is not allowed", "x.grad"),
-    _bad("mro", "x.__class__.__mro__", "attribute access is not allowed", "x.__class__.__mro__"),
-    _bad("method-call", "x.sum()", "attribute access is not allowed", "x.sum"),
+    _bad("class-of-tuple", "().__class__", "dunder and private attributes", "().__class__"),
+    _bad("attribute", "x.grad", "attribute 'grad' is not allowed; tensors allow the attributes "
+         "T, mT, shape and the methods", "x.grad"),
+    _bad("mro", "x.__class__.__mro__", "dunder and private", "x.__class__.__mro__"),
+    _bad("private-method", "x._base()", "dunder and private attributes", "x._base"),
+    _bad("unknown-method", "x.numpy()", "tensor method 'numpy' is not allowed", "x.numpy"),
+    _bad("method-typo", "x.sqr()", "(did you mean 'sqrt'?)", "x.sqr"),
+    _bad("method-uncalled", "x.sqrt", "'sqrt' is a method: call it", "x.sqrt"),
+    _bad("method-on-int", "x.size(0).sqrt()", "method 'sqrt' needs a tensor, but `x.size(0)` "
+         "is an integer", "x.size(0).sqrt()"),
+    _bad("method-on-shape", "x.shape.numel()", "needs a tensor, but `x.shape` is a shape",
+         "x.shape.numel()"),
+    _bad("attribute-of-shape", "x.shape.T", "needs a tensor, but `x.shape` is a shape",
+         "x.shape.T"),
+    _bad("shape-as-value", "x.shape + 1", "a shape cannot be used as a value", "x.shape"),
+    _bad("size-as-result", "x.size()", "a shape cannot be used as a value", "x.size()"),
+    _bad("split-unindexed", "x.split(1)", "give a tuple of tensors: index it", "x.split(1)"),
+    _bad("size-not-a-function", "size(x)", "'size' is a method", "size(x)"),
+    # modules
+    _bad("other-module", "os.system(1)", "unknown name 'os': the only modules are torch.",
+         "os.system"),
+    _bad("module-alone", "torch", "'torch' is a module", "torch"),
+    _bad("unsupported-torch", "torch.cos(x)", "'torch.cos' is not supported (did you mean",
+         "torch.cos(x)"),
+    _bad("wrong-namespace", "F.sqrt(x)", "'F.sqrt' is not supported (did you mean "
+         "'torch.sqrt'?)", "F.sqrt(x)"),
+    _bad("softplus-namespace", "torch.softplus(x)", "(did you mean "
+         "'torch.nn.functional.softplus'?)", "torch.softplus(x)"),
+    _bad("distributions", "torch.distributions.Normal(x, y)",
+         "'torch.distributions' is not a namespace", "torch.distributions.Normal(x, y)"),
+    _bad("dunder-module", "torch.__builtins__", "dunder and private", "torch.__builtins__"),
+    _bad("math-of-tensor", "math.log(x)", "math.log takes one number", "math.log(x)"),
+    _bad("math-undefined", "math.log(-1)", "not a finite number", "math.log(-1)"),
+    _bad("math-inf", "math.inf", "'math.inf' is not a supported constant", "math.inf"),
+    _bad("math-unknown", "math.cos(1)", "'math.cos' is not supported", "math.cos(1)"),
+    _bad("torch-function-uncalled", "torch.sqrt + x", "'torch.sqrt' is a function",
+         "torch.sqrt"),
     _bad("lambda", "lambda: 1", "lambda is not allowed", "lambda: 1"),
     _bad("comprehension", "[i for i in x]", "comprehensions are not allowed", "[i for i in x]"),
     _bad("generator", "sum(i for i in x)", "comprehensions are not allowed",
@@ -81,6 +114,8 @@ REJECT = [
     _bad("wide-cat", "cat([" + ", ".join(["x"] * 600) + "])", "more than 500 parts", None),
     # names and calls
     _bad("unknown-name", "stdd", "unknown name 'stdd' (did you mean 'std'?)", "stdd"),
+    _bad("declared-before-function", "sigma", "unknown name 'sigma' (did you mean 'sig'?)",
+         "sigma", names=frozenset({"sig", "x"})),
     _bad("unknown-name-no-hint", "qqq", "unknown name 'qqq'", "qqq"),
     _bad("function-as-value", "sqrt + x", "'sqrt' is a function: call it", "sqrt"),
     _bad("unknown-function-hint", "sqr(x)", "unknown function 'sqr' (did you mean 'sqrt'?)",
@@ -110,7 +145,8 @@ REJECT = [
     _bad("string", "'abc'", "string literals are not allowed", "'abc'"),
     _bad("bytes", "b'abc'", "string literals are not allowed", "b'abc'"),
     _bad("f-string", "f'{x}'", "f-strings are not allowed", "f'{x}'"),
-    _bad("bool", "x * True", "True and False are not allowed", "True"),
+    _bad("bool", "x * True", "True and False are only allowed for keepdim", "True"),
+    _bad("keepdim-int", "sum(x, 0, keepdim=1)", "'keepdim' must be True or False", "1"),
     _bad("none", "x + None", "None is only allowed", "None"),
     _bad("complex", "x * 1j", "complex numbers are not allowed", "1j"),
     _bad("ellipsis", "...", "Ellipsis is not allowed", "..."),
@@ -124,11 +160,40 @@ REJECT = [
     _bad("dict", "{x: y}", "dict literals are not allowed", "{x: y}"),
     _bad("set", "{x}", "set literals are not allowed", "{x}"),
     # subscripts
-    _bad("slice", "x[1:2]", "only plain integer subscripts", "x[1:2]"),
-    _bad("name-index", "x[y]", "only plain integer subscripts", "x[y]"),
-    _bad("tuple-index", "x[0, 1]", "only plain integer subscripts", "x[0, 1]"),
-    _bad("float-index", "x[0.0]", "only plain integer subscripts", "x[0.0]"),
-    _bad("bool-index", "x[True]", "only plain integer subscripts", "x[True]"),
+    _bad("name-index", "x[y]", "subscripts take integer literals, slices", "y"),
+    _bad("float-index", "x[0.0]", "subscripts take integer literals, slices", "0.0"),
+    _bad("bool-index", "x[True]", "subscripts take integer literals, slices", "True"),
+    _bad("huge-index", "x[2 ** 40]", "subscripts take integer literals", "2 ** 40"),
+    _bad("huge-literal-index", "x[99999999999]", "index 99999999999 is too large",
+         "99999999999"),
+    _bad("huge-slice", "x[0:10 ** 30]", "slice bounds must be integer literals", "0:10 ** 30"),
+    _bad("huge-literal-slice", "x[:99999999999999999999]", "slice bounds must be", None),
+    _bad("ellipsis-slice", "x[...:3]", "slice bounds must be integer literals", "...:3"),
+    _bad("negative-step", "x[::-1]", "a slice step must be positive", "::-1"),
+    _bad("two-ellipses", "x[..., ...]", "at most one ...", "x[..., ...]"),
+    _bad("many-entries", "x[" + ", ".join(["0"] * 9) + "]", "at most 8 entries", None),
+    _bad("shape-index-slice", "x.shape[0:1]", "a shape takes a plain integer subscript",
+         "x.shape[0:1]"),
+    _bad("split-index-name", "x.split(1)[y]", "a tuple of tensors takes a plain integer",
+         "x.split(1)[y]"),
+    # sizes and shapes
+    _bad("split-zero", "x.split(0)", "split() sizes must be positive", "0"),
+    _bad("split-negative", "split(x, -2)", "split() sizes must be positive", "-2"),
+    _bad("split-zero-section", "x.split([2, 0])", "split() sizes must be positive", "0"),
+    _bad("split-empty", "x.split([])", "split() needs at least one size", "[]"),
+    _bad("chunk-zero", "x.chunk(0)", "'chunks' must be a positive integer literal", "0"),
+    _bad("view-expression", "x.view(10 ** 9)", "a size must be an integer literal", "10 ** 9"),
+    _bad("view-negative", "x.view(-2, 3)", "a size must be -1 or between 0", "-2"),
+    _bad("view-huge", "x.view(99999999999)", "a size must be -1 or between 0", "99999999999"),
+    _bad("view-tensor", "x.view(x)", "a size must be an integer literal, x.size(i)", "x"),
+    _bad("zeros-name", "zeros(x)", "a size must be an integer literal", "x"),
+    _bad("transpose-one-dim", "x.transpose(0)", "takes both dim0 and dim1, or neither",
+         "x.transpose(0)"),
+    _bad("pow-tower", "x.pow(10 ** 10)", "constant exponent 1e+10 is too large",
+         "x.pow(10 ** 10)"),
+    _bad("where-chain", "where(0 < x < 1, x, y)", "one comparison", "0 < x < 1"),
+    _bad("randn-outside-rsample-torch", "torch.randn(x.shape)", "randn is only allowed in "
+         "rsample mode", "torch.randn(x.shape)"),
     # other operators
     _bad("conditional", "x if x else y", "conditional expressions", "x if x else y"),
     _bad("comparison", "x < y", "comparisons are not allowed", "x < y"),
@@ -186,8 +251,9 @@ def test_limit_boundaries(source: str, ok: bool) -> None:
 
 def test_error_renders_message_and_piece() -> None:
     with pytest.raises(ExprError) as info:
-        ex.parse("sqrt(x.grad)", names={"x"})
-    assert str(info.value) == "attribute access is not allowed: `x.grad`"
+        ex.parse("sqrt(x[y])", names={"x", "y"})
+    assert str(info.value) == ("subscripts take integer literals, slices such as 0:3, None "
+                               "and ...: `y`")
 
 
 @SETTINGS
