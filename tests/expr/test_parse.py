@@ -9,12 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from hypothesis import given
 
 from gaussdiag import expr as ex
 from gaussdiag.errors import ExprError
-from tests.expr.common import NAMES
-from tests.strategies import SETTINGS, hostile_text
+from tests.expr.common import F64, NAMES, literal64
+from tests.strategies import (
+    EXPR_SHAPES,
+    HOSTILE_TORCH,
+    SETTINGS,
+    hostile_text,
+    hostile_torch_expressions,
+)
 
 
 def test_parse_reports_names_and_functions() -> None:
@@ -265,6 +272,27 @@ def test_parse_raises_only_expr_error(source: str) -> None:
         assert err.message
         return
     assert parsed.names <= {"x", "s", "v", "m"}
+
+
+def _assert_rejected(source: str) -> None:
+    """Rejected by parse, or (absurd shapes) by the element limit before allocation."""
+    names = {"x", "s", "v", "m"}
+    with pytest.raises(ExprError) as info:
+        parsed = ex.parse(source, names=names)
+        values = {n: torch.ones(EXPR_SHAPES.get(n, (3,)), dtype=F64) for n in names}
+        ex.evaluate(parsed, values, ex.torch_functions(max_elements=10_000), literal=literal64)
+    assert info.value.message and info.value.piece, source
+
+
+@pytest.mark.parametrize("template", HOSTILE_TORCH)
+def test_every_hostile_template_is_rejected_on_a_plain_name(template: str) -> None:
+    _assert_rejected(template.replace("{}", "v"))
+
+
+@SETTINGS
+@given(hostile_torch_expressions())
+def test_hostile_torch_spellings_are_rejected(source: str) -> None:
+    _assert_rejected(source)
 
 
 # ---- the parsing half needs no torch -----------------------------------------------------------
