@@ -149,7 +149,7 @@ class Problem:
         self.device = resolve_device(requested)
         self.side_devices = {s: self._side_device(s) for s in SideName}
         self._exprs: dict[str, ex.Expr] = {}
-        self._functions = ex.torch_functions()
+        self._functions = ex.torch_functions(max_elements=max_elements)
         gen = torch.Generator().manual_seed(self.spec.seed)
         self.leaf_names = [n for n, p in self.spec.params.items() if not isinstance(p, ExprTensor)]
         self.grad_names = [n for n in self.leaf_names if self.spec.params[n].grad]
@@ -447,7 +447,8 @@ class Problem:
             return BuiltSide(side, None, log_prob)
         assert s.expr is not None
         src_draw = s.expr
-        functions = ex.torch_functions(sample_shape=tuple(self.spec.sample_shape))
+        functions = ex.torch_functions(sample_shape=tuple(self.spec.sample_shape),
+                                       max_elements=self.max_elements)
         values = env.values
 
         def draw() -> torch.Tensor:

@@ -30,6 +30,13 @@ _EXPONENTS = ("2", "3", "0.5", "-1", "-2", "(2 ** 2)", "1.5")
 _OPERATORS = ("+", "-", "*", "/")
 _VECTOR_INDICES = ("0", "1", "2", "-1", "-3")
 _MATRIX_DIMS = ("0", "1", "-1", "-2")
+# Elementwise functions that are also tensor methods, and the namespaces torch spells them in.
+_METHODS = ("sqrt", "exp", "log", "log1p", "expm1", "square", "abs", "sigmoid", "tanh", "relu",
+            "detach", "lgamma", "digamma", "atanh", "erf", "erfc", "sign")
+_PREFIXED = ("torch.sqrt", "torch.exp", "torch.tanh", "torch.sigmoid", "torch.abs",
+             "F.softplus", "nn.functional.relu", "torch.nn.functional.elu", "F.sigmoid",
+             "torch.erf", "torch.sign", "torch.zeros_like", "torch.ones_like")
+_CONSTANTS = ("math.pi", "math.e", "torch.pi", "math.sqrt(2 * math.pi)", "math.log(2)")
 
 
 @st.composite
@@ -88,9 +95,18 @@ def _compound(draw: st.DrawFn, rank: int, depth: int, allow_randn: bool) -> str:
         # `s` keeps the exponent non-constant: a constant one could exceed MAX_EXPONENT.
         lambda: f"({sub(rank)} ** (s * {sub(0)}))",
         lambda: f"({pick(('-', '+'))}{sub(rank)})",
+        # torch's spellings
+        lambda: f"({sub(rank)}).{pick(_METHODS)}()",
+        lambda: f"{pick(_PREFIXED)}({sub(rank)})",
+        lambda: f"({pick(_CONSTANTS)} * {sub(rank)})",
+        lambda: f"({sub(rank)}).pow({pick(_EXPONENTS)})",
+        lambda: f"torch.{pick(('maximum', 'minimum'))}({sub(rank)}, {sub(rank)})",
+        lambda: f"torch.where({sub(rank)} > {sub(0)}, {sub(rank)}, {sub(rank)})",
+        lambda: f"({sub(rank)}).clamp_min({literal()})",
     ]
     if allow_randn:
         common.append(lambda: f"randn_like({sub(rank)})")
+        common.append(lambda: f"torch.randn(({sub(rank)}).{pick(('shape', 'size()'))})")
     by_rank: dict[int, list[Callable[[], str]]] = {
         0: [
             lambda: f"{pick(('sum', 'mean'))}({sub(draw(st.integers(0, 2)))})",
@@ -100,6 +116,11 @@ def _compound(draw: st.DrawFn, rank: int, depth: int, allow_randn: bool) -> str:
             lambda: f"logsumexp({sub(1)}, dim={pick(('0', '-1'))})",
             lambda: f"sum({sub(1)}, dim=-1)",
             lambda: f"(2 ** (s - {sub(0)}))",
+            lambda: f"({sub(1)}).sum(-1)",
+            lambda: f"({sub(2)}).mean()",
+            lambda: f"({sub(2)}).size({pick(_MATRIX_DIMS)}) * {sub(0)}",
+            lambda: f"({sub(2)})[{pick(_VECTOR_INDICES)}, {pick(_VECTOR_INDICES)}]",
+            lambda: f"({sub(1)}).reshape(1, 3)[0, {pick(_VECTOR_INDICES)}]",
         ],
         1: [
             lambda: f"diagonal({sub(2)})",
@@ -110,6 +131,16 @@ def _compound(draw: st.DrawFn, rank: int, depth: int, allow_randn: bool) -> str:
             lambda: f"{sub(2)}[{pick(_VECTOR_INDICES)}]",
             lambda: f"stack([{sub(0)}, {sub(0)}, {sub(0)}])",
             lambda: f"cat([{sub(1)}], dim=0)",
+            lambda: f"({sub(2)})[:, {pick(_VECTOR_INDICES)}]",
+            lambda: f"({sub(2)})[..., {pick(_VECTOR_INDICES)}]",
+            lambda: f"({sub(2)}).reshape(-1)[{pick(('0:3', '3:6', '6:', '::3'))}]",
+            lambda: f"({sub(2)}).sum({pick(_MATRIX_DIMS)}, keepdim=True).flatten()",
+            lambda: f"torch.cat([({sub(1)}).split([1, 2])[0], ({sub(1)}).split([1, 2])[1]])",
+            lambda: f"({sub(2)}).chunk(3, dim={pick(('0', '-2'))})[{pick(('0', '1', '2'))}]"
+                    ".squeeze(0)",
+            lambda: f"({sub(1)})[None].reshape(-1)",
+            lambda: f"F.softmax({sub(1)}, dim=-1)",
+            lambda: f"torch.diag({sub(2)})",
         ],
         2: [
             lambda: f"diag_embed({sub(1)})",
@@ -121,6 +152,14 @@ def _compound(draw: st.DrawFn, rank: int, depth: int, allow_randn: bool) -> str:
             lambda: f"matmul({sub(2)}, {sub(2)})",
             lambda: f"stack([{sub(1)}, {sub(1)}, {sub(1)}], dim={pick(('0', '1', '-1'))})",
             lambda: f"cat([{sub(2)}], {pick(('0', '-1'))})",
+            lambda: f"({sub(2)}).{pick(('T', 'mT'))}",
+            lambda: f"torch.transpose({sub(2)}, 0, 1)",
+            lambda: f"({sub(1)})[:, None] * ({sub(1)})[None, :]",
+            lambda: f"torch.stack([{sub(1)}, {sub(1)}, {sub(1)}], dim=-1).view(-1, 3)",
+            lambda: f"(torch.zeros(({sub(2)}).shape) + {sub(2)})",
+            lambda: f"torch.ones(3, ({sub(1)}).size(0))",
+            lambda: f"torch.diag({sub(1)})",
+            lambda: f"({sub(1)}).unsqueeze(-1).expm1() @ ({sub(1)}).unsqueeze(0)",
         ],
     }
     options = common + by_rank[rank]
@@ -132,7 +171,28 @@ def _compound(draw: st.DrawFn, rank: int, depth: int, allow_randn: bool) -> str:
 _HOSTILE_TOKENS = ("(", ")", "[", "]", ".", ",", "**", "*", "@", "-", "__class__", "lambda ",
                    "'", "=", ":=", "[0:1]", "1e999", " if ", " for ", "x", "randn_like(",
                    "\\", "\n", "#", "**99", "sqrt(", "cat([", "]", "None", "True", "10**",
-                   "\x00", "{", "}", "*x", "**x", "f'", "await ", "not ")
+                   "\x00", "{", "}", "*x", "**x", "f'", "await ", "not ", ".__class__",
+                   ".shape", ".size(0)", ".T", ".view(99999999999)", ".split(0)", "[::-1]",
+                   "[0:99999999999999999999]", "torch.", "F.", "math.", "os.", ".sqrt()",
+                   "[...,", "[None]", "._", ".split(3)", "torch.zeros(2147483647, 2147483647)")
+
+
+# Constructs built on a valid expression that must stay rejected, at parse time or (absurd
+# shapes) by the element limit before allocation. `{}` is the valid expression.
+HOSTILE_TORCH = (
+    "({}).__class__", "({}).__class__.__mro__[1].__subclasses__()", "({}).T.__dict__",
+    "({})._version", "({}).grad", "({}).numpy()", "({}).data_ptr()", "({}).shape.count(3)",
+    "({}).shape.__len__()", "({}).size(0).bit_length()", "({}).size(0).sqrt()",
+    "({}).split(1).index(0)", "({}).shape + 1", "({}).size()", "({}).split(1)",
+    "os.system({})", "torch.load({})", "torch.distributions.Normal({}, 1)",
+    "torch.__builtins__", "F.__dict__", "math.log({} + s)", "torch.nn.Module({})",
+    "({})[0:99999999999999999999]", "({})[::-1]", "({})[2 ** 40]", "({})[:2 ** 70]",
+    "({}).view(2147483647, 2147483647, -1)", "({}).reshape(99999999999)",
+    "({}).view(-2)", "torch.zeros(2147483647, 2147483647) + {}",
+    "torch.ones(size=[65536, 65536, 65536]) * {}", "({}).split(0)[0]",
+    "({}).split(-1)[0]", "({}).split([2, -1])[0]", "({}).chunk(0)[0]",
+    "({}).view(({}).shape, 99999999999)", "({}).pow(10 ** 10)",
+)
 
 
 @st.composite
@@ -151,9 +211,16 @@ def mangled_expressions(draw: st.DrawFn) -> str:
     return source
 
 
+@st.composite
+def hostile_torch_expressions(draw: st.DrawFn) -> str:
+    """A valid expression wrapped in one of `HOSTILE_TORCH`: must be rejected."""
+    source, _ = draw(typed_expressions(max_depth=1))
+    return draw(st.sampled_from(HOSTILE_TORCH)).replace("{}", source)
+
+
 def hostile_text() -> st.SearchStrategy[str]:
     """Arbitrary text and near-miss expressions: input that `parse` must reject cleanly."""
-    return st.one_of(st.text(max_size=200), mangled_expressions(),
+    return st.one_of(st.text(max_size=200), mangled_expressions(), hostile_torch_expressions(),
                      st.lists(st.sampled_from(_HOSTILE_TOKENS), max_size=30).map("".join))
 
 

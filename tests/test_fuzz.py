@@ -30,7 +30,12 @@ from hypothesis import strategies as st
 from gaussdiag import diagnose
 from gaussdiag.cli import main
 from gaussdiag.vocab import Verdict
-from tests.strategies import hostile_text, mangled_expressions, typed_expressions
+from tests.strategies import (
+    hostile_text,
+    hostile_torch_expressions,
+    mangled_expressions,
+    typed_expressions,
+)
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -343,6 +348,25 @@ def test_random_expressions_near_the_grammar(source: str, place: str) -> None:
             tree["params"]["d"] = {"expr": source}
     text = dump(tree)
     check(compare(text), spec=(place, source))
+
+
+@FUZZ_DIAGNOSE
+@given(hostile_torch_expressions(), st.sampled_from(["a.args.scale", "b.log_prob",
+                                                     "params.d.expr"]))
+def test_hostile_torch_spellings_are_one_clear_error(source: str, place: str) -> None:
+    """Method calls on non-tensors, attribute chains, other modules, huge slices, absurd
+    view/reshape/zeros shapes and zero or negative split sizes: exit 2, one located line."""
+    tree: dict[str, Any] = json.loads(json.dumps(TYPED))
+    tree["a"]["args"]["scale"] = source if place == "a.args.scale" else "abs(v) + 0.5"
+    if place == "b.log_prob":
+        tree["b"] = {"log_prob": source}
+    elif place == "params.d.expr":
+        tree["params"]["d"] = {"expr": source}
+    result = compare(dump(tree))
+    where = f"input: {(place, source)!r}\nstdout: {result.out[-2000:]}\nstderr: {result.err}"
+    assert result.code == 2, where
+    assert "Traceback" not in result.err, where
+    assert_one_error(result.err, "spec.yaml", where)
 
 
 # ---- the corpus ------------------------------------------------------------------------------
