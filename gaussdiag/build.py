@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gaussdiag import dist_args, singular
 from gaussdiag import expr as ex
-from gaussdiag import singular
 from gaussdiag.errors import DeviceError, ExprError
 from gaussdiag.spec import (
     DEFAULT_MAX_ELEMENTS,
@@ -31,6 +31,7 @@ from gaussdiag.spec import (
     UniformInit,
     ValuesTensor,
 )
+from gaussdiag.torch_warnings import WarningLog
 from gaussdiag.vocab import DType, Method, SideName
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ class Problem:
                 self.base[name] = self._generate(("inputs", name), i, gen)
         self.jittered: dict[str, torch.Tensor] | None = None
         self._reference: dict[SideName, BuiltSide] = {}
+        self.warnings = WarningLog()  # torch's warnings while sides run, for the report
 
     def _side_device(self, side: SideName) -> torch.device:
         pinned = self.spec.side(side).device
@@ -464,10 +466,12 @@ class Problem:
 
         s: Side = self.spec.side(side)
         assert s.dist is not None
-        cls = getattr(D, s.dist)
+        cls = dist_args.torch_class(s.dist)
         self._check_arg_names(side, s, cls)
-        args = {k: self.eval_expr((side.value, "args", k), v, values, tdt, device, side)
-                for k, v in s.args.items()}
+        args = dist_args.arguments(
+            s.dist, s.args,
+            lambda k, v: self.eval_expr((side.value, "args", k), v, values, tdt, device, side),
+            lambda k, message: self.loaded.error((side.value, "args", k), message))
         # Singular to working precision is invalid whatever torch's Cholesky does on this CPU:
         # decided before torch validates, from the eigenvalues of the matrix as this dtype
         # holds it (small matrices; large ones use the factor torch computes, below).
@@ -530,7 +534,8 @@ class Problem:
                 raise self.loaded.error((side.value,), f"drawing {list(shape)} from {s.dist} "
                                         f"failed: {_first_line(err)}") from None
 
-        return BuiltSide(side, dist, log_prob, args, draw)
+        tensors = {k: v for k, v in args.items() if isinstance(v, torch.Tensor)}  # no `dim`
+        return BuiltSide(side, dist, log_prob, tensors, draw)
 
     def _check_arg_names(self, side: SideName, s: Side, cls: Any) -> None:
         """Every `args:` key must be a keyword of the distribution's constructor."""

@@ -63,7 +63,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
     device = problem.side_devices[side]
     warm_up(device)
     counter = _Memory(device)
-    with counter:
+    with counter, problem.warnings.during(side, dtype, keep=not (jittered or overrides)):
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads)
         if grads:
@@ -155,7 +155,7 @@ def train_side(problem: Problem, side: SideName, dtype: DType, *,
     losses: list[float] = []
     start = time.perf_counter()
     interrupted = False
-    with seeded(problem.spec.seed):
+    with seeded(problem.spec.seed), problem.warnings.during(side, dtype):
         for step in range(1, settings.steps + 1):
             try:
                 env = problem.env(dtype, side, leaf_values=leaves)
