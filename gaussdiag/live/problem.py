@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gaussdiag.build import BuiltSide, Env, Overrides, jitter_point, resolve_device, torch_dtype
+from gaussdiag.build import BuiltSide, ConstraintFailure, Env, Overrides, jitter_point, resolve_device, torch_dtype
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.live.settings import Sample, Settings
 from gaussdiag.live.sides import LiveSide
@@ -250,7 +250,10 @@ class LiveProblem:
 
     def kind(self, side: SideName) -> str:
         if side not in self._kinds:
-            self.reference(side)
+            try:
+                self.reference(side)
+            except (ConstraintFailure, GaussdiagError):
+                return "unknown"  # it never built: nothing reads it as a distribution
         return self._kinds[side]
 
     def method(self, side: SideName) -> Method:
