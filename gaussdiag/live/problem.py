@@ -203,7 +203,7 @@ class LiveProblem:
                         env.values[other] = self._sample_inputs[other]
                     elif isinstance(value, torch.Tensor):
                         env.values[other] = self.base[other]
-                out = self.sides[side].call(env.values, self.seed)
+                out = self.sides[side].call(env.values, self.seed, f64)
                 if not isinstance(out, torch.distributions.Distribution):
                     raise GaussdiagError(
                         f"inputs['{name}']: sample('{side.value}', ...) draws from side "
@@ -218,7 +218,7 @@ class LiveProblem:
 
     def build(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
         live = self.sides[side]
-        out = live.call(env.values, self.seed)
+        out = live.call(env.values, self.seed, torch_dtype(dtype))
         at = self.settings.at if self.mode is not Mode.RSAMPLE else None
         built = live.result(out, self.mode, torch_dtype(dtype), self.settings.sample_shape, at)
         self._kinds[side] = ("dist" if built.dist is not None else

@@ -64,7 +64,7 @@ class LiveSide:
 
     # ---- calling -------------------------------------------------------------------------
 
-    def call(self, values: Mapping[str, Any], seed: int) -> Any:
+    def call(self, values: Mapping[str, Any], seed: int, tdt: torch.dtype) -> Any:
         """The side's result, called under the seed (dropout and draws repeat across dtypes).
         A broken constraint becomes ConstraintFailure, anything else it raises a
         GaussdiagError with its type and message."""
@@ -86,7 +86,11 @@ class LiveSide:
         except GaussdiagError:
             raise
         except Exception as err:  # noqa: BLE001 - the user's own code: report, do not crash
-            raise self.raised(err) from None
+            failure = self.raised(err)
+            if isinstance(err, RuntimeError) and _DTYPE_CLASH in str(err):
+                failure = GaussdiagError(f"{failure}; in the {_dt(tdt)} run it mixes dtypes: "
+                                         f"it ignores the run's dtype, {self._why_dtype(tdt)}")
+            raise failure from None
 
     def raised(self, err: BaseException, what: str = "raised") -> GaussdiagError:
         where = _user_frame(err.__traceback__)
@@ -193,6 +197,10 @@ class LiveSide:
                         "pass it in params or inputs, so each run gets it in its own dtype")
         return ("probably through a tensor it creates with a fixed dtype: create it with "
                 "dtype=x.dtype of an argument x, or pass it in params or inputs")
+
+
+# torch's words for an operation on two dtypes (a float32 weight meeting a float64 input)
+_DTYPE_CLASH = "must have the same dtype"
 
 
 def _given_args(dist: Any) -> dict[str, torch.Tensor]:
