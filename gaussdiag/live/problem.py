@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gaussdiag.build import BuiltSide, ConstraintFailure, Env, Overrides, jitter_point, resolve_device, torch_dtype
+from gaussdiag.build import (
+    BuiltSide,
+    ConstraintFailure,
+    Env,
+    Overrides,
+    jitter_point,
+    resolve_device,
+    torch_dtype,
+)
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.live.settings import Sample, Settings
 from gaussdiag.live.sides import LiveSide
