@@ -11,12 +11,16 @@ import os
 
 from gaussdiag.errors import GaussdiagError, SpecError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.live.compare import compare
+from gaussdiag.live.pair import Pair
+from gaussdiag.live.settings import sample
 from gaussdiag.results import SpecReport
 from gaussdiag.vocab import Verdict
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussdiagError", "SpecError", "SpecReport", "Verdict", "__version__", "diagnose"]
+__all__ = ["GaussdiagError", "Pair", "SpecError", "SpecReport", "Verdict", "__version__",
+           "compare", "diagnose", "sample"]
 
 
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
@@ -28,3 +32,12 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
     from gaussdiag.api import diagnose as _diagnose
 
     return _diagnose(spec, device=device, max_elements=max_elements)
+
+
+def __getattr__(name: str) -> object:
+    """`gaussdiag.testing` on first use (it is not imported with the package)."""
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module("gaussdiag.testing")
+    raise AttributeError(f"module 'gaussdiag' has no attribute '{name}'")

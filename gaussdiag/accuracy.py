@@ -22,8 +22,8 @@ from gaussdiag.vocab import DType, Mode, SideName
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.build import Problem
     from gaussdiag.evaluate import SideRun
+    from gaussdiag.problem import Problem
 
 TIE_DIGITS = 0.3
 """Two sides tie on a quantity when their digits differ by at most this: 0.3 digits is a
@@ -61,7 +61,7 @@ def value_name(mode: Mode) -> str:
 
 
 def quantity_names(problem: Problem) -> list[str]:
-    return [value_name(problem.spec.mode), *(f"grad[{n}]" for n in problem.grad_names)]
+    return [value_name(problem.mode), *(f"grad[{n}]" for n in problem.grad_names)]
 
 
 def quantity_accuracy(name: str, low: torch.Tensor | None, ref: torch.Tensor | None,

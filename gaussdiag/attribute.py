@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from gaussdiag import accuracy
 from gaussdiag import expr as ex
 from gaussdiag import tolerance as tl
-from gaussdiag.build import ConstraintFailure, Overrides, Problem
+from gaussdiag.build import ConstraintFailure, Overrides
 from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun, moments, run_side
 from gaussdiag.results import Cause, Evidence, Quantity, RoundOff, Trajectory
 from gaussdiag.results import Problem as Issue
@@ -38,6 +38,9 @@ from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
     import torch
+
+    from gaussdiag.build import Problem as SpecProblem
+    from gaussdiag.problem import Problem
 
 Runs = dict[DType, dict[SideName, "SideRun | ConstraintFailure"]]
 Trains = dict[DType, dict[SideName, "TrainRun | TrainFailure"]]
@@ -204,7 +207,7 @@ class Facts:
     def point_quantities(self) -> list[Quantity]:
         """log_prob (or the draws) and grad[p] at the spec's point."""
         if self._quantities is None:
-            name = "draws" if self.problem.spec.mode is Mode.RSAMPLE else "log_prob"
+            name = "draws" if self.problem.mode is Mode.RSAMPLE else "log_prob"
             self._quantities = compute_quantities(self.pairs(), self.kappa,
                                                   self.problem.grad_names, value_name=name)
         return self._quantities
@@ -261,7 +264,7 @@ class Facts:
         if screen is not None:
             self.notes.append("the explanation search screened candidates on a slice of the "
                               "largest dimension, then confirmed at full size")
-        targets = [(s, p) for s in SideName for p in params_used(self.problem, s)]
+        targets = [(s, p) for s in SideName for p in self.problem.params_used(s)]
         singles = [(c,) for c in CANDIDATES]
         for steps_list in (singles, list(_compositions())):
             for steps in steps_list:
@@ -463,13 +466,12 @@ def _no_gradient(ev: Facts) -> Finding | None:
         if has[SideName.A] == has[SideName.B]:
             continue
         without = SideName.A if not has[SideName.A] else SideName.B
-        if name not in params_used(ev.problem, without, leaves_only=True):
+        if name not in ev.problem.params_used(without, leaves_only=True):
             return Finding(f"`{name}` gets a gradient on side {without.other.value} and none on "
                            f"side {without.value}, which does not use `{name}` at all",
                            f"make side {without.value} depend on `{name}`, or set `grad: false` "
                            "on it if it is meant to be a constant")
-        s = ev.problem.spec.side(without)
-        if ev.problem.spec.mode is Mode.RSAMPLE and s.method is Method.SAMPLE:
+        if ev.problem.mode is Mode.RSAMPLE and ev.problem.method(without) is Method.SAMPLE:
             return Finding(
                 f"`{name}` gets a gradient on side {without.other.value} and none on side "
                 f"{without.value}: side {without.value} draws with sample(), which runs without "
@@ -490,13 +492,12 @@ def _different_draws(ev: Facts) -> Finding | None:
     (same law, different map from noise to sample)."""
     import torch
 
-    spec = ev.problem.spec
-    if spec.mode is not Mode.RSAMPLE:
+    if ev.problem.mode is not Mode.RSAMPLE:
         return None
     draws = next((q for q in ev.quantities if q.name == "draws"), None)
     if draws is None or not draws.persists:
         return None
-    if any(spec.side(s).kind != "dist" for s in SideName):
+    if any(ev.problem.kind(s) != "dist" for s in SideName):
         return None  # an `expr` side has no log_prob to test the law with
     pairs = ev.pairs()
     if DType.FLOAT64 not in pairs:
@@ -633,7 +634,7 @@ def _side_digits(ev: Facts, low: DType) -> dict[SideName, float]:
     for side in SideName:
         ref = ev.runs.get(DType.FLOAT64, {}).get(side)
         run = ev.runs.get(low, {}).get(side)
-        if ev.problem.spec.mode is Mode.RSAMPLE:  # the low run must map float64's noise
+        if ev.problem.mode is Mode.RSAMPLE:  # the low run must map float64's noise
             try:
                 run = accuracy.run_low(ev.problem, side, low)
             except ConstraintFailure:
@@ -823,7 +824,7 @@ def growth_rate(gaps: list[float]) -> float | None:
 # ---- what a side uses ------------------------------------------------------------------------
 
 
-def side_sources(problem: Problem, side: SideName) -> list[tuple[tuple[str | int, ...], str]]:
+def side_sources(problem: SpecProblem, side: SideName) -> list[tuple[tuple[str | int, ...], str]]:
     """(key path, expression) for every expression a side evaluates itself."""
     s = problem.spec.side(side)
     out: list[tuple[tuple[str | int, ...], str]] = []
@@ -845,8 +846,10 @@ def side_sources(problem: Problem, side: SideName) -> list[tuple[tuple[str | int
     return out
 
 
-def params_used(problem: Problem, side: SideName, *, leaves_only: bool = False) -> list[str]:
-    """Params the side depends on (directly or through derived params), in declaration order."""
+def params_used(problem: SpecProblem, side: SideName, *, leaves_only: bool = False
+                ) -> list[str]:
+    """A spec's params the side depends on (directly or through derived params), in
+    declaration order."""
     spec = problem.spec
     allow = spec.mode is Mode.RSAMPLE
     names: set[str] = set()
@@ -882,20 +885,27 @@ def _describe(ev: Facts, found: Explanation) -> tuple[str, str]:
             f"{expects}. With `{p}` replaced by {cause.transform}({p}) on side {side}, every "
             f"value and gradient matches side {other} in float64, {where}")
     template = _template(found.steps)
+    return text, ev.problem.fix(cause.side, p, template, cause.transform)
+
+
+def spec_fix(problem: SpecProblem, side_name: SideName, p: str, template: str,
+             transform: str) -> str:
+    """A spec's fix: the side's expressions with `p` rewritten by `template`."""
+    side = side_name.value
     fixes: list[str] = []
-    for key, src in side_sources(ev.problem, cause.side):
-        e = ev.problem.parsed(src, allow_randn=ev.problem.spec.mode is Mode.RSAMPLE)
+    for key, src in side_sources(problem, side_name):
+        e = problem.parsed(src, allow_randn=problem.spec.mode is Mode.RSAMPLE)
         if p not in e.names:
             continue
         new = ex.substitute(e, p, template)
         argname = str(key[-1])
         fixes.append(f"{argname}={new}")
-        alt = ALTERNATIVES.get((argname, cause.transform))
+        alt = ALTERNATIVES.get((argname, transform))
         if alt:
             fixes.append(f"or {alt}={src}")
     if not fixes:  # p reaches the side only through a derived param or an input
         fixes.append(f"use {template.format(p=p)} wherever side {side} uses `{p}`")
-    return text, f"on side {side}, pass " + ", ".join(fixes)
+    return f"on side {side}, pass " + ", ".join(fixes)
 
 
 def _template(steps: tuple[Candidate, ...]) -> str:
@@ -967,7 +977,7 @@ def estimate_kappa(problem: Problem) -> float:
 
     kappa = 1.0
     for side in SideName:
-        if problem.spec.side(side).kind != "dist":
+        if problem.kind(side) != "dist":
             continue
         try:
             built = problem.reference(side)

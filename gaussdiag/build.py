@@ -8,14 +8,14 @@ which must answer without importing torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag import dist_args, singular
 from gaussdiag import expr as ex
-from gaussdiag.errors import DeviceError, ExprError
+from gaussdiag.errors import DeviceError, ExprError, SpecError
 from gaussdiag.spec import (
     DEFAULT_MAX_ELEMENTS,
     AffineTransform,
@@ -28,11 +28,12 @@ from gaussdiag.spec import (
     PowerTransform,
     SampleInput,
     Side,
+    TrainSpec,
     UniformInit,
     ValuesTensor,
 )
 from gaussdiag.torch_warnings import WarningLog
-from gaussdiag.vocab import DType, Method, SideName
+from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
     import torch
@@ -222,26 +223,10 @@ class Problem:
                 "(raise it with --max-elements)")
 
     def jitter(self) -> dict[str, torch.Tensor]:
-        """A second point near the spec's: each leaf param that gets gradients scaled
-        elementwise by exp(0.1 u), zeros of vector params moved by 0.1 u (matrix zeros stay
-        zero: structure such as a triangle is kept). Constants (`grad: false`) and literal
-        inputs stay as written: they are structure (an identity, a mask) or data. Used to tell
-        real equalities from coincidences such as std == 1."""
-        import torch
-
+        """A second point near the spec's (`jitter_point`): only params that get gradients
+        move; constants (`grad: false`) and literal inputs stay as written."""
         if self.jittered is None:
-            gen = torch.Generator().manual_seed(self.spec.seed + 7919)
-            out = dict(self.base)
-            for name in self.grad_names:
-                t = self.base[name]
-                u = torch.randn(t.shape, dtype=torch.float64, generator=gen)
-                if t.ndim >= 2 and t.shape[-1] == t.shape[-2]:
-                    u = 0.5 * (u + u.transpose(-1, -2))  # keep symmetric matrices symmetric
-                moved = t * torch.exp(0.1 * u)
-                if t.ndim < 2:
-                    moved = torch.where(t == 0, 0.1 * u, moved)
-                out[name] = moved
-            self.jittered = out
+            self.jittered = jitter_point(self.base, self.grad_names, self.spec.seed)
         return self.jittered
 
     def sliced(self, keep: int = 16) -> Problem | None:
@@ -577,6 +562,63 @@ class Problem:
                                                    side))
         raise AssertionError(f"unhandled transform {t!r}")
 
+    # ---- the engine's interface (gaussdiag.problem.Problem) -------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def file(self) -> str:
+        return self.loaded.file
+
+    @property
+    def expect(self) -> Verdict | None:
+        return self.spec.expect
+
+    @property
+    def mode(self) -> Mode:
+        return self.spec.mode
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def run_dtypes(self) -> list[DType]:
+        return self.spec.run_dtypes
+
+    @property
+    def train_settings(self) -> TrainSpec:
+        return self.spec.train_settings
+
+    @property
+    def labels(self) -> dict[SideName, str]:
+        return {s: self.spec.side(s).display(s) for s in SideName}
+
+    def kind(self, side: SideName) -> str:
+        return self.spec.side(side).kind
+
+    def method(self, side: SideName) -> Method:
+        return self.spec.side(side).method or Method.RSAMPLE
+
+    def params_used(self, side: SideName, *, leaves_only: bool = False) -> list[str]:
+        from gaussdiag.attribute import params_used
+
+        return params_used(self, side, leaves_only=leaves_only)
+
+    def fix(self, side: SideName, param: str, template: str, transform: str) -> str:
+        from gaussdiag.attribute import spec_fix
+
+        return spec_fix(self, side, param, template, transform)
+
+    def shape_hint(self, side: SideName, k: int) -> str:
+        return (f"add `event_dims: {k}` to {side.value}" if self.kind(side) == "dist"
+                else f"sum the last {k} dim(s) of {side.value}'s log_prob expression")
+
+    def error(self, side: SideName, message: str) -> SpecError:
+        return self.loaded.error((side.value,), message)
+
     def at_name(self, side: SideName) -> str:
         name = self.spec.at_for(side)
         if name is None:
@@ -644,6 +686,29 @@ def constraint_failure(side: SideName, dist_name: str, cls: Any, args: Mapping[s
         fix=_CONSTRAINT_FIX.get(cname or "", "reparameterize so the constraint holds by "
                                 "construction (torch.distributions.transform_to)"),
     )
+
+
+def jitter_point(base: Mapping[str, torch.Tensor], grad_names: Iterable[str], seed: int
+                 ) -> dict[str, torch.Tensor]:
+    """A second point near `base`: each leaf that gets gradients scaled elementwise by
+    exp(0.1 u), zeros of vector leaves moved by 0.1 u (matrix zeros stay zero: structure such
+    as a triangle is kept). Constants and data stay as written: they are structure (an
+    identity, a mask) or observations. Used to tell real equalities from coincidences such as
+    std == 1."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed + 7919)
+    out = dict(base)
+    for name in grad_names:
+        t = base[name]
+        u = torch.randn(t.shape, dtype=torch.float64, generator=gen)
+        if t.ndim >= 2 and t.shape[-1] == t.shape[-2]:
+            u = 0.5 * (u + u.transpose(-1, -2))  # keep symmetric matrices symmetric
+        moved = t * torch.exp(0.1 * u)
+        if t.ndim < 2:
+            moved = torch.where(t == 0, 0.1 * u, moved)
+        out[name] = moved
+    return out
 
 
 def _first_line(err: BaseException) -> str:

@@ -61,7 +61,9 @@ def _root(
 def compare(
     specs: Annotated[
         list[Path] | None,
-        typer.Argument(help="Spec files (YAML, spec-v1). None: run the built-in demo "
+        typer.Argument(help="Spec files (YAML, spec-v1), or Python files whose module-level "
+                       "gaussdiag.Pair objects are diagnosed (trusted code: the file is "
+                       "imported and run). None: run the built-in demo "
                        "(MultivariateNormal with a std passed as a covariance vs Normal).",
                        show_default=False),
     ] = None,
@@ -126,6 +128,11 @@ def compare(
                 reports.append(diagnose(loaded, options, progress))
             for path in specs or []:
                 current = str(path)
+                if current.endswith(".py"):
+                    from gaussdiag.live.pair import diagnose_pairs_file
+
+                    reports.extend(diagnose_pairs_file(current, options, progress))
+                    continue
                 reports.append(diagnose_file(current, options, progress))
                 if reports[-1].interrupted:  # Ctrl-C during training: stop here too
                     break

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gaussdiag.build import Env, Overrides, Problem, seeded
+from gaussdiag.build import Env, Overrides, seeded
 from gaussdiag.vocab import DType, Mode, Optimizer, SideName
 
 if TYPE_CHECKING:
     import torch
+
+    from gaussdiag.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
                 try:
                     got = list(torch.autograd.grad(value.sum(), leaves, allow_unused=True))
                 except RuntimeError as err:  # e.g. more than torch's 64 dimensions
-                    raise problem.loaded.error(
-                        (side.value,), f"backward() failed: {str(err).splitlines()[0]}") from None
+                    raise problem.error(
+                        side, f"backward() failed: {str(err).splitlines()[0]}") from None
             else:
                 got = [None] * len(leaves)
             out_grads = {n: (g.detach().cpu() if g is not None else None)
@@ -100,9 +102,9 @@ def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
     built = problem.build(side, env, dtype)
     if keep:
         problem.keep_reference(side, built)
-    if problem.spec.mode is Mode.RSAMPLE:
+    if problem.mode is Mode.RSAMPLE:
         assert built.draw is not None
-        with seeded(problem.spec.seed):  # the generator is reseeded before each side
+        with seeded(problem.seed):  # the generator is reseeded before each side
             return built.draw()
     assert built.log_prob is not None
     return built.log_prob(env.values[problem.at_name(side)])
@@ -139,7 +141,7 @@ def train_side(problem: Problem, side: SideName, dtype: DType, *,
 
     from gaussdiag.build import ConstraintFailure, torch_dtype
 
-    settings = problem.spec.train_settings
+    settings = problem.train_settings
     device = problem.side_devices[side]
     warm_up(device)
     leaves = {n: problem.base[n].to(device=device, dtype=torch_dtype(dtype), copy=True)
@@ -155,7 +157,7 @@ def train_side(problem: Problem, side: SideName, dtype: DType, *,
     losses: list[float] = []
     start = time.perf_counter()
     interrupted = False
-    with seeded(problem.spec.seed), problem.warnings.during(side, dtype):
+    with seeded(problem.seed), problem.warnings.during(side, dtype):
         for step in range(1, settings.steps + 1):
             try:
                 env = problem.env(dtype, side, leaf_values=leaves)
@@ -245,7 +247,7 @@ def moments(problem: Problem, side: SideName) -> dict[str, torch.Tensor]:
     at the spec's point), for side-by-side evidence."""
     import torch
 
-    if problem.spec.side(side).kind != "dist":
+    if problem.kind(side) != "dist":
         return {}
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():

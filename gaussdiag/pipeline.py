@@ -17,8 +17,8 @@ from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spe
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
-    from gaussdiag.build import Problem
     from gaussdiag.evaluate import TrainFailure, TrainRun
+    from gaussdiag.problem import Problem
 
 Progress = Callable[[str], None]
 
@@ -73,19 +73,28 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
               start: float) -> SpecReport:
     import torch  # noqa: F401 - imported before the timer starts: the spec's own time
 
+    from gaussdiag.build import Problem as SpecProblem
+
+    start = time.perf_counter()  # after the imports: the spec's own time
+    problem = SpecProblem(loaded, device=options.device, max_elements=options.max_elements)
+    return diagnose_problem(problem, progress, start)
+
+
+def diagnose_problem(problem: Problem, progress: Progress | None = None,
+                     start: float | None = None) -> SpecReport:
+    """The engine, for a problem from any front end: run both sides in every dtype, train
+    in train mode, attribute. Raises GaussdiagError for what the user must fix."""
     from gaussdiag.attribute import attribute, estimate_kappa
-    from gaussdiag.build import ConstraintFailure, Problem
+    from gaussdiag.build import ConstraintFailure
     from gaussdiag.evaluate import SideRun, run_side
 
-    spec = loaded.spec
-    start = time.perf_counter()  # after the imports: the spec's own time
-    problem = Problem(loaded, device=options.device, max_elements=options.max_elements)
+    start = time.perf_counter() if start is None else start
     runs: dict[DType, dict[SideName, SideRun | ConstraintFailure]] = {}
-    for dtype in spec.run_dtypes:
+    for dtype in problem.run_dtypes:
         runs[dtype] = {}
         for side in SideName:
             if progress:
-                progress(f"{spec.name}: side {side.value} in {dtype.value}")
+                progress(f"{problem.name}: side {side.value} in {dtype.value}")
             try:
                 runs[dtype][side] = run_side(problem, side, dtype)
             except ConstraintFailure as failure:
@@ -96,11 +105,12 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
                                     f"{dtype.value} from `dtypes` if torch lacks it here)",
                                     key=err.key, line=err.line) from None
                 raise
-    if spec.mode is not Mode.RSAMPLE:
-        _check_shapes(loaded, runs)
-    trains, interrupted = _train(problem, progress) if spec.mode is Mode.TRAIN else (None, False)
+    if problem.mode is not Mode.RSAMPLE:
+        _check_shapes(problem, runs)
+    trains, interrupted = (_train(problem, progress) if problem.mode is Mode.TRAIN
+                           else (None, False))
     if progress:
-        progress(f"{spec.name}: attributing")
+        progress(f"{problem.name}: attributing")
     kappa = estimate_kappa(problem)
     result = attribute(problem, runs, kappa, progress, trains)
     costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
@@ -108,18 +118,19 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
     verdict: Verdict | None = result.verdict
     if interrupted:  # a partial run decides nothing
         verdict = None
-    ok = verdict is not None and (verdict is spec.expect if spec.expect is not None
+    expect = problem.expect
+    ok = verdict is not None and (verdict is expect if expect is not None
                                   else verdict.acceptable_without_expect)
     devices = {problem.side_devices[s] for s in SideName}
     return SpecReport(
-        file=loaded.file, name=spec.name, verdict=verdict, expect=spec.expect, ok=ok,
+        file=problem.file, name=problem.name, verdict=verdict, expect=expect, ok=ok,
         explanation=result.finding.explanation, fix=result.finding.fix,
         cause=result.finding.cause, round_off=result.finding.round_off,
         quantities=result.quantities, problems=result.problems,
         evidence=result.evidence, costs=costs, notes=result.notes + problem.warnings.notes,
         kappa=kappa,
-        dtypes=tuple(spec.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
-        mode=spec.mode, labels={s: spec.side(s).display(s) for s in SideName},
+        dtypes=tuple(problem.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
+        mode=problem.mode, labels=problem.labels,
         trajectories=result.trajectories, point_quantities=result.point_quantities,
         interrupted=interrupted, seconds=time.perf_counter() - start,
     )
@@ -131,7 +142,7 @@ def _train(problem: Problem, progress: Progress | None
     from gaussdiag.evaluate import TrainFailure, train_side
 
     trains: dict[DType, dict[SideName, TrainRun | TrainFailure]] = {}
-    for dtype in problem.spec.run_dtypes:
+    for dtype in problem.run_dtypes:
         trains[dtype] = {}
         for side in SideName:
             try:
@@ -145,7 +156,7 @@ def _train(problem: Problem, progress: Progress | None
     return trains, False
 
 
-def _check_shapes(loaded: LoadedSpec,
+def _check_shapes(problem: Problem,
                   runs: Mapping[DType, Mapping[SideName, object]]) -> None:
     """Sides whose log_prob shapes differ cannot be compared: a spec error with the fix."""
     from gaussdiag.evaluate import SideRun
@@ -160,12 +171,10 @@ def _check_shapes(loaded: LoadedSpec,
         big, small = (SideName.B, SideName.A) if len(sb) > len(sa) else (SideName.A, SideName.B)
         shapes = {SideName.A: sa, SideName.B: sb}
         k = len(shapes[big]) - len(shapes[small])
-        side = loaded.spec.side(big)
         if k > 0 and shapes[big][:len(shapes[small])] == shapes[small]:
-            hint = (f"add `event_dims: {k}` to {big.value}" if side.kind == "dist"
-                    else f"sum the last {k} dim(s) of {big.value}'s log_prob expression")
+            hint = problem.shape_hint(big, k)
         else:
             hint = ("make both sides describe the same event: check `event_dims` and the args' "
                     "shapes")
-        raise loaded.error((big.value,), f"{big.value}'s log_prob has shape {shapes[big]}, "
+        raise problem.error(big, f"{big.value}'s log_prob has shape {shapes[big]}, "
                            f"{small.value}'s {shapes[small]}: {hint}")

@@ -133,7 +133,7 @@ def test_train_step_that_breaks_a_constraint_is_invalid_parameters_naming_the_st
 def test_ctrl_c_during_training_keeps_finished_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """An interrupt in the middle of float64 training: the float32 runs that finished are
     reported, no verdict is claimed, and the CLI exits 130."""
-    import gaussdiag.evaluate as ev
+    import gaussdiag.build as ev  # the spec front end's Problem
     from gaussdiag.cli import main
 
     real = ev.Problem.build

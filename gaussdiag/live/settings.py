@@ -1,0 +1,135 @@
+"""The keywords of `gaussdiag.compare` (and of `gaussdiag.Pair`), checked into `Settings`.
+No torch here: `import gaussdiag` and a pairs file's `Pair(...)` stay light."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gaussdiag.errors import GaussdiagError
+from gaussdiag.suggest import hint
+from gaussdiag.vocab import DType, Mode, Optimizer, Verdict
+
+# compare()'s keywords besides the two sides: what a Pair may be given.
+KEYWORDS = ("params", "inputs", "at", "mode", "sample_shape", "train", "dtypes", "seed",
+            "device", "expect", "name")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """An input drawn from a side (its distribution at the point, in float64, under the
+    seed): `gaussdiag.sample("b", (64,))`."""
+
+    side: str
+    shape: tuple[int, ...]
+
+
+def sample(side: str, shape: Iterable[int] = ()) -> Sample:
+    """An input drawn from side `side` ("a" or "b") with `sample_shape` `shape`."""
+    if side not in ("a", "b"):
+        raise GaussdiagError(f"sample(): side must be 'a' or 'b', found {side!r}")
+    return Sample(side, _shape("sample()", shape))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int = 100
+    optimizer: Optimizer = Optimizer.ADAM
+    lr: float = 0.01
+
+
+@dataclass(frozen=True)
+class Settings:
+    params: Mapping[str, Any]
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    at: str | None = None
+    mode: Mode = Mode.LOG_PROB
+    sample_shape: tuple[int, ...] = ()
+    train: TrainSettings = TrainSettings()
+    dtypes: tuple[DType, ...] = (DType.FLOAT32, DType.FLOAT64)
+    seed: int = 0
+    device: str | None = None
+    expect: Verdict | None = None
+    name: str = ""
+    file: str = "<python>"
+
+
+def _choice(what: str, value: Any, enum: type[Any]) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        names = [m.value for m in enum]
+        raise GaussdiagError(f"{what} must be one of {', '.join(names)}, found {value!r}"
+                             f"{hint(str(value), names)}") from None
+
+
+def _shape(what: str, shape: Iterable[int]) -> tuple[int, ...]:
+    try:
+        out = tuple(shape)
+    except TypeError:
+        raise GaussdiagError(f"{what}: a shape is a tuple of sizes, found {shape!r}") from None
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in out):
+        raise GaussdiagError(f"{what}: a shape is a tuple of sizes >= 0, found {shape!r}")
+    return out
+
+
+def check_keywords(given: Iterable[str]) -> None:
+    for key in given:
+        if key not in KEYWORDS:
+            raise GaussdiagError(f"unknown keyword `{key}`{hint(key, KEYWORDS)}; the keywords "
+                                 f"are: {', '.join(KEYWORDS)}")
+
+
+def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,
+             at: str | None = None, mode: str = "log_prob", sample_shape: Iterable[int] = (),
+             train: Mapping[str, Any] | None = None,
+             dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
+             device: str | None = None, expect: str | None = None, name: str = "",
+             file: str = "<python>") -> Settings:
+    """compare()'s keywords, checked: every message says which keyword and what is allowed."""
+    if not isinstance(params, Mapping):
+        raise GaussdiagError(f"params must be a dict of name -> tensor or nn.Module, found "
+                             f"{type(params).__name__}")
+    inputs = dict(inputs or {})
+    clash = set(params) & set(inputs)
+    if clash:
+        raise GaussdiagError(f"{', '.join(sorted(clash))}: both a param and an input")
+    for name_ in (*params, *inputs):
+        if not isinstance(name_, str) or not name_.isidentifier():
+            raise GaussdiagError(f"param and input names are keyword names, found {name_!r}")
+    the_mode = _choice("mode", mode, Mode)
+    if at is None and len(inputs) == 1 and the_mode is not Mode.RSAMPLE:
+        at = next(iter(inputs))
+    if at is not None and at not in inputs:
+        raise GaussdiagError(f"at='{at}' is not an input{hint(at, inputs, params)}; inputs: "
+                             f"{', '.join(inputs) or '(none)'}")
+    for key, value in inputs.items():
+        if isinstance(value, Sample) and the_mode is Mode.RSAMPLE:
+            raise GaussdiagError(f"inputs['{key}']: sample() inputs are for log_prob and "
+                                 "train mode")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise GaussdiagError(f"seed must be an integer, found {seed!r}")
+    return Settings(
+        params=dict(params), inputs=inputs, at=at, mode=the_mode,
+        sample_shape=_shape("sample_shape", sample_shape), train=_train(train or {}),
+        dtypes=tuple(_choice("dtypes", d, DType) for d in dtypes), seed=seed, device=device,
+        expect=None if expect is None else _choice("expect", expect, Verdict),
+        name=name, file=file)
+
+
+def _train(train: Mapping[str, Any]) -> TrainSettings:
+    keys = ("steps", "optimizer", "lr")
+    for key in train:
+        if key not in keys:
+            raise GaussdiagError(f"train: unknown key `{key}`{hint(str(key), keys)}; keys: "
+                                 f"{', '.join(keys)}")
+    steps = train.get("steps", 100)
+    lr = train.get("lr", 0.01)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise GaussdiagError(f"train: steps must be a positive integer, found {steps!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+        raise GaussdiagError(f"train: lr must be a positive number, found {lr!r}")
+    return TrainSettings(steps, _choice("train: optimizer", train.get("optimizer", "adam"),
+                                        Optimizer), float(lr))
+
