@@ -38,21 +38,6 @@ from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 if TYPE_CHECKING:
     import torch
 
-# Distributions a spec may name as `dist:` (torch.distributions class names). Composite
-# classes (Independent, TransformedDistribution, MixtureSameFamily) are left out: `event_dims`
-# and `transforms` build the first two; mixtures need component specs the format lacks.
-DISTRIBUTIONS: tuple[str, ...] = (
-    "Normal", "MultivariateNormal", "LowRankMultivariateNormal", "LogNormal", "StudentT",
-    "Cauchy", "Laplace", "HalfNormal", "HalfCauchy", "Gumbel", "Exponential", "Gamma", "Chi2",
-    "InverseGamma", "Beta", "Dirichlet", "Uniform", "Weibull", "Pareto", "Kumaraswamy",
-    "FisherSnedecor", "VonMises", "GeneralizedPareto", "LogisticNormal", "ContinuousBernoulli",
-    "Wishart", "LKJCholesky", "Bernoulli", "Binomial", "Categorical", "Geometric",
-    "NegativeBinomial", "Poisson", "Multinomial", "OneHotCategorical",
-)
-
-# Elementwise transforms a side may list in `transforms:` (dict forms: affine, power).
-TRANSFORMS: tuple[str, ...] = ("exp", "tanh", "sigmoid", "softplus")
-
 # Overrides replace a named param's value on one side by a function of it (the
 # reparameterization search's hook): name -> f(tensor) -> tensor.
 Overrides = Mapping[str, Callable[["torch.Tensor"], "torch.Tensor"]]

@@ -361,7 +361,7 @@ def schema() -> int:
     `gaussdiag schema > gaussdiag.schema.json`."""
     import json
 
-    from gaussdiag.schema import spec_schema
+    from gaussdiag.spec.schema import spec_schema
 
     sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
     return EXIT_OK
@@ -375,7 +375,7 @@ def init(
 ) -> int:
     """Write a commented starter spec that runs as is: `gaussdiag init my_spec`, then
     `gaussdiag compare my_spec.yaml`. Never overwrites a file (exit 2)."""
-    from gaussdiag.init_spec import write_starter
+    from gaussdiag.spec.starter import write_starter
 
     target = write_starter(name)
     if target != "-":

@@ -347,7 +347,7 @@ def test_schema_accepts_the_configs_and_refuses_a_typo() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     import yaml
 
-    from gaussdiag.schema import spec_schema
+    from gaussdiag.spec.schema import spec_schema
 
     validator = jsonschema.Draft202012Validator(spec_schema())
     jsonschema.Draft202012Validator.check_schema(spec_schema())

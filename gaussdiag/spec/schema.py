@@ -1,6 +1,6 @@
 """The JSON Schema of the spec format (`gaussdiag schema`), for editors and CI linters.
 
-Generated from the pydantic models in `gaussdiag.spec`, so it cannot drift from what the
+Generated from the pydantic models in `gaussdiag.spec.models`, so it cannot drift from what the
 loader accepts. The loader checks more than a schema can say (names declared before use,
 expressions, shapes that broadcast): a document the schema accepts may still be refused, with
 a message that names the key and the line. No torch here.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gaussdiag.spec import Spec
+from gaussdiag.spec.models import Spec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"  # what pydantic generates
 TITLE = "gaussdiag spec, version 1"

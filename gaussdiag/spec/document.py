@@ -1,0 +1,285 @@
+"""YAML text -> plain Python values, with the mark (line, column) of every key path.
+
+A safe loader composes nodes only (never constructs objects); values are built here, by YAML
+1.2 rules, checking duplicate keys, tags, merge keys, alias expansion and depth on the way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+from gaussdiag.errors import SpecError
+from gaussdiag.spec.located import KeyPath, Mark, format_path, nearest, spec_error
+
+# Bound on constructed values, counting every expansion of an alias: a billion-laughs
+# document fails here instead of exhausting memory.
+MAX_NODES = 100_000
+MAX_DEPTH = 100
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, NULL_TAG = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+_SEQ, _MAP = _TAG + "seq", _TAG + "map"
+
+# YAML 1.2 core schema (PyYAML resolves with 1.1 rules, where `1e-6` is a string and `yes`
+# is true).
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_NULL_RE = re.compile(r"~|null|Null|NULL|")
+_BOOL_RE = re.compile(r"true|True|TRUE|false|False|FALSE")
+_INT_RE = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT_RE = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int | None) -> None:
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes nodes only (never constructs objects), resolving plain scalars by YAML 1.2
+    and refusing to nest deeper than `MAX_DEPTH`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _TooDeep(None if event.start_mark is None else event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            return _resolve_plain(value) if implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+def _resolve_plain(value: str) -> str:
+    for pattern, tag in ((_NULL_RE, NULL_TAG), (_BOOL_RE, _BOOL), (_INT_RE, _INT),
+                         (_FLOAT_RE, _FLOAT)):
+        if pattern.fullmatch(value):
+            return tag
+    return _STR
+
+
+def compose(text: str, doc: Document) -> yaml.Node | None:
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)  # checks the characters already
+        node: yaml.Node | None = loader.get_single_node()
+        return node
+    except _TooDeep as err:
+        raise spec_error(doc.file, f"nested deeper than {MAX_DEPTH} levels",
+                        line=err.line) from None
+    except RecursionError:
+        raise spec_error(doc.file, f"nested deeper than {MAX_DEPTH} levels") from None
+    except yaml.MarkedYAMLError as err:
+        raise _yaml_error(doc.file, err) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        char = f"U+{err.character:04X}" if isinstance(err.character, int) else repr(err.character)
+        raise spec_error(doc.file, f"invalid YAML: character {char} is not allowed in a YAML "
+                                  "file", line=line) from None
+    except yaml.YAMLError as err:
+        raise spec_error(doc.file, f"invalid YAML: {err}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _yaml_error(file: str, err: yaml.MarkedYAMLError) -> SpecError:
+    mark = err.problem_mark or err.context_mark
+    line = None if mark is None else mark.line + 1
+    problem = (err.problem or err.context or "cannot parse").strip()
+    if "'\\t'" in problem:
+        return spec_error(file, "tab character where YAML expects spaces: indent with spaces",
+                         line=line)
+    if "expected a single document" in (err.context or ""):
+        return spec_error(file, "expected a single YAML document, found a second one "
+                               "(remove the extra `---`)", line=line)
+    context = ""
+    if err.context and err.problem:
+        context = f" ({err.context.strip()}"
+        if err.context_mark is not None and err.context_mark.line + 1 != line:
+            context += f" started on line {err.context_mark.line + 1}"
+        context += ")"
+    return spec_error(file, f"invalid YAML: {problem}{context}", line=line)
+
+
+class Document:
+    """The file name plus the marks of every key path, filled while building values."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.marks: dict[KeyPath, Mark] = {}
+        self.ends: dict[KeyPath, Mark] = {}
+        self._count = 0
+        self._active: set[int] = set()
+
+    def line(self, path: KeyPath) -> int | None:
+        mark = nearest(self.marks, path)
+        return None if mark is None else mark[0] + 1
+
+    def position(self, path: KeyPath) -> Mark:
+        return nearest(self.marks, path) or (0, 0)
+
+    def end(self, path: KeyPath) -> Mark:
+        """Where the value at `path` ends (missing keys of a mapping are noticed there)."""
+        return self.ends.get(path) or self.position(path)
+
+    def error(self, path: KeyPath, message: str) -> SpecError:
+        return spec_error(self.file, message, key=format_path(path) or None, line=self.line(path))
+
+    def construct(self, node: yaml.Node, path: KeyPath) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise self.error(path[:1], f"the document expands to more than {MAX_NODES:,} values "
+                                   "(aliases `*name` nested inside each other?)")
+        if len(path) > MAX_DEPTH:
+            raise self.error(path, f"nested deeper than {MAX_DEPTH} levels (through aliases)")
+        if id(node) in self._active:
+            raise self.error(path, "recursive alias: a node contains itself")
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                self._check_tag(node, path, _SEQ)
+                self.ends[path] = (node.end_mark.line, node.end_mark.column)
+                items = []
+                for index, item in enumerate(node.value):
+                    sub = (*path, index)
+                    self.marks[sub] = (item.start_mark.line, item.start_mark.column)
+                    items.append(self.construct(item, sub))
+                return items
+            assert isinstance(node, yaml.MappingNode)
+            self._check_tag(node, path, _MAP)
+            self.ends[path] = (node.end_mark.line, node.end_mark.column)
+            out: dict[str, Any] = {}
+            first_line: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = self._key(key_node, path)
+                sub = (*path, key)
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    self.marks[sub] = (key_node.start_mark.line, key_node.start_mark.column)
+                    raise self.error(sub, f"duplicate key '{key}' (first on line "
+                                          f"{first_line[key]}, again on line {line})")
+                first_line[key] = line
+                self.marks[sub] = (key_node.start_mark.line, key_node.start_mark.column)
+                out[key] = self.construct(value_node, sub)
+            return out
+        finally:
+            self._active.discard(id(node))
+
+    def _key(self, node: yaml.Node, path: KeyPath) -> str:
+        """A mapping key: a string, never a merge key `<<`."""
+        key, line = format_path(path) or None, node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
+            if node.value == "<<" and node.style is None:
+                raise spec_error(self.file, "merge keys (`<<`) are not supported: write the "
+                                           "keys out", key=key, line=line)
+            return str(node.value)
+        if isinstance(node, yaml.ScalarNode):
+            found = show(self._scalar(node, path))
+            message = f"keys must be strings, found {found} (quote it)"
+        else:
+            found = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+            message = f"keys must be strings, found {found}"
+        raise spec_error(self.file, message, key=key, line=line)
+
+    def _check_tag(self, node: yaml.Node, path: KeyPath, expected: str) -> None:
+        if node.tag != expected:
+            raise self._bad_tag(node, path)
+
+    def _bad_tag(self, node: yaml.Node, path: KeyPath) -> SpecError:
+        tag = str(node.tag)
+        shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+        return spec_error(self.file, f"unsupported tag '{shown}': only plain values (strings, "
+                                    "numbers, true/false, null, lists, mappings) are allowed",
+                         key=format_path(path) or None, line=node.start_mark.line + 1)
+
+    def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        tag, value = node.tag, str(node.value)
+        try:
+            if tag == _STR:
+                if _SURROGATE_RE.search(value):
+                    raise self.error(path, "the text holds an invalid character (a lone "
+                                           "surrogate from a \\u escape)")
+                return value
+            if tag == NULL_TAG and _NULL_RE.fullmatch(value):
+                return None
+            if tag == _BOOL and _BOOL_RE.fullmatch(value):
+                return value.lower() == "true"
+            if tag == _INT and _INT_RE.fullmatch(value):
+                return _parse_int(value)
+            if tag == _FLOAT and (_FLOAT_RE.fullmatch(value) or _INT_RE.fullmatch(value)):
+                return _parse_float(value)
+        except ValueError:
+            raise self.error(path, f"number {value[:40]!r} is too large") from None
+        if tag in (NULL_TAG, _BOOL, _INT, _FLOAT):
+            kind = tag[len(_TAG):]
+            raise self.error(path, f"'{value[:40]}' is not a valid !!{kind}")
+        raise self._bad_tag(node, path)
+
+
+def _parse_int(text: str) -> int:
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(_parse_int(text)) if _INT_RE.fullmatch(text) else float(text)
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it in YAML, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
+def describe(value: Any) -> str:
+    """Like `_show`, with the keys of a mapping."""
+    if isinstance(value, dict):
+        if not value:
+            return "an empty mapping"
+        keys = ", ".join(str(k) for k in list(value)[:6])
+        return f"a mapping with keys {keys}" if len(value) > 1 else f"a mapping with key {keys}"
+    if isinstance(value, list) and not value:
+        return "an empty list"
+    return show(value)
