@@ -15,10 +15,11 @@ import pytest
 import torch
 from rich.console import Console
 
-from gaussdiag.build import DISTRIBUTIONS, Problem
+from gaussdiag.build import Problem
 from gaussdiag.evaluate import run_side
 from gaussdiag.report import render_markdown, render_spec, to_json
 from gaussdiag.results import RunReport, SpecReport
+from gaussdiag.spec.names import DISTRIBUTIONS
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
 
