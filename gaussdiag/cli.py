@@ -162,7 +162,8 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
         console.print(view)
     for r in reports:
         if r.error:
-            typer.echo(f"error: {r.error}", err=True)
+            for line in r.error.splitlines():  # a spec error: one line per problem
+                typer.echo(f"error: {line}", err=True)
     if json_out is not None:
         write_text(json_out, render_json(run, timings=timings))
     if any(r.interrupted for r in reports):
@@ -416,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except GaussdiagError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for line in str(exc).splitlines():  # a spec error: one line per problem
+            typer.echo(f"error: {line}", err=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -3,6 +3,9 @@ anything else that escapes is a bug in gaussdiag (exit 3)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class GaussdiagError(Exception):
     """A problem with the user's input or environment; the message says where and how to fix."""
@@ -10,23 +13,52 @@ class GaussdiagError(Exception):
     exit_code = 2
 
 
-class SpecError(GaussdiagError):
-    """A spec that cannot be read: names the file, the key path and, where known, the line.
+@dataclass(frozen=True)
+class SpecProblem:
+    """One located problem in a spec: the file, and where known the key path, the 1-based
+    line and column. Rendered as `file:line:col: key.path: message`, as ruff and mypy do."""
 
-    Rendered as `file:line: key.path: message`.
+    file: str
+    message: str
+    key: str | None = None
+    line: int | None = None
+    col: int | None = None
+
+    def render(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}" if self.col is None else f":{self.line}:{self.col}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class SpecError(GaussdiagError):
+    """A spec that cannot be read: every problem found, in document order, one line each.
+
+    `file`, `key`, `line`, `col` and `message` are those of the first problem; `problems`
+    holds them all, so a renderer never re-parses the text.
     """
 
     def __init__(self, file: str, message: str, *, key: str | None = None,
-                 line: int | None = None) -> None:
+                 line: int | None = None, col: int | None = None,
+                 more: Sequence[SpecProblem] = ()) -> None:
+        first = SpecProblem(file, message, key=key, line=line, col=col)
+        self.problems: tuple[SpecProblem, ...] = (first, *more)
         self.file = file
         self.key = key
         self.line = line
+        self.col = col
         self.message = message
         super().__init__(self.render())
 
+    @classmethod
+    def of(cls, problems: Sequence[SpecProblem]) -> SpecError:
+        """One error for several problems (at least one), kept in the order given."""
+        first, *rest = problems
+        return cls(first.file, first.message, key=first.key, line=first.line, col=first.col,
+                   more=rest)
+
     def render(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        return "\n".join(p.render() for p in self.problems)
 
 
 class ExprError(Exception):

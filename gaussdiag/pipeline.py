@@ -63,7 +63,8 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
             return SpecReport(file=loaded.file, name=spec.name, verdict=None,
                               expect=spec.expect, ok=True, skipped=str(err), line=line)
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=f"{loaded.file}: {err}", line=line)
+                          ok=False, error=str(loaded.device_error(err, options.device)),
+                          line=line)
     except GaussdiagError as err:
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
                           ok=False, error=str(err), line=line)
@@ -103,7 +104,7 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
                 if dtype in (DType.FLOAT16, DType.BFLOAT16):
                     raise SpecError(err.file, f"{err.message} (in {dtype.value}: drop "
                                     f"{dtype.value} from `dtypes` if torch lacks it here)",
-                                    key=err.key, line=err.line) from None
+                                    key=err.key, line=err.line, col=err.col) from None
                 raise
     if problem.mode is not Mode.RSAMPLE:
         _check_shapes(problem, runs)

@@ -1320,7 +1320,7 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
     try:
         problem = Problem(loaded, device=device, max_elements=max_elements)
     except DeviceError as err:
-        raise DeviceError(f"{loaded.file}: {err}") from None
+        raise DeviceError(str(loaded.device_error(err, device))) from None
     a, b = _with_costs(problem, [_side_precision(problem, s, dtype) for s in SideName], dtype,
                        repeats)
     better = tuple((qa.name, compare_digits(qa.digits, qb.digits))
@@ -1395,7 +1395,7 @@ def _run(problem: Problem, side: SideName, dtype: DType) -> SideRun:
         if dtype in (DType.FLOAT16, DType.BFLOAT16):
             raise SpecError(err.file, f"{err.message} (in {dtype.value}: torch may lack this "
                             "operation here; try --dtype float32)", key=err.key,
-                            line=err.line) from None
+                            line=err.line, col=err.col) from None
         raise
 
 

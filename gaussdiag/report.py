@@ -346,7 +346,7 @@ def error_location(report: SpecReport) -> tuple[int | None, str]:
     if not error.startswith(prefix):
         return None, error
     rest = error[len(prefix):]
-    found = re.match(r"(\d+): ", rest)
+    found = re.match(r"(\d+)(?::\d+)?: ", rest)
     if found:
         return int(found.group(1)), rest[found.end():]
     return None, rest.lstrip()

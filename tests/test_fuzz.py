@@ -106,9 +106,10 @@ def check(result: Outcome, *, spec: Any, name: str = "spec.yaml",
 
 
 def assert_one_error(err: str, name: str, where: str = "") -> None:
+    """One `error:` line per problem (at least one), each naming the file."""
     lines = err.splitlines()
-    assert len(lines) == 1, where or err
-    assert lines[0].startswith("error: ") and name in lines[0], where or err
+    assert lines, where or err
+    assert all(line.startswith("error: ") and name in line for line in lines), where or err
 
 
 # Internal errors the properties have found and that are not fixed yet, by the message of the

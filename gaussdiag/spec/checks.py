@@ -35,7 +35,7 @@ _DEVICES = re.compile(r"cpu|cuda|cuda:[0-9]+|mps|auto")
 
 
 class Collector:
-    """Collects cross-field problems; the first in document order is raised."""
+    """Collects cross-field problems; all are raised together, in document order."""
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
@@ -44,10 +44,9 @@ class Collector:
     def add(self, path: KeyPath, message: str) -> None:
         self.found.append(Pending(path, self.doc.position(path), message))
 
-    def raise_first(self) -> None:
+    def raise_all(self) -> None:
         if self.found:
-            first = min(self.found, key=lambda p: p.order)
-            raise self.doc.error(first.path, first.message)
+            raise self.doc.errors(self.found)
 
 
 def check(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int) -> None:
@@ -59,7 +58,7 @@ def check(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int) ->
     refs = _check_expressions(spec, problems)
     _check_samples(spec, refs, problems)
     _check_tensors(spec, data, problems, max_elements)
-    problems.raise_first()
+    problems.raise_all()
 
 
 def _check_names(spec: Spec, problems: Collector) -> None:
@@ -241,7 +240,8 @@ def _check_expressions(spec: Spec, problems: Collector) -> dict[SideName, set[st
         side, s = spec.side(side_name), side_name.value
         refs[side_name] = set()
         for where, source in _side_expressions(side, s):
-            randn = spec.mode is Mode.RSAMPLE and where == (s, "expr")
+            # An `expr` side outside rsample mode is already reported: not randn_like again.
+            randn = where == (s, "expr")
             used = parse(where, source, allow_randn=randn)
             if used is not None and where[1] in ("args", "transforms"):
                 refs[side_name] |= used

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
-from gaussdiag.errors import SpecError
-from gaussdiag.spec.located import KeyPath, Mark, format_path, nearest, spec_error
+from gaussdiag.errors import SpecError, SpecProblem
+from gaussdiag.spec.located import (
+    KeyPath,
+    Mark,
+    Pending,
+    format_path,
+    nearest,
+    spec_error,
+    spec_problem,
+)
 
 # Bound on constructed values, counting every expansion of an alias: a billion-laughs
 # document fails here instead of exhausting memory.
@@ -36,8 +45,9 @@ _FLOAT_RE = re.compile(
 
 
 class _TooDeep(Exception):
-    def __init__(self, line: int | None) -> None:
-        self.line = line
+    def __init__(self, mark: Any) -> None:  # a yaml Mark (pure or C) or None
+        self.line = None if mark is None else mark.line + 1
+        self.col = None if mark is None else mark.column + 1
 
 
 class _Loader(yaml.SafeLoader):
@@ -53,7 +63,7 @@ class _Loader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
-                raise _TooDeep(None if event.start_mark is None else event.start_mark.line + 1)
+                raise _TooDeep(event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -80,16 +90,17 @@ def compose(text: str, doc: Document) -> yaml.Node | None:
         return node
     except _TooDeep as err:
         raise spec_error(doc.file, f"nested deeper than {MAX_DEPTH} levels",
-                        line=err.line) from None
+                         line=err.line, col=err.col) from None
     except RecursionError:
         raise spec_error(doc.file, f"nested deeper than {MAX_DEPTH} levels") from None
     except yaml.MarkedYAMLError as err:
         raise _yaml_error(doc.file, err) from None
     except yaml.reader.ReaderError as err:
         line = text.count("\n", 0, err.position) + 1
+        col = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
         char = f"U+{err.character:04X}" if isinstance(err.character, int) else repr(err.character)
         raise spec_error(doc.file, f"invalid YAML: character {char} is not allowed in a YAML "
-                                  "file", line=line) from None
+                                  "file", line=line, col=col) from None
     except yaml.YAMLError as err:
         raise spec_error(doc.file, f"invalid YAML: {err}") from None
     finally:
@@ -100,35 +111,33 @@ def compose(text: str, doc: Document) -> yaml.Node | None:
 def _yaml_error(file: str, err: yaml.MarkedYAMLError) -> SpecError:
     mark = err.problem_mark or err.context_mark
     line = None if mark is None else mark.line + 1
+    col = None if mark is None else mark.column + 1
     problem = (err.problem or err.context or "cannot parse").strip()
     if "'\\t'" in problem:
         return spec_error(file, "tab character where YAML expects spaces: indent with spaces",
-                         line=line)
+                          line=line, col=col)
     if "expected a single document" in (err.context or ""):
         return spec_error(file, "expected a single YAML document, found a second one "
-                               "(remove the extra `---`)", line=line)
+                               "(remove the extra `---`)", line=line, col=col)
     context = ""
     if err.context and err.problem:
         context = f" ({err.context.strip()}"
         if err.context_mark is not None and err.context_mark.line + 1 != line:
             context += f" started on line {err.context_mark.line + 1}"
         context += ")"
-    return spec_error(file, f"invalid YAML: {problem}{context}", line=line)
+    return spec_error(file, f"invalid YAML: {problem}{context}", line=line, col=col)
 
 
 class Document:
     """The file name plus the marks of every key path, filled while building values."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self.text = text  # the source, to quote what the user wrote
         self.marks: dict[KeyPath, Mark] = {}
         self.ends: dict[KeyPath, Mark] = {}
         self._count = 0
         self._active: set[int] = set()
-
-    def line(self, path: KeyPath) -> int | None:
-        mark = nearest(self.marks, path)
-        return None if mark is None else mark[0] + 1
 
     def position(self, path: KeyPath) -> Mark:
         return nearest(self.marks, path) or (0, 0)
@@ -137,8 +146,25 @@ class Document:
         """Where the value at `path` ends (missing keys of a mapping are noticed there)."""
         return self.ends.get(path) or self.position(path)
 
+    def problem(self, path: KeyPath, message: str) -> SpecProblem:
+        """A problem at `path`, placed at the line and column of its key (or nearest parent)."""
+        mark = nearest(self.marks, path) or self.marks.get(())  # else the top-level mapping
+        line, col = (None, None) if mark is None else (mark[0] + 1, mark[1] + 1)
+        return spec_problem(self.file, message, key=format_path(path) or None, line=line,
+                            col=col)
+
     def error(self, path: KeyPath, message: str) -> SpecError:
-        return spec_error(self.file, message, key=format_path(path) or None, line=self.line(path))
+        return SpecError.of([self.problem(path, message)])
+
+    def errors(self, found: Sequence[Pending]) -> SpecError:
+        """Every problem found (at least one), in document order, each reported once."""
+        ordered = sorted(found, key=lambda p: p.order)  # stable: ties keep the order found
+        unique = dict.fromkeys((p.path, p.message) for p in ordered)
+        problems = [self.problem(path, message) for path, message in unique]
+        # Printed by line and column, as a linter does (a missing key is reported at the line
+        # of its mapping, though noticed at its end).
+        problems.sort(key=lambda p: (p.line or 0, p.col or 0))
+        return SpecError.of(problems)
 
     def construct(self, node: yaml.Node, path: KeyPath) -> Any:
         self._count += 1
@@ -167,6 +193,8 @@ class Document:
             self.ends[path] = (node.end_mark.line, node.end_mark.column)
             out: dict[str, Any] = {}
             first_line: dict[str, int] = {}
+            if node.flow_style:
+                self._check_split(node, path)
             for key_node, value_node in node.value:
                 key = self._key(key_node, path)
                 sub = (*path, key)
@@ -182,13 +210,40 @@ class Document:
         finally:
             self._active.discard(id(node))
 
+    def _check_split(self, node: yaml.MappingNode, path: KeyPath) -> None:
+        """`{scale: clamp(s, min=0.1)}` unquoted: YAML splits the expression at the comma into
+        `scale: clamp(s` and a key `min=0.1)` with no value. Name the key the user wrote."""
+        pairs = node.value
+        for index, (key_node, value_node) in enumerate(pairs):
+            if not (isinstance(value_node, yaml.ScalarNode) and value_node.style is None
+                    and isinstance(key_node, yaml.ScalarNode)):
+                continue
+            depth = _open_brackets(str(value_node.value))
+            if depth <= 0:
+                continue
+            end = value_node.end_mark.index
+            for rest_key, rest_value in pairs[index + 1:]:
+                for piece in (rest_key, rest_value):
+                    if isinstance(piece, yaml.ScalarNode) and piece.value != "":
+                        depth += _open_brackets(str(piece.value))
+                        end = piece.end_mark.index
+                if depth <= 0:
+                    break
+            written = " ".join(self.text[value_node.start_mark.index:end].split())
+            key = str(key_node.value)
+            sub = (*path, key)
+            self.marks[sub] = (key_node.start_mark.line, key_node.start_mark.column)
+            raise self.error(sub, f"YAML split this expression at a comma inside {{...}}: quote "
+                                  f"the expression, e.g. {key}: \"{written}\"")
+
     def _key(self, node: yaml.Node, path: KeyPath) -> str:
         """A mapping key: a string, never a merge key `<<`."""
-        key, line = format_path(path) or None, node.start_mark.line + 1
+        key, line, col = format_path(path) or None, node.start_mark.line + 1, \
+            node.start_mark.column + 1
         if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
             if node.value == "<<" and node.style is None:
                 raise spec_error(self.file, "merge keys (`<<`) are not supported: write the "
-                                           "keys out", key=key, line=line)
+                                           "keys out", key=key, line=line, col=col)
             return str(node.value)
         if isinstance(node, yaml.ScalarNode):
             found = show(self._scalar(node, path))
@@ -196,7 +251,7 @@ class Document:
         else:
             found = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
             message = f"keys must be strings, found {found}"
-        raise spec_error(self.file, message, key=key, line=line)
+        raise spec_error(self.file, message, key=key, line=line, col=col)
 
     def _check_tag(self, node: yaml.Node, path: KeyPath, expected: str) -> None:
         if node.tag != expected:
@@ -207,7 +262,8 @@ class Document:
         shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
         return spec_error(self.file, f"unsupported tag '{shown}': only plain values (strings, "
                                     "numbers, true/false, null, lists, mappings) are allowed",
-                         key=format_path(path) or None, line=node.start_mark.line + 1)
+                         key=format_path(path) or None, line=node.start_mark.line + 1,
+                         col=node.start_mark.column + 1)
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
         tag, value = node.tag, str(node.value)
@@ -231,6 +287,11 @@ class Document:
             kind = tag[len(_TAG):]
             raise self.error(path, f"'{value[:40]}' is not a valid !!{kind}")
         raise self._bad_tag(node, path)
+
+
+def _open_brackets(text: str) -> int:
+    """Brackets `(` and `[` opened minus those closed."""
+    return text.count("(") + text.count("[") - text.count(")") - text.count("]")
 
 
 def _parse_int(text: str) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gaussdiag.errors import SpecError
+from gaussdiag.errors import SpecError, SpecProblem
 
 _T = TypeVar("_T")
 
@@ -27,11 +27,18 @@ class Pending:
 _LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
-def spec_error(file: str, message: str, *, key: str | None = None,
-               line: int | None = None) -> SpecError:
-    """A `SpecError` whose key and message are one line each."""
-    return SpecError(file, message.translate(_LINE_BREAKS),
-                     key=None if key is None else key.translate(_LINE_BREAKS), line=line)
+def spec_problem(file: str, message: str, *, key: str | None = None, line: int | None = None,
+                 col: int | None = None) -> SpecProblem:
+    """A `SpecProblem` whose key and message are one line each."""
+    return SpecProblem(file, message.translate(_LINE_BREAKS),
+                       key=None if key is None else key.translate(_LINE_BREAKS), line=line,
+                       col=col)
+
+
+def spec_error(file: str, message: str, *, key: str | None = None, line: int | None = None,
+               col: int | None = None) -> SpecError:
+    """A `SpecError` with one problem, its key and message one line each."""
+    return SpecError.of([spec_problem(file, message, key=key, line=line, col=col)])
 
 
 def format_path(path: KeyPath) -> str:
@@ -46,7 +53,7 @@ def format_path(path: KeyPath) -> str:
 
 
 def nearest(table: Mapping[KeyPath, _T], path: KeyPath) -> _T | None:
-    """The entry of `path`, or of its nearest ancestor that has one."""
+    """The entry of `path`, or of its nearest ancestor that has one (never of `()`)."""
     for end in range(len(path), 0, -1):
         found = table.get(path[:end])
         if found is not None:

@@ -72,8 +72,7 @@ def validate(data: dict[str, Any], doc: Document) -> Spec:
         return Spec.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         problems = _translate(exc.errors(include_url=False, include_context=True), data, doc)
-    first = min(problems, key=lambda p: p.order)
-    raise doc.error(first.path, first.message) from None
+    raise doc.errors(problems) from None
 
 
 def _translate(errors: list[ErrorDetails], data: Any, doc: Document) -> list[Pending]:

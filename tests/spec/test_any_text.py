@@ -31,7 +31,10 @@ def _check_only_spec_errors(text: str) -> None:
     try:
         loaded = load_spec_text(text, "h.yaml")
     except SpecError as err:
-        assert err.file == "h.yaml" and len(str(err).splitlines()) == 1, repr(str(err))
+        # One line per problem, each in the file; never an empty list.
+        lines = str(err).splitlines()
+        assert err.problems and len(lines) == len(err.problems), repr(str(err))
+        assert all(p.file == "h.yaml" for p in err.problems), repr(str(err))
     else:
         assert isinstance(loaded, LoadedSpec)
 

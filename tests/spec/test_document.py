@@ -66,7 +66,7 @@ def test_true_false_null_are_yaml_12() -> None:
 
 def test_duplicate_keys_name_both_lines() -> None:
     err = load_error(BASE + "at: x\nseed: 1\nat: x\n")
-    assert str(err) == "t.yaml:9: at: duplicate key 'at' (first on line 7, again on line 9)"
+    assert str(err) == "t.yaml:9:1: at: duplicate key 'at' (first on line 7, again on line 9)"
     nested = load_error(BASE.replace("loc: mean, scale", "loc: mean, loc"))
     assert nested.key == "a.args.loc" and "first on line 5, again on line 5" in nested.message
 
@@ -145,3 +145,25 @@ def test_line_breaks_in_keys_and_values_are_escaped() -> None:
 def test_control_characters() -> None:
     err = load_error("params:\n  m: \x00\n")
     assert err.line == 2 and "U+0000" in err.message
+
+
+@pytest.mark.parametrize(("args", "col", "quoted"), [
+    ("{loc: mean, scale: clamp(mean, min=0.1)}", 37, "clamp(mean, min=0.1)"),
+    ("{loc: mean, scale: softplus(mean, beta=2, threshold=20)}", 37,
+     "softplus(mean, beta=2, threshold=20)"),
+    ("{scale: clamp(mean, min=0.1), loc: mean}", 26, "clamp(mean, min=0.1)"),
+], ids=["last", "two-commas", "first"])
+def test_flow_mapping_split_at_a_comma_says_quote_it(args: str, col: int, quoted: str) -> None:
+    text = BASE.replace("a: {dist: Normal, args: {loc: mean, scale: 1.0}}",
+                        f"a: {{dist: Normal, args: {args}}}")
+    err = load_error(text)
+    assert str(err) == (f"t.yaml:5:{col}: a.args.scale: YAML split this expression at a comma "
+                        f'inside {{...}}: quote the expression, e.g. scale: "{quoted}"')
+
+
+def test_quoted_or_block_expressions_with_commas_load() -> None:
+    for args in ('{loc: mean, scale: "clamp(mean, min=0.1)"}',
+                 "\n    loc: mean\n    scale: clamp(mean, min=0.1)"):
+        text = BASE.replace("a: {dist: Normal, args: {loc: mean, scale: 1.0}}",
+                            f"a:\n  dist: Normal\n  args: {args}")
+        assert load_spec_text(text, "t.yaml").spec.a.args["scale"] == "clamp(mean, min=0.1)"

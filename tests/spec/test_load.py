@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gaussdiag.errors import SpecError
+from gaussdiag.errors import DeviceError, SpecError
 from gaussdiag.spec import (
     MAX_FILE_BYTES,
     AffineTransform,
@@ -76,7 +76,7 @@ def test_contract_example_loads_with_its_values() -> None:
     assert loaded.line_of(("a", "args", "covariance_matrix")) == 18
     assert loaded.line_of(("a", "args", "no-such-arg")) == 18  # nearest ancestor
     assert loaded.line_of(("dtypes", 1)) == 5
-    assert loaded.line_of(()) is None
+    assert loaded.line_of(()) is None  # a key's line, not the mapping's
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
@@ -137,7 +137,9 @@ def test_invalid_spec_message(path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         load_spec(path.name)
     message = str(info.value)
     assert message == expected, f"{path.name}:\n  got:      {message}\n  expected: {expected}"
-    assert "\n" not in message
+    assert message.splitlines() == [p.render() for p in info.value.problems]
+    for problem in info.value.problems:
+        assert "\n" not in problem.render() and problem.file == path.name
     for jargon in ("pydantic", "Input should", "errors.pydantic.dev", "InitTensor",
                    "function-after", "literal[", "Traceback", "Field required"):
         assert jargon not in message, f"{path.name}: {jargon!r} in {message!r}"
@@ -156,16 +158,18 @@ def test_error_carries_file_key_and_line() -> None:
                      "configs/x.yaml")
     assert (err.file, err.key, err.line) == ("configs/x.yaml", "a.evnt_dims", 5)
     assert err.message == "unknown key (did you mean 'event_dims'?)"
-    assert str(err) == "configs/x.yaml:5: a.evnt_dims: unknown key (did you mean 'event_dims'?)"
+    assert str(err) == ("configs/x.yaml:5:50: a.evnt_dims: unknown key (did you mean "
+                        "'event_dims'?)")
 
 
 def test_located_errors_for_later_stages() -> None:
     loaded = load_spec_text(EXAMPLE, "configs/mvn.yaml")
     err = loaded.error(("a", "args", "covariance_matrix"), "not positive definite")
-    assert str(err) == "configs/mvn.yaml:18: a.args.covariance_matrix: not positive definite"
-    assert str(loaded.error("b.args.scale", "bad")) == "configs/mvn.yaml:22: b.args.scale: bad"
+    assert str(err) == ("configs/mvn.yaml:18:21: a.args.covariance_matrix: not positive "
+                        "definite")
+    assert str(loaded.error("b.args.scale", "bad")).startswith("configs/mvn.yaml:22:")
     assert loaded.error("b.event_dims", "x").line == 23
-    assert loaded.error((), "whole spec").render() == "configs/mvn.yaml: whole spec"
+    assert loaded.error((), "whole spec").render() == "configs/mvn.yaml:1:1: whole spec"
 
     many = load_spec(SPECS / "valid" / "transforms_two_inputs.yaml")
     for dotted in ("a.transforms[1].affine.loc", "a.transforms.1.affine.loc"):
@@ -266,3 +270,35 @@ def test_loading_specs_does_not_import_torch() -> None:
                 if line.startswith("import time:")]
     assert "gaussdiag.spec" in imported
     assert not [m for m in imported if m.split(".")[0] == "torch"]
+
+
+@pytest.mark.parametrize(("spec_device", "side_device", "override", "where"), [
+    ("device: cuda\n", "", None, "t.yaml:1:1: device: "),
+    ("", ", device: cuda:3", None, "t.yaml:5:50: a.device: "),
+    ("device: cuda\n", ", device: cuda:3", "cpu", "t.yaml:6:50: a.device: "),
+    ("device: cuda\n", "", "cuda", "t.yaml: "),  # the command line's device: no line
+], ids=["spec", "side", "side-with-override", "command-line"])
+def test_absent_device_names_the_device_key(spec_device: str, side_device: str,
+                                            override: str | None, where: str) -> None:
+    text = spec_device + BASE.replace("scale: 1.0}}\nb", "scale: 1.0}" + side_device + "}\nb")
+    loaded = load_spec_text(text, "t.yaml")
+    device = "cuda:3" if side_device else "cuda"
+    absent = DeviceError(f"device '{device}' requested but CUDA is not available")
+    err = loaded.device_error(absent, override)
+    assert str(err) == f"{where}device '{device}' requested but CUDA is not available"
+
+
+def test_cli_prints_one_error_line_per_problem(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from gaussdiag.cli import main
+
+    path = tmp_path / "three.yaml"
+    path.write_text(BASE.replace("mean: {shape: [3]}", "mean: {shape: [3], grad: yes}")
+                    .replace("x: {shape: [3]}", "x: {shape: [-3]}")
+                    .replace("a: {dist: Normal,", "a: {dist: Normal, evnt_dims: 1,"),
+                    encoding="utf-8")
+    assert main(["compare", str(path)]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert [line.split(": ")[2] for line in lines] == [
+        "params.mean.grad", "inputs.x.shape[0]", "a.evnt_dims"]
+    assert lines[0] == f"error: {path}:2:22: params.mean.grad: expected true or false, found 'yes'"

@@ -23,7 +23,7 @@ def test_first_problem_in_document_order() -> None:
 
 def test_version_is_checked_first() -> None:
     err = load_error("params: 5\nversion: 3\nfoo: bar\n")
-    assert str(err) == "t.yaml:2: version: unsupported spec version 3 (this gaussdiag reads " \
+    assert str(err) == "t.yaml:2:1: version: unsupported spec version 3 (this gaussdiag reads " \
                        "version 1)"
     assert load_error("version: '1'\n" + BASE).message == "expected the number 1, found '1'"
     assert "unsupported spec version 1.5 " in load_error("version: 1.5\n" + BASE).message
