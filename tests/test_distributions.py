@@ -191,7 +191,8 @@ def test_plain_number_arguments_refuse_anything_else_located(dist: str, key: str
     report = run(text)
     assert report.verdict is None and report.error is not None
     line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("a:"))
-    assert report.error.startswith(f"test.yaml:{line}: a.args.{key}: "), report.error
+    col = next(t for t in text.splitlines() if t.startswith("a:")).index(f"{key}:") + 1
+    assert report.error.startswith(f"test.yaml:{line}:{col}: a.args.{key}: "), report.error
     assert f"plain whole number >= {2 if key == 'dim' else 0}" in report.error
     assert f"found {found}" in report.error and "\n" not in report.error
 
