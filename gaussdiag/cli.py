@@ -297,25 +297,26 @@ def precision_check(
         _check_combination(dist, point is not None, plot is not None)
         if point is not None:
             result = pc.check_point(dtype, param, pc.parse_point(point, param))
-            data, view = rj.point_json(result), rt.render_point(result, plain=plain)
+            view = rt.render_point(result, plain=plain)
         elif dist is SweepDist.MVN:
             cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
             with rt.progress_bar(Console(stderr=True), cond.n * 3) as progress:
                 result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
-            data, view = rj.mvn_json(result), rt.render_mvn(result, plain=plain)
+            view = rt.render_mvn(result, plain=plain)
         else:
             sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
             zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
             with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
                 result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
-            data, view = rj.normal_json(result), rt.render_normal(result, plain=plain)
+            view = rt.render_normal(result, plain=plain)
     if plot is not None and not isinstance(result, pc.PointResult):
         rplot.write_plot(result, plot)
-    if json_out == "-":
-        sys.stdout.write(rj.dumps(data))
-        return EXIT_OK
-    if json_out is not None:
-        write_atomic(Path(json_out), rj.dumps(data))
+    if json_out is not None:  # built only when asked for: one Python object per cell
+        text = rj.dumps(rj.sweep_json(result))
+        if json_out == "-":
+            sys.stdout.write(text)
+            return EXIT_OK
+        write_atomic(Path(json_out), text)
     console.print(view, soft_wrap=True)
     return EXIT_OK
 

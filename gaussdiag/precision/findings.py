@@ -60,7 +60,7 @@ def describe_region(mask: npt.ArrayLike, sigma: Sequence[float], z: Sequence[flo
 
     m = np.asarray(mask, dtype=bool)
     n_rows, n_cols = m.shape
-    row_cells = m.sum(axis=1)
+    row_cells = np.count_nonzero(m, axis=1)
     rows = np.flatnonzero(row_cells)
     cells = int(row_cells.sum())
     r0, r1 = int(rows[0]), int(rows[-1])
@@ -119,19 +119,22 @@ def normal_findings(dtype: DType, sigma: Sequence[float], z: Sequence[float],
     out: list[Finding] = []
     total = len(sigma) * len(z)
     low_max = DTYPE_MAX[dtype]
+    import numpy as np
+
     for qm in maps:
         any_finding = False
+        counts = np.bincount(qm.codes.ravel(), minlength=len(CellClass))
         for cls in _FINDING_CLASSES:
-            mask = qm.codes == cls.code
-            cells = int(mask.sum())
+            cells = int(counts[cls.code])
             if not cells:
                 continue
+            mask = qm.codes == cls.code
             any_finding = True
             text = f"{dtype.value} {qm.name} {CLASS_PHRASES[cls]} " + describe_region(
                 mask, sigma, z)
             vals = abs(qm.reference[mask])
             if cls is CellClass.OVERFLOW:
-                fits = int((vals <= low_max).sum())
+                fits = int(np.count_nonzero(vals <= low_max))
                 if fits == cells:
                     text += (f"; the value itself fits in {dtype.value} (at most "
                              f"{fmt(vals.max())}): an intermediate overflows or sigma "
@@ -142,7 +145,7 @@ def normal_findings(dtype: DType, sigma: Sequence[float], z: Sequence[float],
                     text += (f"; at {fits} of these cells the value itself would fit in "
                              f"{dtype.value} (an intermediate overflows)")
             elif cls is CellClass.INACCURATE:
-                canc = int(qm.cancellation[mask].sum())
+                canc = int(np.count_nonzero(qm.cancellation[mask]))
                 digits = qm.digits[mask]
                 worst = float(digits[digits.argmin()])   # the first of equals, as min() would
                 text += f" (down to {worst:.1f} digits)"

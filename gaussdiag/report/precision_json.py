@@ -135,6 +135,15 @@ def point_json(result: PointResult) -> dict[str, Any]:
     }
 
 
+def sweep_json(result: NormalSweep | MvnSweep | PointResult) -> dict[str, Any]:
+    """The JSON of any built-in check: a Normal map, an MVN sweep or a point."""
+    if isinstance(result, NormalSweep):
+        return normal_json(result)
+    if isinstance(result, MvnSweep):
+        return mvn_json(result)
+    return point_json(result)
+
+
 def _finding_json(f: Finding) -> dict[str, Any]:
     return {"quantity": f.quantity, "class": f.cell_class.value, "cells": f.cells,
             "total": f.total, "text": f.text}

@@ -121,11 +121,11 @@ def heat_map(qm: QuantityMap, sigma: Sequence[float], z: Sequence[float], accura
         t.append(f"{lab:>{width}}")
     t.append("\n")
     # Only the cells drawn become Python objects (at most MAX_MAP_AXIS^2 of them).
-    digits, codes = qm.digits.tolist(), qm.codes.tolist()
-    for i in rows:
+    digits, codes = qm.digits[::rs, ::cs].tolist(), qm.codes[::rs, ::cs].tolist()
+    for row, i in enumerate(rows):
         t.append(f"{fmt(sigma[i]):>8} ")
-        for j in cols:
-            text, style = _cell(digits[i][j], CELL_CLASSES[codes[i][j]], accurate, cap)
+        for col in range(len(cols)):
+            text, style = _cell(digits[row][col], CELL_CLASSES[codes[row][col]], accurate, cap)
             t.append(" " * (width - 3))
             t.append(text, style)
         t.append("\n")
