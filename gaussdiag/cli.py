@@ -267,8 +267,8 @@ def precision_check(
     train specs), show per quantity how many digits each side keeps and which keeps more
     (tie within 0.3), the time and memory of each side's forward + backward, and a
     recommendation on accuracy and cost. The sweep options (--dist, --param, --point, the
-    grids, --quick, --plot) do not apply. --json writes one object per spec (a list for
-    several).
+    grids, --quick, --plot) do not apply. --json writes {"format_version": 1, "specs":
+    [...]}, one entry per spec.
 
     Without SPEC: map where Normal or MultivariateNormal values and gradients are accurate,
     large but correct, inaccurate, overflow or undefined, over a grid or at one --point.
@@ -384,8 +384,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
     results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements)
                for spec in loaded]
-    data = [rj.spec_json(r) for r in results]
-    text = rj.dumps(data[0] if len(data) == 1 else data)
+    text = rj.dumps(rj.specs_json(results))
     if json_out == "-":
         sys.stdout.write(text)
         return EXIT_OK

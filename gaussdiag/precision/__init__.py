@@ -27,6 +27,7 @@ from gaussdiag.precision.cells import (
     precision_digits,
 )
 from gaussdiag.precision.findings import Finding, describe_region, normal_findings
+from gaussdiag.precision.gate import Gate, gate
 from gaussdiag.precision.mvn import MvnLine, MvnParam, MvnSweep, mvn_matrices, sweep_mvn
 from gaussdiag.precision.normal import NormalSweep, QuantityMap, sweep_normal
 from gaussdiag.precision.numbers import fmt
@@ -51,11 +52,11 @@ from gaussdiag.vocab import ScaleParam, SweepDist
 
 __all__ = [
     "CELL_CLASSES", "LARGE_MAGNITUDE", "LOW_DTYPES", "TIE_DIGITS", "Axis", "Better",
-    "CellClass", "Finding", "InputError", "MvnLine", "MvnParam", "MvnSweep", "NormalSweep",
+    "CellClass", "Finding", "Gate", "InputError", "MvnLine", "MvnParam", "MvnSweep", "NormalSweep",
     "PointQuantity", "PointResult", "PointSpec", "ProgressCallback", "QuantityMap",
     "Recommendation", "ScaleParam", "SidePrecision", "SideQuantity", "SpecPrecision",
     "SweepDist", "TorchBehavior", "accurate_digits", "check_low_dtype", "check_point",
-    "check_spec", "compare_digits", "describe_region", "fmt", "make_axis", "mvn_matrices",
+    "check_spec", "compare_digits", "describe_region", "fmt", "gate", "make_axis", "mvn_matrices",
     "normal_findings", "parse_point", "precision_digits", "recommend", "side_digits",
     "sweep_mvn", "sweep_normal",
 ]

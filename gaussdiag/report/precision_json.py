@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.precision.cells import CELL_CLASSES
@@ -135,13 +136,24 @@ def point_json(result: PointResult) -> dict[str, Any]:
     }
 
 
+FORMAT_VERSION = 1
+"""Version of precision-check's JSON, its first key; raised when a key changes meaning or goes."""
+
+
 def sweep_json(result: NormalSweep | MvnSweep | PointResult) -> dict[str, Any]:
     """The JSON of any built-in check: a Normal map, an MVN sweep or a point."""
     if isinstance(result, NormalSweep):
-        return normal_json(result)
-    if isinstance(result, MvnSweep):
-        return mvn_json(result)
-    return point_json(result)
+        body = normal_json(result)
+    elif isinstance(result, MvnSweep):
+        body = mvn_json(result)
+    else:
+        body = point_json(result)
+    return {"format_version": FORMAT_VERSION, **body}
+
+
+def specs_json(results: Sequence[SpecPrecision]) -> dict[str, Any]:
+    """The JSON of precision-check with SPEC files: one shape for one spec or many."""
+    return {"format_version": FORMAT_VERSION, "specs": [spec_json(r) for r in results]}
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:

@@ -39,6 +39,7 @@ def test_cli_json_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "--quick", "--param", "log", "--json", "-")
     assert code == 0, err
     data = json.loads(out)
+    assert next(iter(data)) == "format_version" and data["format_version"] == 1
     assert {"dtype", "param", "axes", "quantities", "findings"} <= set(data)
     assert data["dtype"] == "float32" and data["param"] == "log"
     grid = data["quantities"]["grad[log_scale]"]
@@ -155,7 +156,9 @@ def test_cli_spec_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_spec_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, str(ILL), "--json", "-")
     assert code == 0, err
-    data = json.loads(out)
+    top = json.loads(out)
+    assert list(top) == ["format_version", "specs"] and top["format_version"] == 1
+    (data,) = top["specs"]          # one spec: the same shape as several
     assert {"spec", "dtype", "sides", "better", "recommendation"} <= set(data)
     assert data["spec"] == str(ILL) and data["dtype"] == "float32"
     assert set(data["sides"]) == {"a", "b"}
@@ -170,13 +173,14 @@ def test_cli_spec_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["recommendation"]["side"] == "b" and data["recommendation"]["text"]
 
 
-def test_cli_several_specs_json_is_a_list(capsys: pytest.CaptureFixture[str],
-                                          tmp_path: Path) -> None:
+def test_cli_several_specs_json_has_the_shape_of_one(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     code, out, err = run_cli(capsys, str(ILL), str(TRIL), "--json", str(target))
     assert code == 0, err
     data = json.loads(target.read_text())
-    assert [d["spec"] for d in data] == [str(ILL), str(TRIL)]
+    assert data["format_version"] == 1
+    assert [d["spec"] for d in data["specs"]] == [str(ILL), str(TRIL)]
     assert "ill-conditioned-covariance" in out and "scale-tril-vs-covariance" in out
 
 
