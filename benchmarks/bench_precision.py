@@ -1,99 +1,112 @@
-"""Benchmark of `precision-check`: the batched sweep against a per-point Python loop.
+"""Benchmark of the precision map against a hand-written vectorized sweep, measured in one run.
 
-    python benchmarks/bench_precision.py
+    python benchmarks/bench_precision.py [--runs N] [--n 1000]
 
-Prints cells per second of `sweep_normal` (two batched torch calls per chunk, plus the
-classification and findings) and of a naive loop that builds float32 and float64 tensors and
-calls `Normal.log_prob` + backward once per cell (only the torch work, so the loop is
-flattered). The loop runs on a random subsample of cells and its rate is extrapolated. Then
-the wall time of `gaussdiag precision-check --quick` as a subprocess (torch import included).
-Both rates are measured in the same run; no assertions: timings depend on the machine.
+The baseline (`benchmarks/_handwritten_sweep.py`) is what a user would write by hand: one
+batched float32 and one float64 `Normal.log_prob` + backward over the same sigma x z grid, and
+the max and median relative error per quantity. Measured, alternating the two so both meet
+the same load on the machine:
+
+* whole processes (both pay `import torch`): `gaussdiag precision-check --sigma-n N --z-n N`
+  against the baseline script, median wall time and peak RSS (`os.wait4`) of N runs each;
+* in-process: cells per second of `sweep_normal` (evaluation, classification and findings)
+  against the baseline's `sweep` function, best of three.
+
+Each goal of the performance issue is printed as a ratio with "met" or "not met". No
+assertions: timings depend on the machine, so the tests never time anything.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import subprocess
+import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _handwritten_sweep import sweep as handwritten_sweep  # noqa: E402
+from _proc import ProcRun, run_once  # noqa: E402
 
 from gaussdiag.precision import ScaleParam, make_axis, sweep_normal  # noqa: E402
 from gaussdiag.vocab import DType  # noqa: E402
 
-LOOP_SAMPLE = 400     # cells the naive loop evaluates (enough for a stable per-cell time)
-SEED = 0              # which cells the loop samples; fixed so runs compare
+# The issue's goals: (what, limit, higher_is_better)
+TIME_RATIO = 1.3          # whole process, gaussdiag / hand-written
+MEMORY_RATIO = 1.5        # peak RSS, gaussdiag / hand-written
+CELLS_PER_S = 5e6         # in-process sweep_normal
 
 
-def vectorized_rate(n_sigma: int, n_z: int, repeats: int = 3) -> tuple[int, float]:
-    sigma = make_axis("--sigma", 1e-12, 1e12, n_sigma)
-    z = make_axis("--z", 1e-4, 1e20, n_z, zero=True)
-    sweep_normal(DType.FLOAT32, ScaleParam.SCALE, sigma, z)          # warm-up
+def _best_seconds(fn: object, repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        sweep_normal(DType.FLOAT32, ScaleParam.SCALE, sigma, z)
+        fn()  # type: ignore[operator]
         best = min(best, time.perf_counter() - t0)
-    cells = n_sigma * (n_z + 1)
-    return cells, cells / best
+    return best
 
 
-def _one_point(dtype: torch.dtype, scale: float, x: float) -> tuple[float, float, float]:
-    loc = torch.tensor(0.0, dtype=dtype, requires_grad=True)
-    sc = torch.tensor(scale, dtype=dtype, requires_grad=True)
-    lp = torch.distributions.Normal(loc, sc, validate_args=False).log_prob(
-        torch.tensor(x, dtype=dtype))
-    lp.backward()
-    assert loc.grad is not None and sc.grad is not None
-    return float(lp.detach()), float(loc.grad), float(sc.grad)
+def in_process(n: int) -> tuple[float, float]:
+    """Cells per second of sweep_normal and of the hand-written sweep (after a warm-up)."""
+    sigma = make_axis("sigma", 1e-12, 1e12, n)
+    z = make_axis("z", 1e-4, 1e20, n, zero=True)
+    cells = n * (n + 1)
+    sweep_normal(DType.FLOAT32, ScaleParam.SCALE, make_axis("sigma", 1e-3, 1e3, 5),
+                 make_axis("z", 1.0, 10.0, 5, zero=True))
+    handwritten_sweep(5, 5)
+    ours = _best_seconds(lambda: sweep_normal(DType.FLOAT32, ScaleParam.SCALE, sigma, z))
+    base = _best_seconds(lambda: handwritten_sweep(n, n))
+    return cells / ours, cells / base
 
 
-def loop_rate(n_sigma: int, n_z: int) -> float:
-    sig = make_axis("--sigma", 1e-12, 1e12, n_sigma).values()
-    zs = make_axis("--z", 1e-4, 1e20, n_z, zero=True).values()
-    rng = random.Random(SEED)
-    cells = [(rng.choice(sig), rng.choice(zs)) for _ in range(LOOP_SAMPLE)]
-    for s, z in cells[:20]:                                            # warm-up
-        _one_point(torch.float32, s, z * s)
-    t0 = time.perf_counter()
-    for s, z in cells:
-        _one_point(torch.float32, s, z * s)
-        _one_point(torch.float64, s, z * s)
-    return LOOP_SAMPLE / (time.perf_counter() - t0)
+def processes(n: int, runs: int) -> tuple[list[ProcRun], list[ProcRun]]:
+    ours_cmd = [sys.executable, "-m", "gaussdiag", "precision-check", "--sigma-n", str(n),
+                "--z-n", str(n)]
+    base_cmd = [sys.executable, str(ROOT / "benchmarks" / "_handwritten_sweep.py"), str(n),
+                str(n)]
+    ours: list[ProcRun] = []
+    base: list[ProcRun] = []
+    for _ in range(runs):            # interleaved: a burst of load hits both alike
+        base.append(run_once(base_cmd))
+        ours.append(run_once(ours_cmd))
+    for r in (*ours, *base):
+        if r.returncode != 0:
+            print(f"a run exited {r.returncode}: {r.stderr_tail}")
+    return ours, base
 
 
-def cli_quick_seconds() -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "gaussdiag", "precision-check", "--quick"],
-                          capture_output=True, text=True, env=env, check=False, timeout=120)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(f"precision-check --quick exited {proc.returncode}: {proc.stderr[-500:]}")
-    return elapsed
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "not met"
 
 
 def main() -> None:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    loop = loop_rate(25, 25)
-    print(f"naive per-point loop : {loop:12,.0f} cells/s "
-          f"({LOOP_SAMPLE} cells, float32 + float64 log_prob and backward each)")
-    for n_sigma, n_z in ((25, 25), (200, 200), (1000, 1000)):
-        cells, rate = vectorized_rate(n_sigma, n_z, repeats=3 if cells_small(n_sigma) else 1)
-        print(f"vectorized {cells:>9,} cells: {rate:12,.0f} cells/s = {rate / loop:8.0f}x the "
-              "loop")
-    print(f"gaussdiag precision-check --quick (subprocess): {cli_quick_seconds():.2f} s")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="process runs of each command")
+    parser.add_argument("--n", type=int, default=1000, help="sigma rows and z columns")
+    args = parser.parse_args()
+    import torch
 
-
-def cells_small(n_sigma: int) -> bool:
-    return n_sigma <= 200
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; grid "
+          f"{args.n} x {args.n + 1} = {args.n * (args.n + 1):,} cells")
+    ours, base = processes(args.n, args.runs)
+    t_ours, t_base = (statistics.median(r.seconds for r in rs) for rs in (ours, base))
+    m_ours, m_base = (statistics.median(r.max_rss_mib for r in rs) for rs in (ours, base))
+    print(f"whole process, median of {args.runs} interleaved runs each:")
+    print(f"  gaussdiag precision-check : {t_ours:6.2f} s  {m_ours:7.0f} MiB peak RSS")
+    print(f"  hand-written sweep        : {t_base:6.2f} s  {m_base:7.0f} MiB peak RSS")
+    rate, base_rate = in_process(args.n)
+    print(f"in-process: sweep_normal {rate / 1e6:.2f} M cells/s, hand-written "
+          f"{base_rate / 1e6:.2f} M cells/s (best of 3)")
+    print("goals:")
+    print(f"  time   {t_ours / t_base:5.2f}x the hand-written process (goal <= {TIME_RATIO}x): "
+          f"{_verdict(t_ours / t_base <= TIME_RATIO)}")
+    print(f"  memory {m_ours / m_base:5.2f}x its peak RSS (goal <= {MEMORY_RATIO}x): "
+          f"{_verdict(m_ours / m_base <= MEMORY_RATIO)}")
+    print(f"  rate   {rate / CELLS_PER_S:5.2f}x of {CELLS_PER_S / 1e6:.0f} M cells/s in-process "
+          f"(goal >= 1x): {_verdict(rate >= CELLS_PER_S)}")
 
 
 if __name__ == "__main__":

@@ -275,8 +275,8 @@ def precision_check(
     train specs), show per quantity how many digits each side keeps and which keeps more
     (tie within 0.3), the time and memory of each side's forward + backward, and a
     recommendation on accuracy and cost. The sweep options (--dist, --param, --point, the
-    grids, --quick, --plot) do not apply. --json writes one object per spec (a list for
-    several).
+    grids, --quick, --plot) do not apply. --json writes {"format_version": 1, "specs":
+    [...]}, one entry per spec.
 
     Without SPEC: map where Normal or MultivariateNormal values and gradients are accurate,
     large but correct, inaccurate, overflow or undefined, over a grid or at one --point.
@@ -286,42 +286,96 @@ def precision_check(
     from rich.console import Console
 
     from gaussdiag import precision as pc
-    from gaussdiag import report_precision as rp
     from gaussdiag.output import write_atomic
+    from gaussdiag.report import plot as rplot
+    from gaussdiag.report import precision_json as rj
+    from gaussdiag.report import precision_text as rt
 
     given = [f"--{name.replace('_', '-')}" for name in ctx.params
              if (source := ctx.get_parameter_source(name)) is not None
              and source.name != "DEFAULT"]
-    pc.check_form(bool(specs), given)
+    _check_form(bool(specs), given)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     plain = not console.is_terminal or console.no_color
-    if specs:
-        return _precision_specs(specs, dtype, device, max_elements, json_out, console, plain)
-    result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
-    pc.check_combination(dist, point is not None, plot is not None)
-    if point is not None:
-        result = pc.check_point(dtype, param, pc.parse_point(point, param))
-        data, view = rp.point_json(result), rp.render_point(result, plain=plain)
-    elif dist is SweepDist.MVN:
-        cond = pc.make_axis("--cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
-        with rp.progress_bar(Console(stderr=True), cond.n * 3) as progress:
-            result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
-        data, view = rp.mvn_json(result), rp.render_mvn(result, plain=plain)
-    else:
-        sig = pc.make_axis("--sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
-        zax = pc.make_axis("--z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
-        with rp.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
-            result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
-        data, view = rp.normal_json(result), rp.render_normal(result, plain=plain)
+    with _precision_flags():
+        if specs:
+            return _precision_specs(specs, dtype, device, max_elements, json_out, console,
+                                    plain)
+        result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
+        _check_combination(dist, point is not None, plot is not None)
+        if point is not None:
+            result = pc.check_point(dtype, param, pc.parse_point(point, param))
+            view = rt.render_point(result, plain=plain)
+        elif dist is SweepDist.MVN:
+            cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
+            with rt.progress_bar(Console(stderr=True), cond.n * 3) as progress:
+                result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
+            view = rt.render_mvn(result, plain=plain)
+        else:
+            sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
+            zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+            with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
+                result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
+            view = rt.render_normal(result, plain=plain)
     if plot is not None and not isinstance(result, pc.PointResult):
-        rp.write_plot(result, plot)
-    if json_out == "-":
-        sys.stdout.write(rp.dumps(data))
-        return EXIT_OK
-    if json_out is not None:
-        write_atomic(Path(json_out), rp.dumps(data))
+        rplot.write_plot(result, plot)
+    if json_out is not None:  # built only when asked for: one Python object per cell
+        text = rj.dumps(rj.sweep_json(result))
+        if json_out == "-":
+            sys.stdout.write(text)
+            return EXIT_OK
+        write_atomic(Path(json_out), text)
     console.print(view, soft_wrap=True)
     return EXIT_OK
+
+
+@contextmanager
+def _precision_flags() -> Iterator[None]:
+    """Reword the precision core's input errors (which name its inputs: `sigma_lo`, `point`)
+    with the options that set them (`--sigma-lo`, `--point`)."""
+    from gaussdiag.errors import UsageError
+    from gaussdiag.precision import InputError
+
+    try:
+        yield
+    except InputError as err:
+        raise UsageError(err.worded(lambda name: "--" + name.replace("_", "-"))) from None
+
+
+_SWEEP_OPTIONS = ("--dist", "--param", "--point", "--sigma-lo", "--sigma-hi", "--sigma-n",
+                  "--z-lo", "--z-hi", "--z-n", "--dim", "--cond-hi", "--cond-n", "--quick",
+                  "--plot")
+"""Options that shape the built-in sweeps and mean nothing for a spec."""
+
+_SPEC_OPTIONS = ("--device", "--max-elements")
+"""Options that apply to SPEC files only (the sweeps run on the CPU with fixed sizes)."""
+
+
+def _check_form(with_specs: bool, given: list[str]) -> None:
+    """Reject options of the other form of `precision-check` (`given`: the options the user
+    typed) instead of silently ignoring them."""
+    from gaussdiag.errors import UsageError
+
+    bad = [o for o in (_SWEEP_OPTIONS if with_specs else _SPEC_OPTIONS) if o in given]
+    if bad and with_specs:
+        raise UsageError(f"{', '.join(bad)} {'shapes' if len(bad) == 1 else 'shape'} the "
+                         "built-in sweep; with SPEC files precision-check compares the "
+                         f"spec's two sides instead: leave out {', '.join(bad)}")
+    if bad:
+        raise UsageError(f"{', '.join(bad)} {'applies' if len(bad) == 1 else 'apply'} to SPEC "
+                         "files; the built-in sweep runs on the CPU (give a SPEC file, or leave "
+                         f"out {', '.join(bad)})")
+
+
+def _check_combination(dist: SweepDist, point: bool, plot: bool) -> None:
+    """Reject option combinations that would silently ignore one of the options."""
+    from gaussdiag.errors import UsageError
+
+    if point and dist is not SweepDist.NORMAL:
+        raise UsageError(f"--point checks a Normal point; it does not combine with --dist "
+                         f"{dist.value} (leave out --point for the {dist.value} sweep)")
+    if point and plot:
+        raise UsageError("--plot draws a map of a sweep; leave it out with --point")
 
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
@@ -329,16 +383,16 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON."""
     from gaussdiag import precision as pc
-    from gaussdiag import report_precision as rp
     from gaussdiag.output import write_atomic
+    from gaussdiag.report import precision_json as rj
+    from gaussdiag.report import precision_text as rt
     from gaussdiag.spec import load_spec
 
     pc.check_low_dtype(dtype)
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
     results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements)
                for spec in loaded]
-    data = [rp.spec_json(r) for r in results]
-    text = rp.dumps(data[0] if len(data) == 1 else data)
+    text = rj.dumps(rj.specs_json(results))
     if json_out == "-":
         sys.stdout.write(text)
         return EXIT_OK
@@ -347,7 +401,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     for i, r in enumerate(results):
         if i:
             console.print()
-        console.print(rp.render_spec(r, plain=plain), soft_wrap=True)
+        console.print(rt.render_spec(r, plain=plain), soft_wrap=True)
     return EXIT_OK
 
 

@@ -34,6 +34,25 @@ EPS_FACTOR: dict[DType, float] = {
 # shrink at all. Three orders of magnitude (spec-v1) separates the two with a wide margin.
 PERSIST_SHRINK = 1e-3
 
+# precision-check's cell tolerance, in units of eps, per low dtype (float64 is the reference
+# and has no entry). A Normal quantity is accurate when |low - ref| <= CELL_FACTOR x eps x |ref|;
+# an MVN quantity when its normwise relative error is at most CELL_FACTOR x dim x eps.
+# One value of the sweep is one log_prob (~6 rounded operations) or one autograd gradient (~8),
+# not the reductions `compare` sums over, so it gets a tighter budget than EPS_FACTOR.
+CELL_FACTOR: dict[DType, float] = {
+    # 16 eps (3 bits) leaves room for that chain and a factor-2 amplification in the final
+    # subtraction, and no more: a loss of a 4th bit is a real loss of accuracy. For matrices,
+    # Cholesky and triangular solves have backward error bounded by a small multiple of
+    # dim x eps (Higham, Accuracy and Stability of Numerical Algorithms, thms 8.5 and 10.3).
+    DType.FLOAT32: 16.0,
+    # Same operation count; CPU half-precision kernels round every intermediate to the storage
+    # type just like float32 does, so the budget in ulps is the same.
+    DType.FLOAT16: 16.0,
+    # bfloat16 has 8 significand bits; 16 eps would already be 12% and call everything below
+    # one digit accurate, so keep 4 eps (2 bits) of the 8.
+    DType.BFLOAT16: 4.0,
+}
+
 # A reparameterization candidate "changes" a param only if it moves it by more than this many
 # float64 tolerances (spec-v1: beyond tol(float64)) at the jittered point.
 CHANGE_FACTOR = 1.0
@@ -54,6 +73,12 @@ def search_tol(kappa: float) -> float:
     """What the search accepts in float64: tol(float64) x kappa (an ill-conditioned problem
     legitimately leaves larger float64 diffs)."""
     return explained(DType.FLOAT64, kappa)
+
+
+def cell_tol(dtype: DType, dim: int = 1) -> float:
+    """precision-check's relative tolerance for one quantity of a `dim`-dimensional matrix
+    computation (dim 1: a scalar); KeyError for float64, which is the reference."""
+    return CELL_FACTOR[dtype] * dim * EPS[dtype]
 
 
 def low_dtype(dtypes: list[DType]) -> DType:

@@ -1,18 +1,14 @@
-"""Renderers of the precision results: rich heat maps and tables, JSON, a matplotlib figure.
+"""Terminal renderers of the precision results: rich heat maps and tables, and the progress bar.
 
 Each renderer is a pure function of a frozen result from `gaussdiag.precision`: it computes
-nothing new, only lays out. The only side effects are in `write_atomic` and `write_plot`,
-which write the rendered bytes (temp file + os.replace, so a reader never sees half a file).
+nothing new, only lays out.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -20,21 +16,14 @@ from rich.table import Table
 from rich.text import Text
 from typing_extensions import assert_never
 
-from gaussdiag.errors import UsageError
-from gaussdiag.output import write_atomic
-from gaussdiag.precision import (
-    Better,
-    CellClass,
-    Finding,
-    MvnSweep,
-    NormalSweep,
-    PointResult,
-    ProgressCallback,
-    QuantityMap,
-    SidePrecision,
-    SpecPrecision,
-    fmt,
-)
+from gaussdiag.precision.cells import CELL_CLASSES, CellClass, ProgressCallback
+from gaussdiag.precision.findings import Finding
+from gaussdiag.precision.mvn import MvnSweep
+from gaussdiag.precision.normal import NormalSweep, QuantityMap
+from gaussdiag.precision.numbers import fmt
+from gaussdiag.precision.point import PointResult
+from gaussdiag.precision.recommend import Better
+from gaussdiag.precision.spec_check import SpecPrecision
 from gaussdiag.vocab import Mode
 
 MAX_MAP_AXIS = 40
@@ -131,10 +120,12 @@ def heat_map(qm: QuantityMap, sigma: Sequence[float], z: Sequence[float], accura
     for lab in labels:
         t.append(f"{lab:>{width}}")
     t.append("\n")
-    for i in rows:
+    # Only the cells drawn become Python objects (at most MAX_MAP_AXIS^2 of them).
+    digits, codes = qm.digits[::rs, ::cs].tolist(), qm.codes[::rs, ::cs].tolist()
+    for row, i in enumerate(rows):
         t.append(f"{fmt(sigma[i]):>8} ")
-        for j in cols:
-            text, style = _cell(qm.digits[i][j], qm.classes[i][j], accurate, cap)
+        for col in range(len(cols)):
+            text, style = _cell(digits[row][col], CELL_CLASSES[codes[row][col]], accurate, cap)
             t.append(" " * (width - 3))
             t.append(text, style)
         t.append("\n")
@@ -318,186 +309,6 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
                               f"{s.failure}" + (f"; fix: {s.fix}" if s.fix else "")))
     parts.append(Text(f"recommendation: {result.recommendation.text}", style="bold"))
     return Group(*parts)
-
-
-def _side_json(s: SidePrecision) -> dict[str, Any]:
-    return {
-        "label": s.label,
-        "cost": {"seconds": s.cost.seconds if s.cost else None,
-                 "memory_bytes": s.cost.memory_bytes if s.cost else None,
-                 "memory_kind": s.cost.memory_kind if s.cost else None},
-        "quantities": [{"name": q.name, "digits": _jnum(q.digits), "class": q.cell_class.value}
-                       for q in s.quantities],
-        "failure": None if s.failed_in is None else {"dtype": s.failed_in,
-                                                      "message": s.failure, "fix": s.fix},
-    }
-
-
-def spec_json(result: SpecPrecision) -> dict[str, Any]:
-    rec = result.recommendation
-    return {
-        "spec": result.file,
-        "name": result.name,
-        "dtype": result.dtype.value,
-        "mode": result.mode.value,
-        "device": result.device,
-        "precision_digits": result.precision_digits,
-        "accurate_digits": result.accurate_digits,
-        "sides": {s.side.value: _side_json(s) for s in result.sides},
-        "better": {name: b.value for name, b in result.better},
-        "recommendation": {"side": rec.side.value if rec.side is not None else None,
-                           "text": rec.text},
-    }
-
-
-# ---- JSON ------------------------------------------------------------------------------------
-
-
-def _jnum(v: float) -> float | None:
-    """JSON has no NaN or infinity: those become null (the class says why)."""
-    return v if math.isfinite(v) else None
-
-
-def _jval(v: float) -> float | str:
-    """A value that may legitimately be infinite or NaN: kept, as a string."""
-    return v if math.isfinite(v) else repr(v)
-
-
-def normal_json(result: NormalSweep) -> dict[str, Any]:
-    return {
-        "dist": "normal",
-        "dtype": result.dtype.value,
-        "param": result.param.value,
-        "axes": {"sigma": list(result.sigma), "z": list(result.z)},
-        "precision_digits": result.precision_digits,
-        "accurate_digits": result.accurate_digits,
-        "large": result.large,
-        "quantities": {
-            qm.name: {
-                "digits": [[_jnum(v) for v in row] for row in qm.digits],
-                "class": [[c.value for c in row] for row in qm.classes],
-            }
-            for qm in result.quantities
-        },
-        "findings": [_finding_json(f) for f in result.findings],
-    }
-
-
-def mvn_json(result: MvnSweep) -> dict[str, Any]:
-    params: dict[str, dict[str, Any]] = {}
-    for ln in result.lines:
-        params.setdefault(ln.param.value, {})[ln.name] = {
-            "digits": [_jnum(v) for v in ln.digits],
-            "class": [c.value for c in ln.classes],
-        }
-    return {
-        "dist": "mvn",
-        "dtype": result.dtype.value,
-        "dim": result.dim,
-        "param": [p.value for p, _ in result.rounded_indefinite],
-        "axes": {"condition": list(result.condition)},
-        "precision_digits": result.precision_digits,
-        "accurate_digits": result.accurate_digits,
-        "large": result.large,
-        "quantities": params,
-        "rounded_indefinite": {p.value: list(v) for p, v in result.rounded_indefinite},
-        "findings": [_finding_json(f) for f in result.findings],
-    }
-
-
-def point_json(result: PointResult) -> dict[str, Any]:
-    d = result.dtype.value
-    s = result.spec
-    return {
-        "dtype": d,
-        "param": result.param.value,
-        "point": {"loc": s.loc, "x": s.x, s.raw_key: s.raw, "scale": result.scale,
-                  "z": _jval(result.z), "rounded": {k: _jval(v) for k, v in result.rounded}},
-        "quantities": [
-            {"name": q.name, "value": {d: _jval(q.low), "float64": _jval(q.reference)},
-             "float64_exact_inputs": _jval(q.reference_exact),
-             "digits": _jnum(q.digits), "class": q.cell_class.value}
-            for q in result.quantities
-        ],
-        "torch_behavior": None if result.torch_behavior is None else {
-            "validate_args_error": result.torch_behavior.validate_error,
-            "unvalidated": {k: _jval(v) for k, v in result.torch_behavior.unvalidated},
-        },
-        "advice": list(result.advice),
-    }
-
-
-def _finding_json(f: Finding) -> dict[str, Any]:
-    return {"quantity": f.quantity, "class": f.cell_class.value, "cells": f.cells,
-            "total": f.total, "text": f.text}
-
-
-def dumps(obj: dict[str, Any] | list[dict[str, Any]]) -> str:
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
-# ---- plot ------------------------------------------------------------------------------------
-
-
-def write_plot(result: NormalSweep | MvnSweep, path: Path) -> None:
-    """A PNG of the digits map (matplotlib, imported only here)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError(
-            f"--plot {path}: matplotlib is not installed; install gaussdiag[plot] "
-            "(pip install 'gaussdiag[plot]') or leave out --plot"
-        ) from None
-    import io
-
-    import numpy as np
-
-    if isinstance(result, NormalSweep):
-        n = len(result.quantities)
-        fig, axes = plt.subplots(1, n, figsize=(5 * n, 4.5), squeeze=False,
-                                 layout="constrained")
-        z_pos = [math.log10(v) if v > 0 else math.log10(result.z[1]) - 1 for v in result.z]
-        s_pos = [math.log10(v) for v in result.sigma]
-        for ax, qm in zip(axes[0], result.quantities, strict=True):
-            data = np.array(qm.digits, dtype=float)
-            im = ax.pcolormesh(_edges(z_pos), _edges(s_pos), data, cmap="RdYlGn", vmin=0,
-                               vmax=result.precision_digits, shading="flat")
-            bad = np.array([[c in _SYMBOLS for c in row] for row in qm.classes])
-            zz, ss = np.meshgrid(z_pos, s_pos)
-            ax.scatter(zz[bad], ss[bad], marker="x", color="k", s=10, label="no value")
-            ax.set_title(f"{qm.name} ({result.dtype.value})")
-            ax.set_xlabel("log10 z  (first column: z = 0)")
-            ax.set_ylabel("log10 scale")
-        fig.colorbar(im, ax=axes[0].tolist(), label="digits of agreement with float64")
-    else:
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(result.lines) + 1.5),
-                               layout="constrained")
-        data = np.array([ln.digits for ln in result.lines], dtype=float)
-        c_pos = [math.log10(c) for c in result.condition]
-        im = ax.pcolormesh(_edges(c_pos), np.arange(len(result.lines) + 1), data,
-                           cmap="RdYlGn", vmin=0, vmax=result.precision_digits)
-        ax.set_yticks(np.arange(len(result.lines)) + 0.5,
-                      [f"{ln.param.value} {ln.name}" for ln in result.lines], fontsize=7)
-        ax.invert_yaxis()  # first parameterization on top, as in the terminal
-        ax.set_xlabel("log10 condition number")
-        ax.set_title(f"MultivariateNormal dim {result.dim}, {result.dtype.value}; "
-                     "blank: factorization failed")
-        fig.colorbar(im, ax=ax, label="digits of agreement")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
-
-
-def _edges(centers: Sequence[float]) -> list[float]:
-    """Cell edges for pcolormesh from (possibly uneven) cell centers."""
-    if len(centers) == 1:
-        return [centers[0] - 0.5, centers[0] + 0.5]
-    mids = [(a + b) / 2 for a, b in zip(centers, centers[1:], strict=False)]
-    return [2 * centers[0] - mids[0], *mids, 2 * centers[-1] - mids[-1]]
 
 
 # ---- progress --------------------------------------------------------------------------------
