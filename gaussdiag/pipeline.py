@@ -12,7 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
-from gaussdiag.results import SideCost, SpecReport
+from gaussdiag.results import Located, SideCost, SpecReport
 from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spec_text
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
 
@@ -44,8 +44,16 @@ def diagnose_file(path: str, options: Options, progress: Progress | None = None)
         loaded = load_spec(path, max_elements=options.max_elements)
     except SpecError as err:
         return SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
-                          error=str(err))
+                          error=str(err), error_at=located(err, path))
     return diagnose(loaded, options, progress)
+
+
+def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
+    """Where `err` is: a `SpecError` knows its file, line and key; any other error is about
+    the whole of `file`."""
+    if isinstance(err, SpecError):
+        return (Located(err.file, err.line, err.key, err.message),)
+    return (Located(file, None, None, str(err)),)
 
 
 def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = None
@@ -63,10 +71,12 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
             return SpecReport(file=loaded.file, name=spec.name, verdict=None,
                               expect=spec.expect, ok=True, skipped=str(err), line=line)
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=f"{loaded.file}: {err}", line=line)
+                          ok=False, error=f"{loaded.file}: {err}", line=line,
+                          error_at=located(err, loaded.file))
     except GaussdiagError as err:
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=str(err), line=line)
+                          ok=False, error=str(err), line=line,
+                          error_at=located(err, loaded.file))
 
 
 def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,

@@ -71,6 +71,23 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
+class Located:
+    """One located problem of a spec that could not be diagnosed: the file, the line (None
+    when the YAML gives none), the key path (None for the whole file) and the bare message.
+    Renderers place annotations with it instead of re-reading the rendered error."""
+
+    file: str
+    line: int | None
+    key: str | None
+    message: str
+
+    @property
+    def text(self) -> str:
+        """The message with its key path, as annotations show it: `a.args: unknown key`."""
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+@dataclass(frozen=True)
 class SpecReport:
     """Everything known about one spec file: the verdict and why, or the error."""
 
@@ -95,6 +112,7 @@ class SpecReport:
     trajectories: tuple[Trajectory, ...] = ()
     point_quantities: tuple[Quantity, ...] = ()  # train mode: log_prob mode at the start
     error: str | None = None
+    error_at: tuple[Located, ...] = ()  # where `error` is, one entry per located problem
     skipped: str | None = None
     interrupted: bool = False
     seconds: float = 0.0

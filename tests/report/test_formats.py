@@ -17,10 +17,10 @@ from rich.console import Console
 
 from gaussdiag import report as rp
 from gaussdiag.cli import main
-from gaussdiag.results import Cause, RunReport, SpecReport
+from gaussdiag.results import Cause, Located, RunReport, SpecReport
 from gaussdiag.vocab import OutputFormat, SideName, Verdict
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 MVN = "configs/mvn_diag_vs_normal.yaml"  # parameterization, expected
 FIXED = "configs/mvn_diag_fixed.yaml"  # agree, expected
 
@@ -52,7 +52,9 @@ AGREE = SpecReport(file="specs/agree.yaml", name="agree", verdict=Verdict.AGREE,
                    line=3)
 ERROR = SpecReport(file="specs/bad.yaml", name="", verdict=None, expect=None, ok=False,
                    error="specs/bad.yaml:4: a.dist: unknown distribution 'Normall' "
-                         "(did you mean 'Normal'?)")
+                         "(did you mean 'Normal'?)",
+                   error_at=(Located("specs/bad.yaml", 4, "a.dist", "unknown distribution "
+                                     "'Normall' (did you mean 'Normal'?)"),))
 SKIPPED = SpecReport(file="specs/gpu.yaml", name="gpu", verdict=None, expect=None, ok=True,
                      skipped="CUDA is not available")
 RUN = RunReport((PARAM, AGREE, ERROR, SKIPPED), torch_version="2.x", device="cpu")
@@ -136,21 +138,28 @@ def test_github_escapes_data_and_properties() -> None:
                     "50%25 off%0Asecond line (expected agree)")
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    ("f.yaml:12: a.args: bad", (12, "a.args: bad")),
-    ("f.yaml: file not found", (None, "file not found")),
-    ("other: message", (None, "other: message")),
-], ids=["with-line", "without-line", "foreign"])
-def test_error_location(error: str, expected: tuple[int | None, str]) -> None:
-    report = SpecReport(file="f.yaml", name="", verdict=None, expect=None, ok=False,
-                        error=error)
-    assert rp.error_location(report) == expected
-
-
-def test_error_location_with_a_colon_in_the_file_name() -> None:
+def test_github_places_each_located_problem_without_reading_the_message() -> None:
+    # the rendered `error` says nothing about the place: the annotation comes from `error_at`
     report = SpecReport(file="C:/x:1.yaml", name="", verdict=None, expect=None, ok=False,
-                        error="C:/x:1.yaml:3: params: bad")
-    assert rp.error_location(report) == (3, "params: bad")
+                        error="(rendered elsewhere)",
+                        error_at=(Located("C:/x:1.yaml", 3, "params", "bad"),
+                                  Located("C:/x:1.yaml", None, None, "file-wide")))
+    assert rp.render_github(RunReport((report,))).splitlines() == [
+        "::error file=C%3A/x%3A1.yaml,line=3::params: bad",
+        "::error file=C%3A/x%3A1.yaml::file-wide"]
+
+
+def test_spec_errors_carry_their_location(tmp_path: Path) -> None:
+    from gaussdiag.pipeline import Options, diagnose_file
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("params: {x: {shape: [2]}}\ninputs: {y: {shape: [2]}}\n"
+                   "a: {dist: Normall, args: {loc: x}}\nb: {dist: Normal, args: {loc: x}}\n")
+    (at,) = diagnose_file(str(bad), Options()).error_at
+    assert (at.file, at.line, at.key) == (str(bad), 3, "a.dist")
+    assert at.message.startswith("unknown distribution 'Normall'")
+    (missing,) = diagnose_file(str(tmp_path / "none.yaml"), Options()).error_at
+    assert missing.line is None and "not found" in missing.message
 
 
 # ---- compare --format end to end -------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from gaussdiag.cli import main
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 def gd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,148 @@
+"""`gaussdiag compare`: diagnose spec files and report in the format asked for."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from gaussdiag.cli.console import make_console, progress_line
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.errors import GaussdiagError
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.vocab import OutputFormat
+
+if TYPE_CHECKING:  # the pipeline pulls in pydantic: imported inside the commands that run it
+    from gaussdiag.pipeline import Options
+    from gaussdiag.results import SpecReport
+
+
+def compare(
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Spec files (YAML, spec-v1). None: run the built-in demo "
+                       "(MultivariateNormal with a std passed as a covariance vs Normal).",
+                       show_default=False),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="cpu, cuda, cuda:N, mps or auto (cuda if present). Overrides the "
+                     "spec's device; sides pinned with their own `device:` stay where they are."),
+    ] = None,
+    json_out: Annotated[
+        str | None,
+        typer.Option("--json", metavar="FILE", help="Also write the JSON report to FILE "
+                     "('-': print only the JSON, to stdout)."),
+    ] = None,
+    max_elements: Annotated[
+        int,
+        typer.Option(min=1, help="Largest tensor (elements) a spec may create."),
+    ] = DEFAULT_MAX_ELEMENTS,
+    skip_absent_devices: Annotated[
+        bool,
+        typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "
+                     "instead of failing with exit 2."),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="How to print the report: table (terminal), json, "
+                     "markdown (e.g. >> $GITHUB_STEP_SUMMARY) or github (workflow commands "
+                     "that annotate the spec files in a GitHub Actions run)."),
+    ] = OutputFormat.TABLE,
+    no_timings: Annotated[
+        bool,
+        typer.Option("--no-timings", help="Leave the measured times and memory out of the "
+                     "JSON report, so the same specs give the same bytes on every run."),
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+) -> int:
+    """Build both sides of each spec in float32 and float64, run log_prob and backward, and say
+    whether their differences are a parameterization bug, a mismatch or round-off.
+
+    Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
+    none); 1 some verdict is not; 2 a spec or usage error; 3 an internal error; 130 Ctrl-C
+    (the specs that finished are still reported).
+    """
+    del debug  # read by main() before parsing, so it also covers errors in parsing
+    from gaussdiag.errors import UsageError
+    from gaussdiag.pipeline import Options, demo_spec, diagnose, diagnose_file
+    from gaussdiag.results import SpecReport
+
+    if json_out == "-" and output_format not in (OutputFormat.TABLE, OutputFormat.JSON):
+        raise UsageError(f"--json - and --format {output_format.value} both print to stdout: "
+                         "give --json a file name, or use --format json")
+    fmt = OutputFormat.JSON if json_out == "-" else output_format
+    options = Options(device=device, max_elements=max_elements,
+                      skip_absent_devices=skip_absent_devices)
+    console = make_console(stderr=fmt is not OutputFormat.TABLE)
+    reports: list[SpecReport] = []
+    current = ""
+    with progress_line(console) as progress:
+        try:
+            if not specs:
+                loaded = demo_spec()
+                current = loaded.file
+                reports.append(diagnose(loaded, options, progress))
+            for path in specs or []:
+                current = str(path)
+                reports.append(diagnose_file(current, options, progress))
+                if reports[-1].interrupted:  # Ctrl-C during training: stop here too
+                    break
+        except KeyboardInterrupt:
+            reports.append(SpecReport(file=current, name=Path(current).stem, verdict=None,
+                                      expect=None, ok=False, interrupted=True,
+                                      skipped="interrupted with Ctrl-C before it finished"))
+    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
+                           fmt, timings=not no_timings)
+
+
+def _finish_compare(reports: list[SpecReport], options: Options, json_out: str | None,
+                    console: Any, fmt: OutputFormat = OutputFormat.TABLE, *,
+                    timings: bool = True) -> int:
+    """Render in `fmt`, write the JSON file, pick the exit code. Imports torch only if a spec
+    ran."""
+    from gaussdiag.output import write_text
+    from gaussdiag.report import render, render_json
+    from gaussdiag.results import RunReport
+
+    run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
+    view = render(run, fmt, timings=timings)
+    if isinstance(view, str):  # plain text formats, never parsed as rich markup
+        sys.stdout.write(view)
+        sys.stdout.flush()
+    else:
+        console.print(view)
+    for r in reports:
+        if r.error:
+            typer.echo(f"error: {r.error}", err=True)
+    if json_out is not None:
+        write_text(json_out, render_json(run, timings=timings))
+    if any(r.interrupted for r in reports):
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    if any(r.error for r in reports):
+        return EXIT_USAGE
+    return EXIT_OK if run.ok else EXIT_FAIL
+
+
+def _environment(requested: str) -> dict[str, Any]:
+    """torch version, device and TF32 for the header, without importing torch when no spec
+    got as far as needing it (spec errors must answer at once)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return {"torch_version": version("torch"), "device": requested}
+        except PackageNotFoundError:
+            return {"torch_version": "not installed", "device": requested}
+    from gaussdiag.build import resolve_device
+
+    try:
+        device = str(resolve_device(requested))
+    except GaussdiagError:
+        device = requested
+    tf32 = bool(torch.backends.cuda.matmul.allow_tf32) if device.startswith("cuda") else None
+    return {"torch_version": torch.__version__, "device": device, "tf32": tf32}
