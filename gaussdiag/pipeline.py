@@ -116,14 +116,17 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
     costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
     verdict: Verdict | None = result.verdict
-    if interrupted:  # a partial run decides nothing
-        verdict = None
+    explanation, fix = result.finding.explanation, result.finding.fix
+    if interrupted:  # a partial run decides nothing: say so rather than judge the part
+        verdict, fix = None, ""
+        explanation = ("interrupted with Ctrl-C during training: the numbers shown are from "
+                       "the runs that finished; no verdict")
     ok = verdict is not None and (verdict is spec.expect if spec.expect is not None
                                   else verdict.acceptable_without_expect)
     devices = {problem.side_devices[s] for s in SideName}
     return SpecReport(
         file=loaded.file, name=spec.name, verdict=verdict, expect=spec.expect, ok=ok,
-        explanation=result.finding.explanation, fix=result.finding.fix,
+        explanation=explanation, fix=fix,
         cause=result.finding.cause, quantities=result.quantities, problems=result.problems,
         evidence=result.evidence, costs=costs, notes=result.notes, kappa=kappa,
         dtypes=tuple(spec.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),

@@ -115,6 +115,7 @@ class SpecReport:
     error_at: tuple[Located, ...] = ()  # where `error` is, one entry per located problem
     skipped: str | None = None
     interrupted: bool = False
+    not_run: bool = False  # Ctrl-C came before this spec started
     seconds: float = 0.0
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations
 
@@ -129,3 +130,8 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.specs)
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C stopped the run: some spec has partial results or did not run."""
+        return any(s.interrupted or s.not_run for s in self.specs)

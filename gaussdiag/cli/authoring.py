@@ -10,14 +10,24 @@ import typer
 from gaussdiag.cli.exits import EXIT_OK
 
 
-def schema() -> int:
+def schema(
+    report: Annotated[bool, typer.Option(
+        "--report", help="The schema of the compare JSON report (`compare --json`) instead.")
+    ] = False,
+) -> int:
     """Print the JSON Schema of the spec format (for editors and linters), e.g.
-    `gaussdiag schema > gaussdiag.schema.json`."""
+    `gaussdiag schema > gaussdiag.schema.json`; with --report, of the compare report."""
     import json
 
-    from gaussdiag.schema import spec_schema
+    if report:
+        from gaussdiag.report.json_schema import report_schema
 
-    sys.stdout.write(json.dumps(spec_schema(), indent=2) + "\n")
+        body = report_schema()
+    else:
+        from gaussdiag.schema import spec_schema
+
+        body = spec_schema()
+    sys.stdout.write(json.dumps(body, indent=2) + "\n")
     return EXIT_OK
 
 

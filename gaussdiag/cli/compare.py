@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gaussdiag.cli.console import make_console, progress_line
+from gaussdiag.cli.console import make_console, print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.cli.inputs import STDIN, expand, interactive
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.vocab import OutputFormat
@@ -22,9 +24,10 @@ if TYPE_CHECKING:  # the pipeline pulls in pydantic: imported inside the command
 def compare(
     specs: Annotated[
         list[Path] | None,
-        typer.Argument(help="Spec files (YAML, spec-v1). None: run the built-in demo "
-                       "(MultivariateNormal with a std passed as a covariance vs Normal).",
-                       show_default=False),
+        typer.Argument(help="Spec files (YAML, spec-v1), folders (searched recursively for "
+                       "*.yaml and *.yml, in sorted order) or - (one spec from stdin). None: "
+                       "on a terminal, run the built-in demo; elsewhere (CI set, or not a "
+                       "terminal) exit 2.", show_default=False),
     ] = None,
     device: Annotated[
         str | None,
@@ -56,75 +59,142 @@ def compare(
         typer.Option("--no-timings", help="Leave the measured times and memory out of the "
                      "JSON report, so the same specs give the same bytes on every run."),
     ] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print no report (errors still go to stderr; --json FILE and "
+        "the step summary are still written): the exit code answers.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
 ) -> int:
     """Build both sides of each spec in float32 and float64, run log_prob and backward, and say
     whether their differences are a parameterization bug, a mismatch or round-off.
 
+    With $GITHUB_STEP_SUMMARY set, the markdown report is also appended to it, whatever
+    --format is.
+
     Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
-    none); 1 some verdict is not; 2 a spec or usage error; 3 an internal error; 130 Ctrl-C
-    (the specs that finished are still reported).
+    none); 1 some verdict is not; 2 a spec or usage error, or no spec given outside a
+    terminal; 3 an internal error; 130 Ctrl-C (the specs that finished are still reported,
+    the others listed as not run).
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
     from gaussdiag.errors import UsageError
-    from gaussdiag.pipeline import Options, demo_spec, diagnose, diagnose_file
-    from gaussdiag.results import SpecReport
+    from gaussdiag.pipeline import Options
 
     if json_out == "-" and output_format not in (OutputFormat.TABLE, OutputFormat.JSON):
         raise UsageError(f"--json - and --format {output_format.value} both print to stdout: "
                          "give --json a file name, or use --format json")
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other: give one")
+    paths = expand(specs or [])
+    if not specs and not interactive():
+        raise UsageError("no spec files given: pass spec files or folders (the built-in demo "
+                         "runs only on a terminal, so that a CI step never passes on nothing)")
     fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
+    reports = _run_all(paths, options, console, verbose)
+    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
+                           fmt, timings=not no_timings, quiet=quiet)
+
+
+def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
+             ) -> list[SpecReport]:
+    """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
+    finished and list the rest as not run."""
+    from gaussdiag.pipeline import demo_spec, diagnose, diagnose_file
+    from gaussdiag.results import SpecReport
+
     reports: list[SpecReport] = []
     current = ""
-    with progress_line(console) as progress:
+    with progress_line(console, verbose) as progress:
         try:
-            if not specs:
+            if not paths:
                 loaded = demo_spec()
+                typer.echo(f"no spec files given: running the built-in demo ({loaded.file}); "
+                           "pass spec files to check your own", err=True)
                 current = loaded.file
                 reports.append(diagnose(loaded, options, progress))
-            for path in specs or []:
-                current = str(path)
-                reports.append(diagnose_file(current, options, progress))
+            for path in paths:
+                current = path
+                reports.append(_stdin_report(options, progress) if path == STDIN
+                               else diagnose_file(path, options, progress))
                 if reports[-1].interrupted:  # Ctrl-C during training: stop here too
                     break
         except KeyboardInterrupt:
             reports.append(SpecReport(file=current, name=Path(current).stem, verdict=None,
                                       expect=None, ok=False, interrupted=True,
                                       skipped="interrupted with Ctrl-C before it finished"))
-    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
-                           fmt, timings=not no_timings)
+    started = len(reports) if paths else 0
+    reports += [SpecReport(file=p, name=Path(p).stem, verdict=None, expect=None, ok=False,
+                           not_run=True) for p in paths[started:]]
+    return reports
+
+
+def _stdin_report(options: Options, progress: Any) -> SpecReport:
+    """One spec read from standard input, named `<stdin>` in messages."""
+    from gaussdiag.errors import SpecError
+    from gaussdiag.pipeline import diagnose, located
+    from gaussdiag.results import SpecReport
+    from gaussdiag.spec import load_spec_text
+
+    file = "<stdin>"
+    try:
+        loaded = load_spec_text(sys.stdin.read(), file, max_elements=options.max_elements)
+    except SpecError as err:
+        return SpecReport(file=file, name="", verdict=None, expect=None, ok=False,
+                          error=str(err), error_at=located(err, file))
+    return diagnose(loaded, options, progress)
 
 
 def _finish_compare(reports: list[SpecReport], options: Options, json_out: str | None,
                     console: Any, fmt: OutputFormat = OutputFormat.TABLE, *,
-                    timings: bool = True) -> int:
-    """Render in `fmt`, write the JSON file, pick the exit code. Imports torch only if a spec
-    ran."""
+                    timings: bool = True, quiet: bool = False) -> int:
+    """Render in `fmt`, write the JSON file and the step summary, pick the exit code. Imports
+    torch only if a spec ran."""
     from gaussdiag.output import write_text
-    from gaussdiag.report import render, render_json
+    from gaussdiag.report import render, render_json, render_markdown, render_run
     from gaussdiag.results import RunReport
 
     run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
-    view = render(run, fmt, timings=timings)
-    if isinstance(view, str):  # plain text formats, never parsed as rich markup
-        sys.stdout.write(view)
-        sys.stdout.flush()
-    else:
-        console.print(view)
+    if not quiet:
+        view = render(run, fmt, timings=timings)
+        if isinstance(view, str):  # plain text formats, never parsed as rich markup
+            sys.stdout.write(view)
+            sys.stdout.flush()
+        else:
+            print_report(console, view)
+        if fmt is OutputFormat.GITHUB:  # the log shows the report below the annotations
+            print_report(make_console(), render_run(run))
     for r in reports:
         if r.error:
             typer.echo(f"error: {r.error}", err=True)
     if json_out is not None:
         write_text(json_out, render_json(run, timings=timings))
-    if any(r.interrupted for r in reports):
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        append_summary(summary, render_markdown(run))
+    if run.interrupted:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     if any(r.error for r in reports):
         return EXIT_USAGE
     return EXIT_OK if run.ok else EXIT_FAIL
+
+
+def append_summary(path: str, markdown: str) -> None:
+    """Append to the job summary file GitHub Actions names in $GITHUB_STEP_SUMMARY (other
+    steps write to it too, so never replace it)."""
+    from gaussdiag.errors import UsageError
+
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot append to $GITHUB_STEP_SUMMARY ({path}): "
+                         f"{err.strerror}") from None
 
 
 def _environment(requested: str) -> dict[str, Any]:

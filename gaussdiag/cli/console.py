@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+# spaces at the end of a line, before any closing colour codes
+_TRAILING = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.M)
 
 
 def make_console(stderr: bool = False) -> Any:
@@ -14,11 +19,31 @@ def make_console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-@contextmanager
-def progress_line(console: Any) -> Iterator[Callable[[str], None] | None]:
-    """A one-line status on a terminal; nothing in CI logs or pipes."""
-    if not console.is_terminal:
-        yield None
+def print_report(console: Any, view: Any, **kwargs: Any) -> None:
+    """Print `view`; outside a real terminal (a file, a pipe, a CI log, even with
+    FORCE_COLOR) without the spaces rich pads table lines with."""
+    if console.file.isatty():
+        console.print(view, **kwargs)
         return
-    with console.status("starting") as status:
+    with console.capture() as captured:
+        console.print(view, **kwargs)
+    console.file.write(_TRAILING.sub(r"\1", captured.get()))
+    console.file.flush()
+
+
+@contextmanager
+def progress_line(console: Any, verbose: bool = False
+                  ) -> Iterator[Callable[[str], None] | None]:
+    """A one-line status on stderr when stderr is a real terminal (FORCE_COLOR does not count:
+    spinner frames never land in a log); with `verbose`, each step as a line on stderr
+    elsewhere."""
+    if not sys.stderr.isatty():
+        if verbose:
+            yield lambda msg: print(msg, file=sys.stderr, flush=True)
+        else:
+            yield None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("starting") as status:
         yield lambda msg: status.update(msg)

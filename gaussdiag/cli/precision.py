@@ -3,15 +3,23 @@ the two sides of spec files."""
 
 from __future__ import annotations
 
+import math
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gaussdiag.cli.exits import EXIT_OK
+from gaussdiag.cli.console import print_report
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK
+from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.vocab import DType, ScaleParam, SweepDist
+
+if TYPE_CHECKING:  # imports torch: only inside the command
+    from gaussdiag.precision import SpecPrecision
 
 _GRID = "Grid"
 _MVN = "MultivariateNormal (--dist mvn)"
@@ -76,6 +84,10 @@ def precision_check(
     plot: Annotated[Path | None, typer.Option(
         metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]).",
         show_default=False)] = None,
+    fail_under: Annotated[float | None, typer.Option(
+        metavar="DIGITS", help="SPEC files only: exit 1 when a quantity of a side keeps fewer "
+        "than DIGITS digits in --dtype (a quantity with no finite value keeps none).",
+        show_default=False, rich_help_panel=_SPEC)] = None,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an internal error.")] = False,
 ) -> int:
@@ -93,7 +105,9 @@ def precision_check(
     Without SPEC: map where Normal or MultivariateNormal values and gradients are accurate,
     large but correct, inaccurate, overflow or undefined, over a grid or at one --point.
 
-    Exit codes: 0 done; 2 a usage or spec error, or an absent device; 3 an internal error.
+    Exit codes: 0 done; 1 with SPEC files, a side is invalid (breaks a constraint) or, with
+    --fail-under DIGITS, some quantity keeps fewer digits; 2 a usage or spec error, or an
+    absent device; 3 an internal error.
     """
     from rich.console import Console
 
@@ -105,10 +119,14 @@ def precision_check(
              if (source := ctx.get_parameter_source(name)) is not None
              and source.name != "DEFAULT"]
     pc.check_form(bool(specs), given)
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    if fail_under is not None and not specs:
+        raise UsageError("--fail-under gates the sides of SPEC files; the built-in sweep maps "
+                         "bad regions on purpose (give a SPEC file, or leave out --fail-under)")
+    console = Console(highlight=False, width=_width())
     plain = not console.is_terminal or console.no_color
     if specs:
-        return _precision_specs(specs, dtype, device, max_elements, json_out, console, plain)
+        return _precision_specs(specs, dtype, device, max_elements, json_out, console, plain,
+                                fail_under)
     result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
     pc.check_combination(dist, point is not None, plot is not None)
     if point is not None:
@@ -132,12 +150,38 @@ def precision_check(
         return EXIT_OK
     if json_out is not None:
         write_atomic(Path(json_out), rp.dumps(data))
-    console.print(view, soft_wrap=True)
+    print_report(console, view, soft_wrap=True)
+    return EXIT_OK
+
+
+def _width() -> int | None:
+    """COLUMNS when set; else the terminal's, or 120 columns in a pipe (the maps are wide)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else 120
+
+
+def fewest_digits(results: Sequence[SpecPrecision]) -> float:
+    """The fewest digits any quantity of any side keeps in the low dtype; a quantity with no
+    finite value (NaN digits) keeps none. Infinity when there is no quantity."""
+    digits = [0.0 if math.isnan(q.digits) else q.digits
+              for r in results for side in r.sides for q in side.quantities]
+    return min(digits, default=math.inf)
+
+
+def gate(results: Sequence[SpecPrecision], fail_under: float | None) -> int:
+    """Exit 1 when a side is invalid, or keeps fewer than `fail_under` digits somewhere."""
+    if any(side.failed_in is not None for r in results for side in r.sides):
+        return EXIT_FAIL
+    if fail_under is not None and fewest_digits(results) < fail_under:
+        return EXIT_FAIL
     return EXIT_OK
 
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
-                     json_out: str | None, console: Any, plain: bool) -> int:
+                     json_out: str | None, console: Any, plain: bool,
+                     fail_under: float | None = None) -> int:
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON."""
     from gaussdiag import precision as pc
@@ -151,13 +195,19 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
                for spec in loaded]
     data = [rp.spec_json(r) for r in results]
     text = rp.dumps(data[0] if len(data) == 1 else data)
+    code = gate(results, fail_under)
     if json_out == "-":
         sys.stdout.write(text)
-        return EXIT_OK
+        return code
     if json_out is not None:
         write_atomic(Path(json_out), text)
     for i, r in enumerate(results):
         if i:
             console.print()
-        console.print(rp.render_spec(r, plain=plain), soft_wrap=True)
-    return EXIT_OK
+        print_report(console, rp.render_spec(r, plain=plain), soft_wrap=True)
+    if code != EXIT_OK:
+        fewest = fewest_digits(results)
+        typer.echo(f"precision-check failed: a side is invalid, or a quantity keeps "
+                   f"{fewest:.1f} digits (--fail-under {fail_under})" if fail_under is not None
+                   else "precision-check failed: a side is invalid", err=True)
+    return code

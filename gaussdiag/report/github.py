@@ -29,21 +29,29 @@ def _gh_command(kind: str, file: str, line: int | None, title: str | None,
 
 
 def render_github(run: RunReport) -> str:
-    """One workflow command per spec: `::error` for a spec error (at each located problem) or
-    a verdict that is not acceptable (at the line of `expect:`, else of `a:`), `::notice` for
-    an acceptable one, `::warning` for a skipped or interrupted one."""
+    """Annotations only where a reader should look: `::error` at each located problem of a
+    spec error and for a spec that is not ok (at the line of `expect:`, else of `a:`),
+    `::warning` for an interrupted spec and for each other problem seen in a spec that is
+    not ok. An ok spec says nothing: the step summary carries the whole report."""
     lines = []
     for s in run.specs:
+        if s.ok:
+            continue
         if s.error is not None:
             for at in s.error_at:
                 lines.append(_gh_command("error", at.file, at.line, None, at.text))
             if not s.error_at:
                 lines.append(_gh_command("error", s.file, None, None, s.error))
-        elif s.skipped is not None or s.verdict is None:
+            continue
+        if s.verdict is None:
             word = status_word(s)
-            lines.append(_gh_command("notice" if s.ok else "warning", s.file, s.line,
-                                     f"gaussdiag {word}", s.skipped or word))
-        else:
-            lines.append(_gh_command("notice" if s.ok else "error", s.file, s.line,
-                                     f"gaussdiag {s.verdict.value}", message(s)))
+            text = "Ctrl-C came before it started" if s.not_run else s.skipped or word
+            lines.append(_gh_command("warning", s.file, s.line, f"gaussdiag {word}", text))
+            continue
+        lines.append(_gh_command("error", s.file, s.line, f"gaussdiag {s.verdict.value}",
+                                 message(s)))
+        for p in s.problems:
+            if p.verdict is not s.verdict:
+                lines.append(_gh_command("warning", s.file, s.line,
+                                         f"gaussdiag also {p.verdict.value}", p.message))
     return "".join(line + "\n" for line in lines)

@@ -7,7 +7,11 @@ from typing import Any
 
 from gaussdiag import __version__
 from gaussdiag.report.numbers import json_number
+from gaussdiag.report.status import status_word
 from gaussdiag.results import RunReport, SpecReport
+
+# Bumped when a key is removed or changes meaning; new keys keep the version.
+FORMAT_VERSION = 1
 
 # Per-spec JSON keys that hold measurements (they differ from run to run).
 TIMING_KEYS = ("costs", "seconds")
@@ -24,7 +28,9 @@ def to_json(run: RunReport, *, timings: bool = True) -> dict[str, Any]:
             for key in TIMING_KEYS:
                 spec.pop(key, None)
     return {
+        "format_version": FORMAT_VERSION,
         "ok": run.ok,
+        "interrupted": run.interrupted,
         "gaussdiag": __version__,
         "torch": run.torch_version,
         "device": run.device,
@@ -42,6 +48,7 @@ def _spec_json(s: SpecReport) -> dict[str, Any]:
         "file": s.file,
         "name": s.name,
         "verdict": s.verdict.value if s.verdict else None,
+        "status": status_word(s),
         "expect": s.expect.value if s.expect else None,
         "ok": s.ok,
         "explanation": s.explanation,
@@ -71,5 +78,6 @@ def _spec_json(s: SpecReport) -> dict[str, Any]:
         ],
         "skipped": s.skipped,
         "interrupted": s.interrupted,
+        "not_run": s.not_run,
         "error": s.error,
     }

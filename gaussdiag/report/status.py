@@ -6,7 +6,10 @@ from gaussdiag.results import SpecReport
 
 
 def status_word(s: SpecReport) -> str:
-    """What a spec ended as, in one word: its verdict, or error, skipped, interrupted."""
+    """What a spec ended as, in one word: its verdict, or error, skipped, interrupted, not
+    run."""
+    if s.not_run:
+        return "not run"
     if s.error is not None:
         return "error"
     if s.verdict is None and s.interrupted:

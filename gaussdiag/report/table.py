@@ -12,6 +12,8 @@ from rich.text import Text
 
 from gaussdiag import __version__
 from gaussdiag.report.numbers import number, size
+from gaussdiag.report.prose import Prose
+from gaussdiag.report.status import status_word
 from gaussdiag.report.text import user_text
 from gaussdiag.results import Quantity, RunReport, SpecReport
 from gaussdiag.vocab import DType, SideName, Verdict
@@ -41,10 +43,22 @@ def header(run: RunReport) -> Text:
     return Text(environment_line(run), style="dim")
 
 
+# Verdict columns are at least this wide: a verdict name is never cut ("paramete…").
+VERDICT_WIDTH = max(len(v.value) for v in Verdict)
+
+
 def verdict_text(v: Verdict | None) -> Text:
     if v is None:
         return Text("error", style="bold red")
     return Text(v.value, style=STYLE[v])
+
+
+def status_text(s: SpecReport) -> Text:
+    """The verdict, or what the spec ended as instead (error, skipped, interrupted, not run)."""
+    if s.verdict is not None and not s.not_run:
+        return verdict_text(s.verdict)
+    word = status_word(s)
+    return Text(word, style="bold red" if word == "error" else "yellow")
 
 
 def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Table:
@@ -55,7 +69,7 @@ def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Tab
     t.add_column("shrink", justify="right")
     low = dtypes[0] if dtypes else DType.FLOAT64
     t.add_column(f"tol {low.value}", justify="right")
-    t.add_column("verdict")
+    t.add_column("verdict", no_wrap=True, min_width=VERDICT_WIDTH)
     for q in quantities:
         t.add_row(Text(user_text(q.name)), *[number(q.diff.get(dt)) for dt in dtypes],
                   shrink_text(q), number(q.tol.get(low)), verdict_text(q.verdict))
@@ -156,7 +170,7 @@ def _values(xs: tuple[float, ...]) -> str:
 
 
 def _prose(label: str, text: str) -> Padding:
-    return Padding(Text.assemble((label, "bold"), user_text(text)), (0, 0, 0, 4))
+    return Padding(Prose(user_text(text), label), (0, 0, 0, 4))
 
 
 def render_spec(report: SpecReport) -> RenderableType:
@@ -164,6 +178,9 @@ def render_spec(report: SpecReport) -> RenderableType:
     name, file = user_text(report.name), user_text(report.file)
     title = (Text.assemble((name, "bold"), ("  " + file, "dim")) if report.name
              else Text(file, style="bold"))
+    if report.not_run:
+        title.append("  not run: Ctrl-C came before it started", style="bold yellow")
+        return Padding(title, (0, 0, 1, 0))
     if report.interrupted:
         title.append("  (interrupted: partial results, no verdict)", style="bold yellow")
     if report.error is not None:  # the message itself goes to stderr (diagnostics)
@@ -190,12 +207,12 @@ def render_spec(report: SpecReport) -> RenderableType:
                              (1, 0, 0, 2)))
         parts.append(Padding(quantity_table(report.point_quantities, list(report.dtypes)),
                              (0, 0, 0, 2)))
-    line = Text.assemble("  verdict: ", verdict_text(report.verdict))
+    line = Text.assemble("  verdict: ", status_text(report))
     if report.expect is not None:
         line.append(f"  (expected {report.expect.value}: "
                     f"{'ok' if report.verdict is report.expect else 'NOT ok'})")
     parts.append(Padding(line, (1, 0, 0, 0)))
-    parts.append(Padding(Text(user_text(report.explanation)), (0, 0, 0, 4)))
+    parts.append(Padding(Prose(user_text(report.explanation)), (0, 0, 0, 4)))
     if report.fix:
         parts.append(_prose("fix: ", report.fix))
     for note in report.notes:
@@ -210,13 +227,14 @@ def render_spec(report: SpecReport) -> RenderableType:
 
 
 def summary_table(run: RunReport) -> Table:
-    t = Table(title="summary", header_style="bold")
+    t = Table(title="summary (interrupted)" if run.interrupted else "summary",
+              header_style="bold")
     t.add_column("spec")
-    t.add_column("verdict")
+    t.add_column("verdict", no_wrap=True, min_width=VERDICT_WIDTH)
     t.add_column("expected")
     t.add_column("ok")
     for s in run.specs:
-        v = Text("skipped", style="yellow") if s.skipped else verdict_text(s.verdict)
+        v = status_text(s)
         t.add_row(Text(user_text(s.name or s.file)), v, s.expect.value if s.expect else "-",
                   Text("ok", style="green") if s.ok else Text("NOT ok", style="bold red"))
     return t
@@ -226,6 +244,6 @@ def render_run(run: RunReport) -> RenderableType:
     """The whole run: header, every spec, and a summary when there are several."""
     parts: list[RenderableType] = [header(run), Text("")]
     parts += [render_spec(s) for s in run.specs]
-    if len(run.specs) > 1:
+    if len(run.specs) > 1 or run.interrupted:
         parts.append(summary_table(run))
     return Group(*parts)
