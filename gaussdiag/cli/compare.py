@@ -167,7 +167,7 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
         else:
             print_report(console, view)
         if fmt is OutputFormat.GITHUB:  # the log shows the report below the annotations
-            print_report(make_console(), render_run(run))
+            print_report(make_console(plain=True), render_run(run))
     for r in reports:
         if r.error:
             typer.echo(f"error: {r.error}", err=True)

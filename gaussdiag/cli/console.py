@@ -8,14 +8,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-# spaces at the end of a line, before any closing colour codes
-_TRAILING = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.M)
+# the end of a line: spaces mixed with colour codes (the codes are kept, the spaces go)
+_TRAILING = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+$", re.M)
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def make_console(stderr: bool = False) -> Any:
-    """A rich console: colour only on a terminal and without NO_COLOR (rich reads both)."""
+def make_console(stderr: bool = False, plain: bool = False) -> Any:
+    """A rich console: colour only on a terminal and without NO_COLOR (rich reads both);
+    never with `plain` (the report under --format github's annotations)."""
     from rich.console import Console
 
+    if plain:
+        return Console(stderr=stderr, highlight=False, soft_wrap=False, color_system=None)
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
@@ -27,7 +31,8 @@ def print_report(console: Any, view: Any, **kwargs: Any) -> None:
         return
     with console.capture() as captured:
         console.print(view, **kwargs)
-    console.file.write(_TRAILING.sub(r"\1", captured.get()))
+    text = _TRAILING.sub(lambda m: "".join(_SGR.findall(m.group(0))), captured.get())
+    console.file.write(text)
     console.file.flush()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -45,6 +46,7 @@ def header(run: RunReport) -> Text:
 
 # Verdict columns are at least this wide: a verdict name is never cut ("paramete…").
 VERDICT_WIDTH = max(len(v.value) for v in Verdict)
+NUMBER_WIDTH = len("-2.50e-08")  # the widest `number` short of a 3-digit exponent
 
 
 def verdict_text(v: Verdict | None) -> Text:
@@ -61,19 +63,50 @@ def status_text(s: SpecReport) -> Text:
     return Text(word, style="bold red" if word == "error" else "yellow")
 
 
-def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Table:
+def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> RenderableType:
+    """The quantities as a table, or, where the console is too narrow for every column at
+    its natural width, one line per quantity (a number or a verdict is never cut)."""
+    return _Fit(_quantity_grid(quantities, dtypes), _quantity_lines(quantities, dtypes))
+
+
+def _quantity_grid(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Table:
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    t.add_column("quantity")
+    t.add_column("quantity", no_wrap=True)
     for dt in dtypes:
-        t.add_column(f"diff {dt.value}", justify="right")
+        t.add_column(f"diff {dt.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
     t.add_column("shrink", justify="right")
     low = dtypes[0] if dtypes else DType.FLOAT64
-    t.add_column(f"tol {low.value}", justify="right")
+    t.add_column(f"tol {low.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
     t.add_column("verdict", no_wrap=True, min_width=VERDICT_WIDTH)
     for q in quantities:
         t.add_row(Text(user_text(q.name)), *[number(q.diff.get(dt)) for dt in dtypes],
                   shrink_text(q), number(q.tol.get(low)), verdict_text(q.verdict))
     return t
+
+
+def _quantity_lines(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> RenderableType:
+    low = dtypes[0] if dtypes else DType.FLOAT64
+    lines: list[RenderableType] = []
+    for q in quantities:
+        diffs = " · ".join(f"{dt.value} {number(q.diff.get(dt))}" for dt in dtypes)
+        lines.append(Text.assemble((user_text(q.name), "bold"), ": ", verdict_text(q.verdict)))
+        lines.append(Prose(f"diff {diffs} · shrink {shrink_text(q)} · tol {low.value} "
+                           f"{number(q.tol.get(low))}", style="", label="  "))
+    return Group(*lines)
+
+
+class _Fit:
+    """`wide` where it fits the width at its minimum, else `narrow`."""
+
+    def __init__(self, wide: Table, narrow: RenderableType) -> None:
+        self.wide, self.narrow = wide, narrow
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        need = Measurement.get(console, options, self.wide).minimum
+        # the natural header widths too: a header squeezed below them folds mid-word
+        headers = sum(len(str(c.header)) for c in self.wide.columns) + 2 * (
+            len(self.wide.columns) - 1)
+        yield self.wide if max(need, headers) <= options.max_width else self.narrow
 
 
 def shrink_text(q: Quantity) -> str:

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,9 @@ def test_every_format_renders_every_kind_of_report(fmt: OutputFormat) -> None:
         assert isinstance(view, str) and view.endswith("\n")
         text = view
     assert "\x1b[" not in text
-    for s in RUN.specs:
+    # github annotates only the specs that are not ok
+    shown = [s for s in RUN.specs if fmt is not OutputFormat.GITHUB or not s.ok]
+    for s in shown:
         assert s.file in text.replace("\\", ""), (fmt, s.file)
 
 
@@ -93,6 +96,7 @@ def test_to_json_without_timings_drops_only_the_measurements() -> None:
 def test_markdown_has_a_summary_table_and_one_section_per_spec() -> None:
     md = rp.render_markdown(RUN)
     assert md.startswith("## gaussdiag: 2 of 4 specs not ok\n")
+    assert "**cause:** side a, `std` needs `square`" in md
     rows = [ln for ln in md.splitlines() if ln.startswith("| ")]
     assert rows[0] == "| spec | file | verdict | expected | ok |"
     assert rows[2:] == [
@@ -116,17 +120,24 @@ def test_markdown_table_cells_escape_markup() -> None:
     assert "| \\*x\\*\\|\\<y\\> | a\\|b\\_c.yaml | agree | - | ok |" in md
 
 
-def test_github_annotations() -> None:
+def test_github_annotations_only_where_to_look() -> None:
     lines = rp.render_github(RUN).splitlines()
     assert lines == [
         "::error file=specs/param.yaml,line=7,title=gaussdiag parameterization::side a treats "
         "`std` as a variance | not <a> std -- pass `diag_embed(std ** 2)`",
-        "::notice file=specs/agree.yaml,line=3,title=gaussdiag agree::every difference is "
-        "within tol",
         "::error file=specs/bad.yaml,line=4::a.dist: unknown distribution 'Normall' "
         "(did you mean 'Normal'?)",
-        "::notice file=specs/gpu.yaml,title=gaussdiag skipped::CUDA is not available",
     ]
+    assert "::notice" not in rp.render_github(RunReport((AGREE, SKIPPED)))
+
+
+def test_github_warns_about_other_problems_of_a_spec_that_is_not_ok() -> None:
+    from gaussdiag.results import Problem
+
+    odd = replace(PARAM, problems=(Problem(Verdict.NON_FINITE, "grad[std] is inf"),))
+    lines = rp.render_github(RunReport((odd,))).splitlines()
+    assert lines[1] == ("::warning file=specs/param.yaml,line=7,title=gaussdiag also "
+                        "non-finite::grad[std] is inf")
 
 
 def test_github_escapes_data_and_properties() -> None:
@@ -193,15 +204,13 @@ def test_github_format_points_at_the_expect_line(tmp_path: Path,
                    "a: {dist: Normall, args: {loc: x}}\nb: {dist: Normal, args: {loc: x}}\n")
     assert main(["compare", MVN, str(wrong), str(bad), "--format", "github"]) == 2
     captured = capsys.readouterr()
-    lines = captured.out.splitlines()
-    assert len(lines) == 3
-    mvn_line = (ROOT / MVN).read_text().splitlines().index("expect: parameterization") + 1
-    assert lines[0].startswith(f"::notice file={MVN},line={mvn_line},"
-                               "title=gaussdiag parameterization::")
-    assert lines[1].startswith(f"::error file={wrong},line={expect_line},"
+    lines = [ln for ln in captured.out.splitlines() if ln.startswith("::")]
+    assert len(lines) == 2  # the spec that is ok says nothing
+    assert lines[0].startswith(f"::error file={wrong},line={expect_line},"
                                "title=gaussdiag parameterization::side a treats `std`")
-    assert lines[1].endswith("(expected agree)") and " -- " in lines[1]
-    assert lines[2].startswith(f"::error file={bad},line=3::a.dist: unknown distribution")
+    assert lines[0].endswith("(expected agree)") and " -- " in lines[0]
+    assert lines[1].startswith(f"::error file={bad},line=3::a.dist: unknown distribution")
+    assert "summary" in captured.out  # the report follows the annotations in the log
     assert captured.err.count("error:") == 1
 
 
@@ -210,10 +219,10 @@ def test_github_format_without_expect_uses_the_line_of_a(
     spec = tmp_path / "s.yaml"
     spec.write_text("params:\n  m: {shape: [3]}\n  s: {shape: [3], init: ones}\ninputs:\n"
                     "  x: {shape: [3], init: normal}\n\na: {dist: Normal, args: {loc: m, "
-                    "scale: s}}\nb: {dist: Normal, args: {loc: m, scale: s}}\n")
-    assert main(["compare", str(spec), "--format", "github"]) == 0
+                    "scale: s}}\nb: {dist: Normal, args: {loc: m + 1, scale: s}}\n")
+    assert main(["compare", str(spec), "--format", "github"]) == 1  # sides differ: not ok
     assert capsys.readouterr().out.startswith(
-        f"::notice file={spec},line=7,title=gaussdiag agree::")
+        f"::error file={spec},line=7,title=gaussdiag ")
 
 
 def test_json_dash_with_a_text_format_is_a_usage_error(
@@ -254,10 +263,13 @@ def test_ctrl_c_keeps_the_reports_that_finished(monkeypatch: pytest.MonkeyPatch,
     captured = capsys.readouterr()
     assert "mvn-diag-fixed" in captured.out and "verdict: agree" in captured.out
     assert captured.err.strip().splitlines()[-1] == "interrupted"
+    assert "not run" in captured.out and "summary (interrupted)" in captured.out
     data = json.loads(target.read_text())
-    assert data["ok"] is False
-    assert [(s["file"], s["verdict"], s["interrupted"]) for s in data["specs"]] == [
-        (FIXED, "agree", False), (MVN, None, True)]
+    assert data["ok"] is False and data["interrupted"] is True
+    assert [(s["file"], s["status"], s["interrupted"], s["not_run"])
+            for s in data["specs"]] == [(FIXED, "agree", False, False),
+                                        (MVN, "interrupted", True, False),
+                                        (third, "not run", False, True)]
 
 
 def test_ctrl_c_on_the_first_spec_still_exits_130(monkeypatch: pytest.MonkeyPatch,
