@@ -12,7 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
-from gaussdiag.results import SideCost, SpecReport
+from gaussdiag.results import Located, SideCost, SpecReport
 from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spec_text
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
 
@@ -44,8 +44,16 @@ def diagnose_file(path: str, options: Options, progress: Progress | None = None)
         loaded = load_spec(path, max_elements=options.max_elements)
     except SpecError as err:
         return SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
-                          error=str(err))
+                          error=str(err), error_at=located(err, path))
     return diagnose(loaded, options, progress)
+
+
+def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
+    """Where `err` is, one entry per problem: a `SpecError` knows each problem's file, line,
+    column and key; any other error is about the whole of `file`."""
+    if isinstance(err, SpecError):
+        return tuple(Located(p.file, p.line, p.key, p.message, p.col) for p in err.problems)
+    return (Located(file, None, None, str(err)),)
 
 
 def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = None
@@ -62,12 +70,14 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
         if options.skip_absent_devices and pinned:
             return SpecReport(file=loaded.file, name=spec.name, verdict=None,
                               expect=spec.expect, ok=True, skipped=str(err), line=line)
+        located_err = loaded.device_error(err, options.device)
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=str(loaded.device_error(err, options.device)),
-                          line=line)
+                          ok=False, error=str(located_err), line=line,
+                          error_at=located(located_err, loaded.file))
     except GaussdiagError as err:
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=str(err), line=line)
+                          ok=False, error=str(err), line=line,
+                          error_at=located(err, loaded.file))
 
 
 def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
@@ -117,15 +127,18 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
     costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
     verdict: Verdict | None = result.verdict
-    if interrupted:  # a partial run decides nothing
-        verdict = None
+    explanation, fix = result.finding.explanation, result.finding.fix
+    if interrupted:  # a partial run decides nothing: say so rather than judge the part
+        verdict, fix = None, ""
+        explanation = ("interrupted with Ctrl-C during training: the numbers shown are from "
+                       "the runs that finished; no verdict")
     expect = problem.expect
     ok = verdict is not None and (verdict is expect if expect is not None
                                   else verdict.acceptable_without_expect)
     devices = {problem.side_devices[s] for s in SideName}
     return SpecReport(
         file=problem.file, name=problem.name, verdict=verdict, expect=expect, ok=ok,
-        explanation=result.finding.explanation, fix=result.finding.fix,
+        explanation=explanation, fix=fix,
         cause=result.finding.cause, round_off=result.finding.round_off,
         quantities=result.quantities, problems=result.problems,
         evidence=result.evidence, costs=costs, notes=result.notes + problem.warnings.notes,

@@ -88,6 +88,25 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
+class Located:
+    """One located problem of a spec that could not be diagnosed: the file, the line and
+    column (None when the source gives none), the key path (None for the whole file) and the
+    bare message. Renderers place annotations with it instead of re-reading the rendered
+    error."""
+
+    file: str
+    line: int | None
+    key: str | None
+    message: str
+    col: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The message with its key path, as annotations show it: `a.args: unknown key`."""
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+@dataclass(frozen=True)
 class SpecReport:
     """Everything known about one spec file: the verdict and why, or the error."""
 
@@ -113,14 +132,16 @@ class SpecReport:
     trajectories: tuple[Trajectory, ...] = ()
     point_quantities: tuple[Quantity, ...] = ()  # train mode: log_prob mode at the start
     error: str | None = None
+    error_at: tuple[Located, ...] = ()  # where `error` is, one entry per located problem
     skipped: str | None = None
     interrupted: bool = False
+    not_run: bool = False  # Ctrl-C came before this spec started
     seconds: float = 0.0
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations
 
     def __rich__(self) -> Any:
         """The table `gaussdiag compare` prints for this spec (`rich.print(report)`)."""
-        from gaussdiag.report import render_spec
+        from gaussdiag.report.table import render_spec
 
         return render_spec(self)
 
@@ -136,9 +157,9 @@ class SpecReport:
 
     def to_json(self) -> dict[str, Any]:
         """The object that is this spec's entry in the `--json` report's `specs`."""
-        from gaussdiag.report import _spec_json
+        from gaussdiag.report.json_report import spec_json
 
-        return _spec_json(self)
+        return spec_json(self)
 
 
 @dataclass(frozen=True)
@@ -151,3 +172,8 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.specs)
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C stopped the run: some spec has partial results or did not run."""
+        return any(s.interrupted or s.not_run for s in self.specs)

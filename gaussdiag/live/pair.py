@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
 from gaussdiag.live.settings import check_keywords, settings
-from gaussdiag.results import SpecReport
+from gaussdiag.results import Located, SpecReport
 
 if TYPE_CHECKING:
     from gaussdiag.pipeline import Options, Progress
@@ -77,12 +77,13 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
     """One report per Pair in the file, named `file.py::name`; a file that fails to import
     is one error report."""
     from gaussdiag.live.compare import run
+    from gaussdiag.pipeline import located
 
     try:
         pairs = load_pairs(path)
     except SpecError as err:
         return [SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
-                           error=str(err), line=err.line)]
+                           error=str(err), line=err.line, error_at=located(err, path))]
     reports = []
     for name, pair in pairs:
         title = f"{Path(path).name}::{name}"
@@ -109,8 +110,10 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
 
 
 def _error(path: str, title: str, pair: Pair, expect: Any, err: Exception) -> SpecReport:
+    name = title.split("::")[-1]
     return SpecReport(file=path, name=title, verdict=None, expect=expect, ok=False,
-                      error=f"{path}:{pair.line}: {title.split('::')[-1]}: {err}")
+                      error=f"{path}:{pair.line}: {name}: {err}",
+                      error_at=(Located(path, pair.line, name, str(err)),))
 
 
 def _at_line(report: SpecReport, line: int) -> SpecReport:

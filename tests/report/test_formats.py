@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,10 @@ from rich.console import Console
 
 from gaussdiag import report as rp
 from gaussdiag.cli import main
-from gaussdiag.results import Cause, RunReport, SpecReport
+from gaussdiag.results import Cause, Located, RunReport, SpecReport
 from gaussdiag.vocab import OutputFormat, SideName, Verdict
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 MVN = "configs/mvn_diag_vs_normal.yaml"  # parameterization, expected
 FIXED = "configs/mvn_diag_fixed.yaml"  # agree, expected
 
@@ -52,7 +53,9 @@ AGREE = SpecReport(file="specs/agree.yaml", name="agree", verdict=Verdict.AGREE,
                    line=3)
 ERROR = SpecReport(file="specs/bad.yaml", name="", verdict=None, expect=None, ok=False,
                    error="specs/bad.yaml:4: a.dist: unknown distribution 'Normall' "
-                         "(did you mean 'Normal'?)")
+                         "(did you mean 'Normal'?)",
+                   error_at=(Located("specs/bad.yaml", 4, "a.dist", "unknown distribution "
+                                     "'Normall' (did you mean 'Normal'?)"),))
 SKIPPED = SpecReport(file="specs/gpu.yaml", name="gpu", verdict=None, expect=None, ok=True,
                      skipped="CUDA is not available")
 RUN = RunReport((PARAM, AGREE, ERROR, SKIPPED), torch_version="2.x", device="cpu")
@@ -70,7 +73,9 @@ def test_every_format_renders_every_kind_of_report(fmt: OutputFormat) -> None:
         assert isinstance(view, str) and view.endswith("\n")
         text = view
     assert "\x1b[" not in text
-    for s in RUN.specs:
+    # github annotates only the specs that are not ok
+    shown = [s for s in RUN.specs if fmt is not OutputFormat.GITHUB or not s.ok]
+    for s in shown:
         assert s.file in text.replace("\\", ""), (fmt, s.file)
 
 
@@ -91,6 +96,7 @@ def test_to_json_without_timings_drops_only_the_measurements() -> None:
 def test_markdown_has_a_summary_table_and_one_section_per_spec() -> None:
     md = rp.render_markdown(RUN)
     assert md.startswith("## gaussdiag: 2 of 4 specs not ok\n")
+    assert "**cause:** side a, `std` needs `square`" in md
     rows = [ln for ln in md.splitlines() if ln.startswith("| ")]
     assert rows[0] == "| spec | file | verdict | expected | ok |"
     assert rows[2:] == [
@@ -114,17 +120,24 @@ def test_markdown_table_cells_escape_markup() -> None:
     assert "| \\*x\\*\\|\\<y\\> | a\\|b\\_c.yaml | agree | - | ok |" in md
 
 
-def test_github_annotations() -> None:
+def test_github_annotations_only_where_to_look() -> None:
     lines = rp.render_github(RUN).splitlines()
     assert lines == [
         "::error file=specs/param.yaml,line=7,title=gaussdiag parameterization::side a treats "
         "`std` as a variance | not <a> std -- pass `diag_embed(std ** 2)`",
-        "::notice file=specs/agree.yaml,line=3,title=gaussdiag agree::every difference is "
-        "within tol",
         "::error file=specs/bad.yaml,line=4::a.dist: unknown distribution 'Normall' "
         "(did you mean 'Normal'?)",
-        "::notice file=specs/gpu.yaml,title=gaussdiag skipped::CUDA is not available",
     ]
+    assert "::notice" not in rp.render_github(RunReport((AGREE, SKIPPED)))
+
+
+def test_github_warns_about_other_problems_of_a_spec_that_is_not_ok() -> None:
+    from gaussdiag.results import Problem
+
+    odd = replace(PARAM, problems=(Problem(Verdict.NON_FINITE, "grad[std] is inf"),))
+    lines = rp.render_github(RunReport((odd,))).splitlines()
+    assert lines[1] == ("::warning file=specs/param.yaml,line=7,title=gaussdiag also "
+                        "non-finite::grad[std] is inf")
 
 
 def test_github_escapes_data_and_properties() -> None:
@@ -136,21 +149,28 @@ def test_github_escapes_data_and_properties() -> None:
                     "50%25 off%0Asecond line (expected agree)")
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    ("f.yaml:12: a.args: bad", (12, "a.args: bad")),
-    ("f.yaml: file not found", (None, "file not found")),
-    ("other: message", (None, "other: message")),
-], ids=["with-line", "without-line", "foreign"])
-def test_error_location(error: str, expected: tuple[int | None, str]) -> None:
-    report = SpecReport(file="f.yaml", name="", verdict=None, expect=None, ok=False,
-                        error=error)
-    assert rp.error_location(report) == expected
-
-
-def test_error_location_with_a_colon_in_the_file_name() -> None:
+def test_github_places_each_located_problem_without_reading_the_message() -> None:
+    # the rendered `error` says nothing about the place: the annotation comes from `error_at`
     report = SpecReport(file="C:/x:1.yaml", name="", verdict=None, expect=None, ok=False,
-                        error="C:/x:1.yaml:3: params: bad")
-    assert rp.error_location(report) == (3, "params: bad")
+                        error="(rendered elsewhere)",
+                        error_at=(Located("C:/x:1.yaml", 3, "params", "bad"),
+                                  Located("C:/x:1.yaml", None, None, "file-wide")))
+    assert rp.render_github(RunReport((report,))).splitlines() == [
+        "::error file=C%3A/x%3A1.yaml,line=3::params: bad",
+        "::error file=C%3A/x%3A1.yaml::file-wide"]
+
+
+def test_spec_errors_carry_their_location(tmp_path: Path) -> None:
+    from gaussdiag.pipeline import Options, diagnose_file
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("params: {x: {shape: [2]}}\ninputs: {y: {shape: [2]}}\n"
+                   "a: {dist: Normall, args: {loc: x}}\nb: {dist: Normal, args: {loc: x}}\n")
+    (at,) = diagnose_file(str(bad), Options()).error_at
+    assert (at.file, at.line, at.key) == (str(bad), 3, "a.dist")
+    assert at.message.startswith("unknown distribution 'Normall'")
+    (missing,) = diagnose_file(str(tmp_path / "none.yaml"), Options()).error_at
+    assert missing.line is None and "not found" in missing.message
 
 
 # ---- compare --format end to end -------------------------------------------------------
@@ -184,16 +204,34 @@ def test_github_format_points_at_the_expect_line(tmp_path: Path,
                    "a: {dist: Normall, args: {loc: x}}\nb: {dist: Normal, args: {loc: x}}\n")
     assert main(["compare", MVN, str(wrong), str(bad), "--format", "github"]) == 2
     captured = capsys.readouterr()
-    lines = captured.out.splitlines()
-    assert len(lines) == 3
-    mvn_line = (ROOT / MVN).read_text().splitlines().index("expect: parameterization") + 1
-    assert lines[0].startswith(f"::notice file={MVN},line={mvn_line},"
-                               "title=gaussdiag parameterization::")
-    assert lines[1].startswith(f"::error file={wrong},line={expect_line},"
+    lines = [ln for ln in captured.out.splitlines() if ln.startswith("::")]
+    assert len(lines) == 2  # the spec that is ok says nothing
+    assert lines[0].startswith(f"::error file={wrong},line={expect_line},"
                                "title=gaussdiag parameterization::side a treats `std`")
-    assert lines[1].endswith("(expected agree)") and " -- " in lines[1]
-    assert lines[2].startswith(f"::error file={bad},line=3::a.dist: unknown distribution")
+    assert lines[0].endswith("(expected agree)") and " -- " in lines[0]
+    # `dist` starts in column 5 of `a: {dist: Normall, ...}`
+    assert lines[1].startswith(f"::error file={bad},line=3,col=5::a.dist: unknown distribution")
+    assert "summary" in captured.out  # the report follows the annotations in the log
     assert captured.err.count("error:") == 1
+
+
+def test_github_format_has_one_error_per_problem_of_a_spec(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("params: {x: {shape: [2]}}\ninputs: {y: {shape: [2]}}\n"
+                   "a: {dist: Normall, args: {loc: x}}\nb: {dist: Nromal, args: {loc: x}}\n")
+    assert main(["compare", str(bad), "--format", "github"]) == 2
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.out.splitlines() if ln.startswith("::")]
+    # both `dist` keys start in column 5, of lines 3 and 4; each problem is its own line
+    assert [ln.split("::")[1] for ln in lines] == [f"error file={bad},line=3,col=5",
+                                                  f"error file={bad},line=4,col=5"], lines
+    assert "'Normall'" in lines[0] and "'Nromal'" in lines[1]
+    errors = [ln for ln in captured.err.splitlines() if ln.startswith("error: ")]
+    assert errors == [f"error: {bad}:3:5: a.dist: unknown distribution 'Normall' (did you "
+                      "mean 'Normal'?)",
+                      f"error: {bad}:4:5: b.dist: unknown distribution 'Nromal' (did you "
+                      "mean 'Normal'?)"], captured.err
 
 
 def test_github_format_without_expect_uses_the_line_of_a(
@@ -201,10 +239,10 @@ def test_github_format_without_expect_uses_the_line_of_a(
     spec = tmp_path / "s.yaml"
     spec.write_text("params:\n  m: {shape: [3]}\n  s: {shape: [3], init: ones}\ninputs:\n"
                     "  x: {shape: [3], init: normal}\n\na: {dist: Normal, args: {loc: m, "
-                    "scale: s}}\nb: {dist: Normal, args: {loc: m, scale: s}}\n")
-    assert main(["compare", str(spec), "--format", "github"]) == 0
+                    "scale: s}}\nb: {dist: Normal, args: {loc: m + 1, scale: s}}\n")
+    assert main(["compare", str(spec), "--format", "github"]) == 1  # sides differ: not ok
     assert capsys.readouterr().out.startswith(
-        f"::notice file={spec},line=7,title=gaussdiag agree::")
+        f"::error file={spec},line=7,title=gaussdiag ")
 
 
 def test_json_dash_with_a_text_format_is_a_usage_error(
@@ -245,10 +283,13 @@ def test_ctrl_c_keeps_the_reports_that_finished(monkeypatch: pytest.MonkeyPatch,
     captured = capsys.readouterr()
     assert "mvn-diag-fixed" in captured.out and "verdict: agree" in captured.out
     assert captured.err.strip().splitlines()[-1] == "interrupted"
+    assert "not run" in captured.out and "summary (interrupted)" in captured.out
     data = json.loads(target.read_text())
-    assert data["ok"] is False
-    assert [(s["file"], s["verdict"], s["interrupted"]) for s in data["specs"]] == [
-        (FIXED, "agree", False), (MVN, None, True)]
+    assert data["ok"] is False and data["interrupted"] is True
+    assert [(s["file"], s["status"], s["interrupted"], s["not_run"])
+            for s in data["specs"]] == [(FIXED, "agree", False, False),
+                                        (MVN, "interrupted", True, False),
+                                        (third, "not run", False, True)]
 
 
 def test_ctrl_c_on_the_first_spec_still_exits_130(monkeypatch: pytest.MonkeyPatch,

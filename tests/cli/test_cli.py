@@ -13,7 +13,7 @@ import pytest
 
 from gaussdiag.cli import main
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 def gd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -22,11 +22,51 @@ def gd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
                           text=True, cwd=ROOT, env=full, timeout=300)
 
 
-def test_default_job_runs_the_demo_and_exits_0() -> None:
-    r = gd("compare")
+def test_default_job_runs_the_demo_on_a_terminal_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import gaussdiag.cli.compare as compare
+
+    monkeypatch.setattr(compare, "interactive", lambda: True)
+    assert main(["compare"]) == 0
+    captured = capsys.readouterr()
+    assert "parameterization" in captured.out and "diag_embed(std ** 2)" in captured.out
+    assert "running the built-in demo" in captured.err
+
+
+@pytest.mark.parametrize("env", [{"CI": "true"}, {}], ids=["CI", "pipe"])
+def test_empty_spec_list_outside_a_terminal_is_exit_2(env: dict[str, str]) -> None:
+    r = gd("compare", env=env)  # stdin and stdout are pipes here
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: no spec files given") and r.stderr.count("\n") == 1
+    assert r.stdout == ""
+
+
+def test_folders_are_searched_recursively_in_sorted_order(tmp_path: Path) -> None:
+    fixed = (ROOT / "configs/mvn_diag_fixed.yaml").read_text()
+    for rel in ("b/z.yml", "a/deep/y.yaml", "a/x.yaml", "a/notes.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(fixed)
+    # a pairs file is code: only a file named on the command line is imported, never one
+    # found in a folder (importing it would create the marker)
+    marker = tmp_path / "imported"
+    (tmp_path / "a" / "pairs.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    out = tmp_path / "r.json"
+    assert main(["compare", str(tmp_path), "--json", str(out)]) == 0
+    files = [s["file"] for s in json.loads(out.read_text())["specs"]]
+    assert files == [str(tmp_path / r) for r in ("a/deep/y.yaml", "a/x.yaml", "b/z.yml")]
+    assert not marker.exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty")]) == 2
+
+
+def test_dash_reads_one_spec_from_stdin() -> None:
+    text = (ROOT / "configs/mvn_diag_fixed.yaml").read_text()
+    r = subprocess.run([sys.executable, "-m", "gaussdiag", "compare", "-", "--json", "-"],
+                       input=text, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                       env={**os.environ, "NO_COLOR": "1"})
     assert r.returncode == 0, r.stderr
-    assert "parameterization" in r.stdout and "diag_embed(std ** 2)" in r.stdout
-    assert "Traceback" not in r.stderr
+    (spec,) = json.loads(r.stdout)["specs"]
+    assert (spec["file"], spec["verdict"]) == ("<stdin>", "agree")
 
 
 def test_json_report_has_the_contract_keys(tmp_path: Path) -> None:
@@ -109,10 +149,11 @@ def test_internal_error_is_exit_3_without_traceback(monkeypatch: pytest.MonkeyPa
         raise ZeroDivisionError("planted")
 
     monkeypatch.setattr(pipeline, "diagnose", boom)
-    assert main(["compare"]) == 3
+    fixed = "configs/mvn_diag_fixed.yaml"
+    assert main(["compare", fixed]) == 3
     err = capsys.readouterr().err
     assert "internal error" in err and "planted" in err and "Traceback" not in err
-    assert main(["compare", "--debug"]) == 3
+    assert main(["compare", fixed, "--debug"]) == 3
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -123,7 +164,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "diagnose", interrupt)
-    assert main(["compare"]) == 130
+    assert main(["compare", "configs/mvn_diag_fixed.yaml"]) == 130
 
 
 @pytest.mark.parametrize("args", [["--help"], ["compare", "--help"], ["--version"]])

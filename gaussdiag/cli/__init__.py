@@ -1,0 +1,12 @@
+"""The command line (`gaussdiag`, `python -m gaussdiag`): see `gaussdiag.cli.app`.
+
+    app        the Typer app, the one error boundary `main(argv) -> int`, and `run()`
+    compare    `gaussdiag compare`
+    precision  `gaussdiag precision-check`
+    authoring  `gaussdiag schema` and `gaussdiag init`
+    console    the console and the progress line
+"""
+
+from gaussdiag.cli.app import app, main, run
+
+__all__ = ["app", "main", "run"]

@@ -1,0 +1,233 @@
+"""`gaussdiag compare`: diagnose spec files and report in the format asked for."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from gaussdiag.cli.console import make_console, print_report, progress_line
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.cli.inputs import STDIN, expand, interactive
+from gaussdiag.errors import GaussdiagError
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.vocab import OutputFormat
+
+if TYPE_CHECKING:  # the pipeline pulls in pydantic: imported inside the commands that run it
+    from gaussdiag.pipeline import Options
+    from gaussdiag.results import SpecReport
+
+
+def compare(
+    specs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Spec files (YAML, spec-v1), folders (searched recursively for "
+                       "*.yaml and *.yml, in sorted order; never for .py files) or - (one "
+                       "spec from stdin). A .py file named here is a pairs file: its "
+                       "module-level gaussdiag.Pair objects are diagnosed (trusted code: the "
+                       "file is imported and run). None: on a terminal, run the built-in "
+                       "demo; elsewhere (CI set, or not a terminal) exit 2.",
+                       show_default=False),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="cpu, cuda, cuda:N, mps or auto (cuda if present). Overrides the "
+                     "spec's device; sides pinned with their own `device:` stay where they are."),
+    ] = None,
+    json_out: Annotated[
+        str | None,
+        typer.Option("--json", metavar="FILE", help="Also write the JSON report to FILE "
+                     "('-': print only the JSON, to stdout)."),
+    ] = None,
+    max_elements: Annotated[
+        int,
+        typer.Option(min=1, help="Largest tensor (elements) a spec may create."),
+    ] = DEFAULT_MAX_ELEMENTS,
+    skip_absent_devices: Annotated[
+        bool,
+        typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "
+                     "instead of failing with exit 2."),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="How to print the report: table (terminal), json, "
+                     "markdown (e.g. >> $GITHUB_STEP_SUMMARY) or github (workflow commands "
+                     "that annotate the spec files in a GitHub Actions run)."),
+    ] = OutputFormat.TABLE,
+    no_timings: Annotated[
+        bool,
+        typer.Option("--no-timings", help="Leave the measured times and memory out of the "
+                     "JSON report, so the same specs give the same bytes on every run."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print no report (errors still go to stderr; --json FILE and "
+        "the step summary are still written): the exit code answers.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+) -> int:
+    """Build both sides of each spec in float32 and float64, run log_prob and backward, and say
+    whether their differences are a parameterization bug, a mismatch or round-off.
+
+    With $GITHUB_STEP_SUMMARY set, the markdown report is also appended to it, whatever
+    --format is.
+
+    Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
+    none); 1 some verdict is not; 2 a spec or usage error, or no spec given outside a
+    terminal; 3 an internal error; 130 Ctrl-C (the specs that finished are still reported,
+    the others listed as not run).
+    """
+    del debug  # read by main() before parsing, so it also covers errors in parsing
+    from gaussdiag.errors import UsageError
+    from gaussdiag.pipeline import Options
+
+    if json_out == "-" and output_format not in (OutputFormat.TABLE, OutputFormat.JSON):
+        raise UsageError(f"--json - and --format {output_format.value} both print to stdout: "
+                         "give --json a file name, or use --format json")
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other: give one")
+    paths = expand(specs or [])
+    if not specs and not interactive():
+        raise UsageError("no spec files given: pass spec files or folders (the built-in demo "
+                         "runs only on a terminal, so that a CI step never passes on nothing)")
+    fmt = OutputFormat.JSON if json_out == "-" else output_format
+    options = Options(device=device, max_elements=max_elements,
+                      skip_absent_devices=skip_absent_devices)
+    console = make_console(stderr=fmt is not OutputFormat.TABLE)
+    reports = _run_all(paths, options, console, verbose)
+    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
+                           fmt, timings=not no_timings, quiet=quiet)
+
+
+def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
+             ) -> list[SpecReport]:
+    """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
+    finished and list the rest as not run."""
+    from gaussdiag.pipeline import demo_spec, diagnose
+    from gaussdiag.results import SpecReport
+
+    reports: list[SpecReport] = []
+    current, started = "", 0  # started: how many of `paths` began (a pairs file gives many)
+    with progress_line(console, verbose) as progress:
+        try:
+            if not paths:
+                loaded = demo_spec()
+                typer.echo(f"no spec files given: running the built-in demo ({loaded.file}); "
+                           "pass spec files to check your own", err=True)
+                current = loaded.file
+                reports.append(diagnose(loaded, options, progress))
+            for path in paths:
+                current, started = path, started + 1
+                reports += _diagnose_input(path, options, progress)
+                if reports[-1].interrupted:  # Ctrl-C during training: stop here too
+                    break
+        except KeyboardInterrupt:
+            reports.append(SpecReport(file=current, name=Path(current).stem, verdict=None,
+                                      expect=None, ok=False, interrupted=True,
+                                      skipped="interrupted with Ctrl-C before it finished"))
+    reports += [SpecReport(file=p, name=Path(p).stem, verdict=None, expect=None, ok=False,
+                           not_run=True) for p in paths[started:]]
+    return reports
+
+
+def _diagnose_input(path: str, options: Options, progress: Any) -> list[SpecReport]:
+    """The reports of one input: a spec file, stdin, or a Python pairs file (one per Pair)."""
+    from gaussdiag.pipeline import diagnose_file
+
+    if path == STDIN:
+        return [_stdin_report(options, progress)]
+    if path.endswith(".py"):
+        from gaussdiag.live.pair import diagnose_pairs_file
+
+        return diagnose_pairs_file(path, options, progress)
+    return [diagnose_file(path, options, progress)]
+
+
+def _stdin_report(options: Options, progress: Any) -> SpecReport:
+    """One spec read from standard input, named `<stdin>` in messages."""
+    from gaussdiag.errors import SpecError
+    from gaussdiag.pipeline import diagnose, located
+    from gaussdiag.results import SpecReport
+    from gaussdiag.spec import load_spec_text
+
+    file = "<stdin>"
+    try:
+        loaded = load_spec_text(sys.stdin.read(), file, max_elements=options.max_elements)
+    except SpecError as err:
+        return SpecReport(file=file, name="", verdict=None, expect=None, ok=False,
+                          error=str(err), error_at=located(err, file))
+    return diagnose(loaded, options, progress)
+
+
+def _finish_compare(reports: list[SpecReport], options: Options, json_out: str | None,
+                    console: Any, fmt: OutputFormat = OutputFormat.TABLE, *,
+                    timings: bool = True, quiet: bool = False) -> int:
+    """Render in `fmt`, write the JSON file and the step summary, pick the exit code. Imports
+    torch only if a spec ran."""
+    from gaussdiag.output import write_text
+    from gaussdiag.report import render, render_json, render_markdown, render_run
+    from gaussdiag.results import RunReport
+
+    run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
+    if not quiet:
+        view = render(run, fmt, timings=timings)
+        if isinstance(view, str):  # plain text formats, never parsed as rich markup
+            sys.stdout.write(view)
+            sys.stdout.flush()
+        else:
+            print_report(console, view)
+        if fmt is OutputFormat.GITHUB:  # the log shows the report below the annotations
+            print_report(make_console(plain=True), render_run(run))
+    for r in reports:
+        if r.error:
+            for line in r.error.splitlines():  # a spec error: one line per problem
+                typer.echo(f"error: {line}", err=True)
+    if json_out is not None:
+        write_text(json_out, render_json(run, timings=timings))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        append_summary(summary, render_markdown(run))
+    if run.interrupted:
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    if any(r.error for r in reports):
+        return EXIT_USAGE
+    return EXIT_OK if run.ok else EXIT_FAIL
+
+
+def append_summary(path: str, markdown: str) -> None:
+    """Append to the job summary file GitHub Actions names in $GITHUB_STEP_SUMMARY (other
+    steps write to it too, so never replace it)."""
+    from gaussdiag.errors import UsageError
+
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot append to $GITHUB_STEP_SUMMARY ({path}): "
+                         f"{err.strerror}") from None
+
+
+def _environment(requested: str) -> dict[str, Any]:
+    """torch version, device and TF32 for the header, without importing torch when no spec
+    got as far as needing it (spec errors must answer at once)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return {"torch_version": version("torch"), "device": requested}
+        except PackageNotFoundError:
+            return {"torch_version": "not installed", "device": requested}
+    from gaussdiag.build import resolve_device
+
+    try:
+        device = str(resolve_device(requested))
+    except GaussdiagError:
+        device = requested
+    tf32 = bool(torch.backends.cuda.matmul.allow_tf32) if device.startswith("cuda") else None
+    return {"torch_version": torch.__version__, "device": device, "tf32": tf32}

@@ -1,0 +1,92 @@
+"""The JSON report (`--json FILE`, `--format json`): spec-v1's stable keys plus a few more."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gaussdiag import __version__
+from gaussdiag.report.numbers import json_number
+from gaussdiag.report.status import status_word
+from gaussdiag.results import RoundOff, RunReport, SpecReport
+
+# Bumped when a key is removed or changes meaning; new keys keep the version.
+FORMAT_VERSION = 1
+
+# Per-spec JSON keys that hold measurements (they differ from run to run).
+TIMING_KEYS = ("costs", "seconds")
+
+
+def to_json(run: RunReport, *, timings: bool = True) -> dict[str, Any]:
+    """The report as a JSON-ready dict.
+
+    `timings=False` leaves out what is measured rather than computed (`TIMING_KEYS`: time and
+    memory), so that the same spec and seed give the same report byte for byte."""
+    specs = [spec_json(s) for s in run.specs]
+    if not timings:
+        for spec in specs:
+            for key in TIMING_KEYS:
+                spec.pop(key, None)
+    return {
+        "format_version": FORMAT_VERSION,
+        "ok": run.ok,
+        "interrupted": run.interrupted,
+        "gaussdiag": __version__,
+        "torch": run.torch_version,
+        "device": run.device,
+        "specs": specs,
+    }
+
+
+def render_json(run: RunReport, *, timings: bool = True) -> str:
+    """The JSON report as text, as `--json FILE` writes it."""
+    return json.dumps(to_json(run, timings=timings), indent=2) + "\n"
+
+
+def spec_json(s: SpecReport) -> dict[str, Any]:
+    """One spec's entry in the report's `specs` (also `SpecReport.to_json()`)."""
+    return {
+        "file": s.file,
+        "name": s.name,
+        "verdict": s.verdict.value if s.verdict else None,
+        "status": status_word(s),
+        "expect": s.expect.value if s.expect else None,
+        "ok": s.ok,
+        "explanation": s.explanation,
+        "fix": s.fix,
+        "cause": None if s.cause is None else {
+            "side": s.cause.side.value, "param": s.cause.param, "transform": s.cause.transform},
+        "round_off": None if s.round_off is None else _round_off_json(s.round_off),
+        "quantities": [
+            {"name": q.name, "verdict": q.verdict.value,
+             "diff": {dt.value: json_number(d) for dt, d in q.diff.items()},
+             "tol": {dt.value: t for dt, t in q.tol.items()},
+             "persists": q.persists}
+            for q in s.quantities
+        ],
+        "kappa": json_number(s.kappa),
+        "mode": s.mode.value,
+        "problems": [{"verdict": p.verdict.value, "message": p.message} for p in s.problems],
+        "notes": list(s.notes),
+        "costs": [{"side": c.side.value, "dtype": c.dtype.value, "seconds": c.seconds,
+                   "memory_bytes": c.memory_bytes, "memory_kind": c.memory_kind}
+                  for c in s.costs],
+        "trajectories": [
+            {"dtype": t.dtype.value, "gaps": [json_number(g) for g in t.gaps],
+             "loss_a": [json_number(x) for x in t.loss_a],
+             "loss_b": [json_number(x) for x in t.loss_b],
+             "growth_per_step": t.growth, "failed": t.failed}
+            for t in s.trajectories
+        ],
+        "skipped": s.skipped,
+        "interrupted": s.interrupted,
+        "not_run": s.not_run,
+        "error": s.error,
+    }
+
+
+def _round_off_json(r: RoundOff) -> dict[str, Any]:
+    return {"quantity": r.quantity, "dtype": r.dtype.value, "gap": json_number(r.gap),
+            "explained": json_number(r.explained), "ratio": json_number(r.ratio),
+            "digits": {side.value: json_number(d) for side, d in r.digits.items()},
+            "worse_side": r.worse_side.value if r.worse_side else None}

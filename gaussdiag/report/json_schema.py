@@ -1,0 +1,96 @@
+"""The JSON Schema of the compare report (`gaussdiag schema --report`), written next to the
+renderer it describes; a test validates real reports against it. No torch here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gaussdiag.report.json_report import FORMAT_VERSION
+from gaussdiag.vocab import DType, Mode, SideName, Verdict
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+_STATUS = [v.value for v in Verdict] + ["error", "skipped", "interrupted", "not run"]
+_NUMBER = {"anyOf": [{"type": "number"}, {"enum": ["nan", "inf", "-inf"]}]}
+_NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": props,
+            "required": list(props) if required is None else required}
+
+
+def _per_dtype(value: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "propertyNames": {"enum": [d.value for d in DType]},
+            "additionalProperties": value}
+
+
+_QUANTITY = _obj({
+    "name": {"type": "string"},
+    "verdict": {"enum": [v.value for v in Verdict]},
+    "diff": _per_dtype(_NUMBER),
+    "tol": _per_dtype({"type": "number"}),
+    "persists": {"type": "boolean"},
+})
+
+_SPEC = _obj({
+    "file": {"type": "string"},
+    "name": {"type": "string"},
+    "verdict": {"enum": [v.value for v in Verdict] + [None]},
+    "status": {"enum": _STATUS},
+    "expect": {"enum": [v.value for v in Verdict] + [None]},
+    "ok": {"type": "boolean"},
+    "explanation": {"type": "string"},
+    "fix": {"type": "string"},
+    "cause": {"anyOf": [{"type": "null"}, _obj({
+        "side": {"enum": [s.value for s in SideName]}, "param": {"type": "string"},
+        "transform": {"type": "string"}})]},
+    "round_off": {"anyOf": [{"type": "null"}, _obj({
+        "quantity": {"type": "string"}, "dtype": {"enum": [d.value for d in DType]},
+        "gap": _NUMBER, "explained": _NUMBER, "ratio": _NUMBER,
+        "digits": {"type": "object", "propertyNames": {"enum": [s.value for s in SideName]},
+                   "additionalProperties": _NUMBER},
+        "worse_side": {"enum": [s.value for s in SideName] + [None]}})]},
+    "quantities": {"type": "array", "items": _QUANTITY},
+    "kappa": _NUMBER,
+    "mode": {"enum": [m.value for m in Mode]},
+    "problems": {"type": "array", "items": _obj({
+        "verdict": {"enum": [v.value for v in Verdict]}, "message": {"type": "string"}})},
+    "notes": {"type": "array", "items": {"type": "string"}},
+    "costs": {"type": "array", "items": _obj({
+        "side": {"enum": [s.value for s in SideName]},
+        "dtype": {"enum": [d.value for d in DType]},
+        "seconds": {"type": "number"}, "memory_bytes": {"type": ["integer", "null"]},
+        "memory_kind": {"type": "string"}})},
+    "seconds": {"type": "number"},
+    "trajectories": {"type": "array", "items": _obj({
+        "dtype": {"enum": [d.value for d in DType]},
+        "gaps": {"type": "array", "items": _NUMBER},
+        "loss_a": {"type": "array", "items": _NUMBER},
+        "loss_b": {"type": "array", "items": _NUMBER},
+        "growth_per_step": {"type": ["number", "null"]},
+        "failed": _NULLABLE_STR})},
+    "skipped": _NULLABLE_STR,
+    "interrupted": {"type": "boolean"},
+    "not_run": {"type": "boolean"},
+    "error": _NULLABLE_STR,
+}, required=["file", "name", "verdict", "status", "expect", "ok", "explanation", "fix",
+             "cause", "round_off", "quantities", "error", "interrupted",
+             "not_run"])  # not required: costs, seconds (timings)
+
+
+def report_schema() -> dict[str, Any]:
+    """The schema of `compare --json` as a JSON-ready dict."""
+    return {
+        "$schema": DIALECT,
+        "title": f"gaussdiag compare report, format version {FORMAT_VERSION}",
+        **_obj({
+            "format_version": {"const": FORMAT_VERSION},
+            "ok": {"type": "boolean"},
+            "interrupted": {"type": "boolean"},
+            "gaussdiag": {"type": "string"},
+            "torch": {"type": "string"},
+            "device": {"type": "string"},
+            "specs": {"type": "array", "items": _SPEC},
+        }),
+    }

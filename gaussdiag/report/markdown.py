@@ -1,0 +1,95 @@
+"""The markdown report (`--format markdown`, `$GITHUB_STEP_SUMMARY`, pull-request comments)."""
+
+from __future__ import annotations
+
+import re
+
+from gaussdiag.report.numbers import number
+from gaussdiag.report.status import status_word
+from gaussdiag.report.table import environment_line, shrink_text
+from gaussdiag.report.text import user_text
+from gaussdiag.results import RunReport, SpecReport
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+
+
+def _md_text(text: str) -> str:
+    """Plain text safe in markdown: one line, every markup character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(user_text(text).split()))
+
+
+def _md_prose(text: str) -> str:
+    """A message whose `code spans` are meant as such: kept, while the text between them
+    cannot open HTML or a table cell."""
+    out, pos = [], 0
+    text = " ".join(user_text(text).split())
+    for span in _CODE_SPAN.finditer(text):
+        out.append(_md_outside(text[pos:span.start()]))
+        out.append(span.group(0))
+        pos = span.end()
+    out.append(_md_outside(text[pos:]))
+    return "".join(out)
+
+
+def _md_outside(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|"))
+
+
+def _numbers(s: SpecReport) -> list[str]:
+    """The worst quantity's diff per dtype and its shrink, and the cause when one was found."""
+    lines = []
+    quantities = s.quantities or s.point_quantities
+    if quantities and s.dtypes:
+        low = s.dtypes[0]
+        worst = max(quantities, key=lambda q: q.diff.get(low, 0.0) / (q.tol.get(low) or 1.0))
+        diffs = " · ".join(f"{dt.value} {number(worst.diff.get(dt))}" for dt in s.dtypes)
+        lines += ["", f"**worst diff:** {_md_text(worst.name)}: {diffs} · shrink "
+                      f"{shrink_text(worst)} · tol {low.value} {number(worst.tol.get(low))}"]
+    if s.cause is not None:
+        lines += ["", f"**cause:** side {s.cause.side.value}, `{s.cause.param}` needs "
+                      f"`{s.cause.transform}`"]
+    return lines
+
+
+def render_markdown(run: RunReport) -> str:
+    """A summary table and, per spec, the verdict, the explanation and the fix."""
+    bad = sum(not s.ok for s in run.specs)
+    total = len(run.specs)
+    title = (f"all {total} specs ok" if bad == 0 and total > 1 else "ok" if bad == 0
+             else f"{bad} of {total} specs not ok" if total > 1 else "not ok")
+    if run.interrupted:
+        title += " (interrupted)"
+    lines = [f"## gaussdiag: {title}", "", _md_text(environment_line(run)), "",
+             "| spec | file | verdict | expected | ok |", "| --- | --- | --- | --- | --- |"]
+    for s in run.specs:
+        lines.append(f"| {_md_text(s.name or s.file)} | {_md_text(s.file)} "
+                     f"| {status_word(s)} | {s.expect.value if s.expect else '-'} "
+                     f"| {'ok' if s.ok else '**NOT ok**'} |")
+    for s in run.specs:
+        lines += ["", f"### {_md_text(s.name or s.file)}: {status_word(s)}", "",
+                  f"File: {_md_text(s.file)}", ""]
+        if s.not_run:
+            lines.append("**not run:** Ctrl-C came before it started")
+            continue
+        if s.error is not None:
+            lines.append(f"**error:** {_md_prose(s.error)}")
+            continue
+        if s.skipped is not None:
+            lines.append(f"**skipped:** {_md_prose(s.skipped)}")
+            continue
+        verdict = f"**verdict:** {status_word(s)}"
+        if s.expect is not None:
+            verdict += f" (expected {s.expect.value}: {'ok' if s.ok else '**NOT ok**'})"
+        lines.append(verdict)
+        lines += _numbers(s)
+        if s.explanation:
+            lines += ["", _md_prose(s.explanation)]
+        if s.fix:
+            lines += ["", f"**fix:** {_md_prose(s.fix)}"]
+        for note in s.notes:
+            lines += ["", f"**note:** {_md_prose(note)}"]
+        for p in s.problems:
+            lines += ["", f"**also:** {p.verdict.value}: {_md_prose(p.message)}"]
+    return "\n".join(lines) + "\n"
