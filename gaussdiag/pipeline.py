@@ -112,7 +112,8 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
                            else (None, False))
     if progress:
         progress(f"{problem.name}: attributing")
-    kappa = estimate_kappa(problem)
+    kappa_notes: list[str] = []
+    kappa = estimate_kappa(problem, kappa_notes)
     result = attribute(problem, runs, kappa, progress, trains)
     costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
@@ -125,10 +126,11 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
     devices = {problem.side_devices[s] for s in SideName}
     return SpecReport(
         file=problem.file, name=problem.name, verdict=verdict, expect=expect, ok=ok,
-        explanation=result.finding.explanation, fix=result.finding.fix,
-        cause=result.finding.cause, round_off=result.finding.round_off,
+        explanation=result.diagnosis.explanation, fix=result.diagnosis.fix,
+        cause=result.diagnosis.cause, round_off=result.diagnosis.round_off,
         quantities=result.quantities, problems=result.problems,
-        evidence=result.evidence, costs=costs, notes=result.notes + problem.warnings.notes,
+        evidence=result.evidence, costs=costs,
+        notes=result.notes + tuple(kappa_notes) + problem.warnings.notes,
         kappa=kappa,
         dtypes=tuple(problem.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
         mode=problem.mode, labels=problem.labels,
