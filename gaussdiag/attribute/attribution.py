@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gaussdiag.attribute.explain import coincidence, moment_evidence
+from gaussdiag.attribute.explain import coincidence, gradient_flow, large_values, moment_evidence
 from gaussdiag.attribute.facts import Facts, Progress, Runs
 from gaussdiag.attribute.quantities import Trains, trajectories
 from gaussdiag.attribute.rules import ALSO_REPORTED, RULES, Diagnosis
@@ -42,7 +42,12 @@ def attribute(problem: Problem, runs: Runs, kappa: float,
     found = (coincidence(ev) if ev.pairs() and verdict is not Verdict.INVALID_PARAMETERS
              else None)
     if found:
-        notes.append(found)
+        notes.append(found[0])
+        evidence += found[1]
+    flow = gradient_flow(ev) if verdict is not Verdict.INVALID_PARAMETERS else None
+    if flow:
+        notes.append(flow)
+    notes += large_values(ev)
     point = tuple(ev.point_quantities) if trains is not None and ev.pairs() else ()
     return Attribution(verdict, diagnosis, tuple(quantities), tuple(others), evidence,
                        tuple(notes), point,

@@ -85,9 +85,12 @@ def _non_finite(ev: Facts) -> Diagnosis | None:
     import torch
 
     found: list[str] = []
-    for dt, (a, b) in ev.pairs().items():
-        for run in (a, b):
-            items: list[tuple[str, torch.Tensor | None]] = [("log_prob", run.value)]
+    value = "draws" if ev.problem.mode is Mode.RSAMPLE else "log_prob"
+    # every side that ran, not only dtypes where both did: when the other side broke a
+    # constraint, this side's NaN draws are still a problem of its own (listed as `also`)
+    for dt, ran in ev.runs.items():
+        for run in (r for r in ran.values() if isinstance(r, SideRun)):
+            items: list[tuple[str, torch.Tensor | None]] = [(value, run.value)]
             items += [(f"grad[{n}]", g) for n, g in run.grads.items()]
             for qname, t in items:
                 if t is None:
