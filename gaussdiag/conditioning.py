@@ -52,11 +52,15 @@ def safe_condition(matrix: torch.Tensor) -> float | None:
 
 
 def _scaled(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each matrix as float64 on the CPU divided by its largest |entry|, and that divisor
-    (1 for a zero matrix; a non-finite matrix keeps its entries and is reported unknown)."""
+    """Each matrix as float64 on the CPU divided by the power of two at or below its largest
+    |entry| (finite even at the float64 maximum), and that divisor (1 for a zero matrix; a
+    non-finite matrix keeps its entries and is reported unknown). A power of two divides
+    exactly, so a well-scaled matrix gets the very eigenvalue ratios it would get unscaled."""
     m = matrix.detach().to("cpu", torch.float64)
     big = m.abs().amax(dim=(-2, -1), keepdim=True)
-    scale = torch.where(big.isfinite() & (big > 0), big, torch.ones_like(big))
+    _, exponent = torch.frexp(big)  # big = mantissa x 2**exponent, mantissa in [0.5, 1)
+    power = torch.ldexp(torch.full_like(big, 0.5), exponent)
+    scale = torch.where(big.isfinite() & (big > 0), power, torch.ones_like(big))
     return m / scale, scale[..., 0, 0]
 
 

@@ -122,12 +122,13 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
                            else (None, False))
     if progress:
         progress(f"{problem.name}: attributing")
-    kappa = estimate_kappa(problem)
+    kappa_notes: list[str] = []
+    kappa = estimate_kappa(problem, kappa_notes)
     result = attribute(problem, runs, kappa, progress, trains)
     costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
     verdict: Verdict | None = result.verdict
-    explanation, fix = result.finding.explanation, result.finding.fix
+    explanation, fix = result.diagnosis.explanation, result.diagnosis.fix
     if interrupted:  # a partial run decides nothing: say so rather than judge the part
         verdict, fix = None, ""
         explanation = ("interrupted with Ctrl-C during training: the numbers shown are from "
@@ -139,9 +140,10 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
     return SpecReport(
         file=problem.file, name=problem.name, verdict=verdict, expect=expect, ok=ok,
         explanation=explanation, fix=fix,
-        cause=result.finding.cause, round_off=result.finding.round_off,
+        cause=result.diagnosis.cause, round_off=result.diagnosis.round_off,
         quantities=result.quantities, problems=result.problems,
-        evidence=result.evidence, costs=costs, notes=result.notes + problem.warnings.notes,
+        evidence=result.evidence, costs=costs,
+        notes=result.notes + tuple(kappa_notes) + problem.warnings.notes,
         kappa=kappa,
         dtypes=tuple(problem.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
         mode=problem.mode, labels=problem.labels,

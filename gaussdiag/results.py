@@ -31,8 +31,9 @@ class Quantity:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """Something wrong seen while diagnosing (the headline verdict's or another one)."""
+class OtherProblem:
+    """A problem seen besides the one that decided the verdict (another rule of RULES that
+    also matched), e.g. NaN draws on the other side."""
 
     verdict: Verdict
     message: str
@@ -120,7 +121,7 @@ class SpecReport:
     cause: Cause | None = None
     round_off: RoundOff | None = None  # set only when the verdict is round-off
     quantities: tuple[Quantity, ...] = ()
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[OtherProblem, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     costs: tuple[SideCost, ...] = ()
     notes: tuple[str, ...] = ()

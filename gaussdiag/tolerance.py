@@ -8,6 +8,7 @@ the search accepts a transform within search_tol(kappa) = tol(float64) x kappa.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from gaussdiag.vocab import DType
@@ -56,6 +57,18 @@ CELL_FACTOR: dict[DType, float] = {
 # A reparameterization candidate "changes" a param only if it moves it by more than this many
 # float64 tolerances (spec-v1: beyond tol(float64)) at the jittered point.
 CHANGE_FACTOR = 1.0
+
+
+# A value or gradient this large is "large": a gradient of 1e4 with a typical learning rate of
+# 1e-3 moves a parameter by 10 in one step, beyond the scale most parameters live on, so
+# training blows up although every digit is right. It tells `large-but-correct` from plain
+# accurate, in precision-check's cells and in compare's words alike.
+LARGE_MAGNITUDE = 1e4
+
+
+def precision_digits(dtype: DType) -> float:
+    """Decimal digits the dtype can hold: -log10 of half its eps (7.22 for float32)."""
+    return -math.log10(EPS[dtype] / 2)
 
 
 def tol(dtype: DType) -> float:

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from gaussdiag import accuracy, singular
+from gaussdiag import singular
 from gaussdiag import tolerance as tl
-from gaussdiag.attribute import _compositions
+from gaussdiag.attribute import accuracy
+from gaussdiag.attribute.candidates import compositions as _compositions
 from gaussdiag.build import Problem
 from gaussdiag.pipeline import Options, diagnose
 from gaussdiag.report import to_json

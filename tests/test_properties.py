@@ -48,7 +48,7 @@ def test_scale_tril_vs_covariance_from_the_same_factor_is_never_a_bug(
         n: int, data: st.DataObject) -> None:
     """L goes through tril(), as a network's factor does: a raw leaf L would let the
     covariance side's gradient reach the upper triangle, which scale_tril never reads (a real
-    difference, see test_attribute's structural-zero test)."""
+    difference, see tests/attribute/test_rules.py's structural-zero test)."""
     tril = data.draw(lower_factors(n=n))
     report = run(f"""
         params:

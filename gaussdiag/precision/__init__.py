@@ -13,9 +13,9 @@ Cell classes and digits are defined in `cells`. torch and numpy are imported ins
 functions that compute, so importing this package is cheap.
 """
 
+from gaussdiag.attribute.accuracy import digits as side_digits
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
-    LARGE_MAGNITUDE,
     LOW_DTYPES,
     Axis,
     CellClass,
@@ -24,7 +24,6 @@ from gaussdiag.precision.cells import (
     accurate_digits,
     check_low_dtype,
     make_axis,
-    precision_digits,
 )
 from gaussdiag.precision.findings import Finding, describe_region, normal_findings
 from gaussdiag.precision.gate import Gate, gate
@@ -47,7 +46,8 @@ from gaussdiag.precision.recommend import (
     recommend,
 )
 from gaussdiag.precision.sides import SidePrecision, SideQuantity
-from gaussdiag.precision.spec_check import SpecPrecision, check_spec, side_digits
+from gaussdiag.precision.spec_check import SpecPrecision, check_spec
+from gaussdiag.tolerance import LARGE_MAGNITUDE, precision_digits
 from gaussdiag.vocab import ScaleParam, SweepDist
 
 __all__ = [

@@ -27,7 +27,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import UsageError
-from gaussdiag.tolerance import CELL_FACTOR, EPS, cell_tol
+from gaussdiag.tolerance import CELL_FACTOR, LARGE_MAGNITUDE, cell_tol, precision_digits
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:
@@ -68,11 +68,6 @@ class CellClass(str, Enum):
 
 CELL_CLASSES: tuple[CellClass, ...] = tuple(CellClass)
 """Class codes: `CELL_CLASSES[code]` is the class of a cell with that code."""
-
-LARGE_MAGNITUDE = 1e4
-"""A value this large is "large": a gradient of 1e4 with a typical learning rate of 1e-3 moves
-a parameter by 10 in one step, beyond the scale most parameters live on, so training blows up
-although every digit is right. Used only to tell `large-but-correct` from `accurate`."""
 
 CANCELLATION_RATIO = 1e-2
 """An inaccurate cell counts as cancellation when its value is smaller than this fraction of
@@ -115,11 +110,6 @@ def check_low_dtype(dtype: DType) -> None:
         names = ", ".join(d.value for d in LOW_DTYPES)
         raise InputError(f"{{0}} {dtype.value}: the reference is float64, so compare a lower "
                          f"precision; expected one of {names}", "dtype")
-
-
-def precision_digits(dtype: DType) -> float:
-    """Decimal digits the dtype can hold: -log10 of half its eps (7.22 for float32)."""
-    return -math.log10(EPS[dtype] / 2)
 
 
 def accurate_digits(dtype: DType, dim: int = 1, *, matrix: bool = False) -> float:

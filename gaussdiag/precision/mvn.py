@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
-    LARGE_MAGNITUDE,
     Axis,
     CellClass,
     InputError,
@@ -25,11 +24,10 @@ from gaussdiag.precision.cells import (
     accurate_digits,
     check_low_dtype,
     classify,
-    precision_digits,
 )
 from gaussdiag.precision.findings import CLASS_PHRASES, Finding
 from gaussdiag.precision.numbers import fmt
-from gaussdiag.tolerance import cell_tol
+from gaussdiag.tolerance import LARGE_MAGNITUDE, cell_tol, precision_digits
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:

@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING
 
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
-    LARGE_MAGNITUDE,
     Axis,
     CellClass,
     ProgressCallback,
     accurate_digits,
     check_low_dtype,
     classify_values,
-    precision_digits,
 )
 from gaussdiag.precision.findings import Finding, normal_findings
+from gaussdiag.tolerance import LARGE_MAGNITUDE, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 if TYPE_CHECKING:

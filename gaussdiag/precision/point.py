@@ -18,11 +18,11 @@ from gaussdiag.precision.cells import (
     accurate_digits,
     check_low_dtype,
     classify_values,
-    precision_digits,
 )
 from gaussdiag.precision.kernel import normal_compare, normal_eval, raw_from_scale, scale_from_raw
 from gaussdiag.precision.numbers import fmt
 from gaussdiag.suggest import hint, listing
+from gaussdiag.tolerance import precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 

@@ -1,6 +1,7 @@
 """Each side of a spec (`gaussdiag compare`'s format) in the low dtype against the same side
 in float64: the digits each side keeps in every quantity, each side's cost, and the side to use
-(see `recommend`). `side_digits` is the one per-side accuracy formula."""
+(see `recommend`). The digits themselves come from `gaussdiag.attribute.accuracy`, the one
+per-side accuracy formula `compare` uses too."""
 
 from __future__ import annotations
 
@@ -11,19 +12,17 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import assert_never
 
+from gaussdiag.attribute.accuracy import Status, float64_noise, quantity_accuracy
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.precision.cells import (
-    LARGE_MAGNITUDE,
     CellClass,
     accurate_digits,
     check_low_dtype,
-    precision_digits,
 )
-from gaussdiag.precision.noise import float64_noise
 from gaussdiag.precision.recommend import Better, Recommendation, compare_digits, recommend
 from gaussdiag.precision.sides import SidePrecision, SideQuantity
 from gaussdiag.results import SideCost
-from gaussdiag.tolerance import cell_tol
+from gaussdiag.tolerance import LARGE_MAGNITUDE, cell_tol, precision_digits
 from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:
@@ -169,35 +168,19 @@ def _failed(side: SideName, label: str, names: Sequence[str], where: str,
     return SidePrecision(side, label, quantities, None, where, what, err.fix)
 
 
-def side_digits(rel: float, dtype: DType) -> float:
-    """Digits a side keeps: -log10 of its normwise relative error `rel` against its own
-    float64 run, floored at 0 and capped at `precision_digits(dtype)`. The one place this
-    per-side accuracy is computed."""
-    cap = precision_digits(dtype)
-    return cap if rel == 0 else min(cap, max(0.0, -math.log10(rel)))
-
-
 def _side_quantity(name: str, low: torch.Tensor | None, ref: torch.Tensor | None,
                    dtype: DType) -> SideQuantity:
-    """Digits and class of one low-dtype tensor against the same side's float64 tensor."""
-    import torch
-
-    from gaussdiag.attribute import normwise
-
-    if low is None or ref is None:  # no gradient reaches this param on this side
-        return SideQuantity(name, math.nan, CellClass.UNDEFINED, math.nan)
-    ref64 = ref.detach().double()
-    magnitude = float(ref64.abs().max()) if ref64.numel() else 0.0
-    if not bool(torch.isfinite(ref64).all()):
-        return SideQuantity(name, math.nan, CellClass.UNDEFINED, magnitude)
-    if not bool(torch.isfinite(low).all()):
-        return SideQuantity(name, math.nan, CellClass.OVERFLOW, magnitude)
-    rel = normwise(low, ref64)
-    digits = side_digits(rel, dtype)
-    if rel > cell_tol(dtype):
+    """Digits (accuracy.py) and class of one low-dtype tensor against the same side's float64
+    tensor."""
+    q = quantity_accuracy(name, low, ref, dtype)
+    if q.status is Status.UNDEFINED:  # no gradient reaches the param, or no finite float64
+        return SideQuantity(name, math.nan, CellClass.UNDEFINED, q.magnitude)
+    if q.status is Status.OVERFLOW:
+        return SideQuantity(name, math.nan, CellClass.OVERFLOW, q.magnitude)
+    if q.error > cell_tol(dtype):
         cls = CellClass.INACCURATE
-    elif magnitude >= LARGE_MAGNITUDE:
+    elif q.magnitude >= LARGE_MAGNITUDE:
         cls = CellClass.LARGE_BUT_CORRECT
     else:
         cls = CellClass.ACCURATE
-    return SideQuantity(name, digits, cls, magnitude)
+    return SideQuantity(name, q.digits, cls, q.magnitude)

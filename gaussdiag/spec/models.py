@@ -160,7 +160,15 @@ class Side(_Model):
         return "log_prob" if self.log_prob is not None else "expr"
 
     def display(self, name: SideName) -> str:
-        return self.label or self.dist or self.log_prob or self.expr or name.value
+        """How the side is shown: its label, else its constructor with its arguments as written
+        (`MultivariateNormal(loc=mean, covariance_matrix=diag_embed(std))`), else its
+        hand-written log_prob or expr."""
+        if self.label:
+            return self.label
+        if self.dist is not None:
+            args = ", ".join(f"{k}={v}" for k, v in self.args.items())
+            return f"{self.dist}({args})"
+        return self.log_prob or self.expr or name.value
 
 
 class TrainSpec(_Model):

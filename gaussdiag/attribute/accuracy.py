@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from gaussdiag.tolerance import EPS
+from gaussdiag.tolerance import precision_digits
 from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:
@@ -49,9 +49,11 @@ class QuantityAccuracy:
     status: Status
 
 
-def precision_digits(dtype: DType) -> float:
-    """Decimal digits the dtype can hold: -log10 of half its eps (7.22 for float32)."""
-    return -math.log10(EPS[dtype] / 2)
+def digits(rel: float, dtype: DType) -> float:
+    """Digits kept at normwise relative error `rel`: -log10(rel), floored at 0 and capped at
+    `precision_digits(dtype)`. The one place this per-side accuracy is computed."""
+    cap = precision_digits(dtype)
+    return cap if rel == 0 else min(cap, max(0.0, -math.log10(rel)))
 
 
 def value_name(mode: Mode) -> str:
@@ -69,7 +71,7 @@ def quantity_accuracy(name: str, low: torch.Tensor | None, ref: torch.Tensor | N
     """Digits of one low-dtype tensor against the same side's float64 tensor."""
     import torch
 
-    from gaussdiag.attribute import normwise
+    from gaussdiag.attribute.quantities import normwise
 
     if low is None or ref is None:  # no gradient reaches this param on this side
         return QuantityAccuracy(name, math.nan, math.nan, math.nan, Status.UNDEFINED)
@@ -80,9 +82,7 @@ def quantity_accuracy(name: str, low: torch.Tensor | None, ref: torch.Tensor | N
     if not bool(torch.isfinite(low).all()):
         return QuantityAccuracy(name, math.nan, math.nan, magnitude, Status.OVERFLOW)
     rel = normwise(low, ref64)
-    cap = precision_digits(dtype)
-    digits = cap if rel == 0 else min(cap, max(0.0, -math.log10(rel)))
-    return QuantityAccuracy(name, digits, rel, magnitude, Status.FINITE)
+    return QuantityAccuracy(name, digits(rel, dtype), rel, magnitude, Status.FINITE)
 
 
 def side_accuracy(problem: Problem, low: SideRun, ref: SideRun

@@ -1,14 +1,13 @@
-"""Verdicts from constructed cases; the numbers are checked against hand-written torch."""
+"""RULES: verdicts from constructed cases; the numbers are checked against hand-written torch."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
-from gaussdiag.attribute import CANDIDATES, RULES, normwise
+from gaussdiag.attribute.quantities import normwise
+from gaussdiag.attribute.rules import RULES
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import run
 
@@ -242,30 +241,3 @@ def test_swapping_sides_keeps_the_verdict() -> None:
 
 def test_rules_follow_spec_precedence() -> None:
     assert [v for v, _ in RULES] == list(Verdict)
-
-
-@pytest.mark.parametrize("c", CANDIDATES, ids=lambda c: c.name)
-def test_candidate_inverse_round_trips(c: object) -> None:
-    from gaussdiag.attribute import Candidate
-
-    assert isinstance(c, Candidate)
-    inverse = next(x for x in CANDIDATES if x.name == c.inverse)
-    if c.matrix:
-        a = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
-        if c.name == "gram":  # gram takes a Cholesky factor, its inverse gives it back
-            a = torch.linalg.cholesky(a)
-    elif c.name == "logit":  # defined on probabilities
-        a = torch.tensor([0.1, 0.45, 0.9], dtype=torch.float64)
-    else:
-        a = torch.tensor([0.3, 1.7, 2.5], dtype=torch.float64)
-    back = inverse.fn(c.fn(a))
-    assert torch.allclose(back, a, atol=1e-12), (c.name, a, back)
-
-
-def test_normwise_definition() -> None:
-    a = torch.tensor([1.0, -4.0])
-    b = torch.tensor([1.5, -4.0])
-    assert normwise(a, b) == pytest.approx(0.5 / 4.0)
-    assert normwise(torch.zeros(3), torch.zeros(3)) == 0.0
-    assert math.isinf(normwise(torch.tensor([1.0]), torch.tensor([math.inf])))
-    assert normwise(torch.tensor([math.inf]), torch.tensor([math.inf])) == 0.0
