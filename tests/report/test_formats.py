@@ -132,9 +132,9 @@ def test_github_annotations_only_where_to_look() -> None:
 
 
 def test_github_warns_about_other_problems_of_a_spec_that_is_not_ok() -> None:
-    from gaussdiag.results import Problem
+    from gaussdiag.results import OtherProblem
 
-    odd = replace(PARAM, problems=(Problem(Verdict.NON_FINITE, "grad[std] is inf"),))
+    odd = replace(PARAM, problems=(OtherProblem(Verdict.NON_FINITE, "grad[std] is inf"),))
     lines = rp.render_github(RunReport((odd,))).splitlines()
     assert lines[1] == ("::warning file=specs/param.yaml,line=7,title=gaussdiag also "
                         "non-finite::grad[std] is inf")
