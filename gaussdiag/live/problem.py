@@ -21,10 +21,10 @@ from gaussdiag.build import (
     resolve_device,
     torch_dtype,
 )
+from gaussdiag.build.torch_warnings import WarningLog
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.live.settings import Sample, Settings
 from gaussdiag.live.sides import LiveSide
-from gaussdiag.torch_warnings import WarningLog
 from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
