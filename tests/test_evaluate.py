@@ -79,7 +79,8 @@ def test_rsample_draw_gradients_follow_the_reparameterization() -> None:
     assert r.value.shape == (6, 4)
     eps = (r.value - mu) / s  # the noise behind each draw
     # draws = mu + s * eps: d sum / d mu = number of draws, d sum / d s = sum of the noise
-    assert r.grads["mu"] is not None and torch.allclose(r.grads["mu"], torch.full((4,), 6.0, dtype=torch.float64))
+    six = torch.full((4,), 6.0, dtype=torch.float64)
+    assert r.grads["mu"] is not None and torch.allclose(r.grads["mu"], six)
     assert r.grads["s"] is not None and torch.allclose(r.grads["s"], eps.sum(0), rtol=1e-10)
     again = run_side(p, SideName.A, DType.FLOAT64)
     assert torch.equal(again.value, r.value)  # reseeded before each side

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag import expr as ex
-from gaussdiag.build import point, sides
+from gaussdiag.build import dry_run, point, sides
 from gaussdiag.build.built import BuiltSide, Env, Overrides
 from gaussdiag.build.device import resolve_device, seeded, torch_dtype
 from gaussdiag.build.failures import LINALG_FIX, ConstraintFailure, first_line
@@ -50,6 +50,8 @@ class Problem:
         self.side_devices = {s: self._side_device(s) for s in SideName}
         self._exprs: dict[str, ex.Expr] = {}
         self._functions = ex.torch_functions(max_elements=max_elements)
+        # Memory and work are checked on shapes alone before the point is generated
+        dry_run.check_budget(self)
         gen = torch.Generator().manual_seed(self.spec.seed)
         self.leaf_names = [n for n, p in self.spec.params.items() if not isinstance(p, ExprTensor)]
         self.grad_names = [n for n in self.leaf_names if self.spec.params[n].grad]
