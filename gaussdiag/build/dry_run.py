@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # multiply-adds, half a minute on one core) covers them, and charging them would refuse the
 # 4096 x 4096 covariance the default limit is sized for.
 PASSES = 1
+LIVE_FLOOR = 2**20  # elements alive at once: 8 MiB in float64
+WORK_FLOOR = 2**30  # multiply-adds: about a second on one core
 
 
 def check_budget(problem: Problem) -> None:
@@ -42,7 +44,11 @@ def check_budget(problem: Problem) -> None:
 
     from gaussdiag.budget import BudgetExceeded, Limits, Meter, check_repeats
 
-    limits = Limits.for_max_elements(problem.max_elements)
+    scaled = Limits.for_max_elements(problem.max_elements)
+    # A low --max-elements caps each tensor; the totals keep a floor so that a small spec's
+    # scalars and bookkeeping (trivially cheap) are never refused.
+    limits = Limits(scaled.max_elements, max(scaled.max_live, LIVE_FLOOR),
+                    max(scaled.max_work, WORK_FLOOR))
     meter = Meter(limits, label="params")
     try:
         with meter:

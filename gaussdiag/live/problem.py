@@ -40,6 +40,10 @@ class _ModuleParam:
 class LiveProblem:
     """Callables `a` and `b` with their params and inputs, as the engine's `Problem`."""
 
+    # Not yet under the memory and work budget (gaussdiag.build.dry_run): the callables are
+    # the caller's own code, and a meta-device rerun of them needs their params and inputs
+    # rebuilt on meta, which modules (`net.fc.weight`) do not offer without copying the module.
+
     def __init__(self, a: Any, b: Any, settings: Settings) -> None:
         import torch
 

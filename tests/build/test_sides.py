@@ -80,7 +80,8 @@ def test_shape_limit_is_enforced_during_evaluation() -> None:
         a: {dist: MultivariateNormal, args: {loc: s, covariance_matrix: diag_embed(s)}}
         b: {dist: Normal, args: {loc: s, scale: s}, event_dims: 1}
     """
-    p = Problem(loaded(text), max_elements=100_000)
+    # refused by the budget's dry run as the problem is built, before any side runs
     with pytest.raises(SpecError) as info:
-        run_side(p, SideName.A, DType.FLOAT64)
+        run_side(Problem(loaded(text), max_elements=100_000), SideName.A, DType.FLOAT64)
+    assert info.value.key == "a.args.covariance_matrix"
     assert "4,000,000 elements" in str(info.value) and "--max-elements" in str(info.value)
