@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     import torch
 
     from gaussdiag.build import BuiltSide, Env, Overrides
+    from gaussdiag.build.torch_warnings import WarningLog
     from gaussdiag.errors import GaussdiagError
-    from gaussdiag.torch_warnings import WarningLog
 
 
 class TrainSettings(Protocol):

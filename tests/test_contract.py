@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from gaussdiag import singular
 from gaussdiag import tolerance as tl
 from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.candidates import compositions as _compositions
-from gaussdiag.build import Problem
+from gaussdiag.build import Problem, singular
 from gaussdiag.pipeline import Options, diagnose
 from gaussdiag.report import to_json
 from gaussdiag.results import RunReport

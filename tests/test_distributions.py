@@ -260,7 +260,7 @@ def test_cli_prints_no_stray_warning_lines(tmp_path: Path) -> None:
 def test_a_singular_wishart_draw_is_reported_as_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     # draws with a zeroed last row and column are singular; torch's own check cannot report
     # them (it is inverted), the replacement class's check does
-    from gaussdiag.dist_args import torch_class
+    from gaussdiag.build.dist_args import torch_class
 
     cls = torch_class("Wishart")
     bartlett = cls._bartlett_sampling

@@ -437,7 +437,7 @@ b: {dist: Normal, args: {loc: m, scale: s}}
 _KNOWN: dict[str, tuple[str, str]] = {
     "input_not_broadcastable": (
         _SPEC.replace("x: {shape: [3], init: normal}", "x: {shape: [4, 4], init: normal}"),
-        "evaluate.py/build.py: log_prob at an input whose shape does not broadcast with the "
+        "evaluate.py/build/: log_prob at an input whose shape does not broadcast with the "
         "distribution: torch's ValueError (Value is not broadcastable ...) is not caught: "
         "exit 3 (found by test_random_key_trees)"),
     "train_input_event_size_mismatch": (
@@ -452,11 +452,11 @@ _KNOWN: dict[str, tuple[str, str]] = {
         "by test_random_key_trees)"),
     "values_nested_65_deep": (
         _SPEC.replace("{shape: [3], init: ones}", "{values: " + "[" * 65 + "1" + "]" * 65 + "}"),
-        "build.py: a `values:` list nested 65 deep passes the loader (depth limit 100) and "
+        "build/: a `values:` list nested 65 deep passes the loader (depth limit 100) and "
         "torch refuses tensors of more than 64 dims: RuntimeError, exit 3"),
     "values_huge_integer": (
         _SPEC.replace("{shape: [3], init: ones}", "{values: [" + "9" * 400 + ", 1, 1]}"),
-        "build.py: torch.tensor() of a 400-digit integer in `values:` raises OverflowError "
+        "build/: torch.tensor() of a 400-digit integer in `values:` raises OverflowError "
         "(the finiteness check only looks at floats): exit 3"),
     "rsample_sample_shape_65_dims": (
         "mode: rsample\nsample_shape: [" + ", ".join(["1"] * 65) + "]\n"
@@ -480,7 +480,7 @@ _KNOWN: dict[str, tuple[str, str]] = {
                  "a: {dist: MultivariateNormal, args: {loc: m, scale_tril: diag_embed(s)}}")
         .replace("b: {dist: Normal, args: {loc: m, scale: s}}",
                  "b: {dist: Normal, args: {loc: m, scale: s}, event_dims: 1}"),
-        "build.py: MultivariateNormal with a 0 x 0 scale_tril: torch's constraint check "
+        "build/: MultivariateNormal with a 0 x 0 scale_tril: torch's constraint check "
         "raises IndexError (min() of an empty dim), not among the errors caught: exit 3"),
 }
 # NaN and infinity written as literals: refused wherever a spec writes a number (exit 2).

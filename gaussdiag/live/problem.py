@@ -21,10 +21,10 @@ from gaussdiag.build import (
     resolve_device,
     torch_dtype,
 )
+from gaussdiag.build.torch_warnings import WarningLog
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.live.settings import Sample, Settings
 from gaussdiag.live.sides import LiveSide
-from gaussdiag.torch_warnings import WarningLog
 from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ class _ModuleParam:
 
 class LiveProblem:
     """Callables `a` and `b` with their params and inputs, as the engine's `Problem`."""
+
+    # Not yet under the memory and work budget (gaussdiag.build.dry_run): the callables are
+    # the caller's own code, and a meta-device rerun of them needs their params and inputs
+    # rebuilt on meta, which modules (`net.fc.weight`) do not offer without copying the module.
 
     def __init__(self, a: Any, b: Any, settings: Settings) -> None:
         import torch

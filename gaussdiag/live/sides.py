@@ -79,10 +79,10 @@ class LiveSide:
                 raise _constraint(self.side, err) from None
             raise self.raised(err) from None
         except torch.linalg.LinAlgError as err:  # type: ignore[attr-defined]
-            from gaussdiag.build import _LINALG_FIX
+            from gaussdiag.build import LINALG_FIX
 
             raise ConstraintFailure(self.side, f"side {self.side.value}: {_first(err)}",
-                                    detail=_first(err), fix=_LINALG_FIX) from None
+                                    detail=_first(err), fix=LINALG_FIX) from None
         except GaussdiagError:
             raise
         except Exception as err:  # noqa: BLE001 - the user's own code: report, do not crash

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
+from gaussdiag.limits import MAX_TRAIN_STEPS
 from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideName, Verdict
 
 
@@ -175,6 +176,13 @@ class TrainSpec(_Model):
     steps: PositiveInt = 100
     optimizer: Optimizer = Optimizer.ADAM
     lr: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.01
+
+    @field_validator("steps")
+    @classmethod
+    def _capped(cls, steps: int) -> int:
+        if steps > MAX_TRAIN_STEPS:
+            raise ValueError(f"at most {MAX_TRAIN_STEPS:,} training steps, found {steps:,}")
+        return steps
 
 
 class Spec(_Model):

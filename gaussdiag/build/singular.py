@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.build import ConstraintFailure
+    from gaussdiag.build.failures import ConstraintFailure
     from gaussdiag.vocab import SideName
 
 # Arguments the rule applies to (MultivariateNormal, Wishart). `scale_tril` keeps torch's own
@@ -133,7 +133,7 @@ def _first(arg: str, value: torch.Tensor, n: int, eps: float, bad: torch.Tensor,
 
 
 def failure(side: SideName, dist: str, s: Singular) -> ConstraintFailure:
-    from gaussdiag.build import ConstraintFailure
+    from gaussdiag.build.failures import ConstraintFailure
 
     at = f" at batch index {list(s.index)}" if s.index else ""
     if s.exact:
