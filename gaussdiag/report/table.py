@@ -13,7 +13,7 @@ from rich.text import Text
 
 from gaussdiag import __version__
 from gaussdiag.report.numbers import number, size
-from gaussdiag.report.prose import Prose
+from gaussdiag.report.prose import Prose, Values
 from gaussdiag.report.status import status_word
 from gaussdiag.report.text import user_text
 from gaussdiag.results import Quantity, RunReport, SpecReport
@@ -193,13 +193,10 @@ def evidence_table(report: SpecReport) -> Table:
     t.add_column("side b")
     t.add_column("diff", justify="right")
     for e in report.evidence:
-        t.add_row(Text(user_text(e.label)), Text(_values(e.a)), Text(_values(e.b)),
-                  number(e.diff))
+        # the evidence holds the first four entries: four means there may be more
+        t.add_row(Text(user_text(e.label)), Values(e.a, more=len(e.a) >= 4),
+                  Values(e.b, more=len(e.b) >= 4), number(e.diff))
     return t
-
-
-def _values(xs: tuple[float, ...]) -> str:
-    return "[" + ", ".join(f"{x:.4g}" for x in xs) + (", …]" if len(xs) >= 4 else "]")
 
 
 def _prose(label: str, text: str) -> Padding:
@@ -224,7 +221,8 @@ def render_spec(report: SpecReport) -> RenderableType:
                                          style="yellow"), (0, 0, 1, 2)))
     parts: list[RenderableType] = [title]
     for side in SideName:
-        parts.append(Text(f"  {side.value}: {user_text(report.labels.get(side, ''))}"))
+        parts.append(Padding(Prose(user_text(report.labels.get(side, "")), f"{side.value}: "),
+                             (0, 0, 0, 2)))
     parts.append(Text(f"  mode {report.mode.value} · kappa {number(report.kappa)}"
                       f" · {report.seconds:.2f} s", style="dim"))
     if report.quantities:
