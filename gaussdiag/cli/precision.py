@@ -16,6 +16,7 @@ from gaussdiag.cli.console import print_report
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.printable import printable
 from gaussdiag.vocab import DType, ScaleParam, SweepDist
 
 if TYPE_CHECKING:  # the precision core's results: imported inside the command
@@ -236,7 +237,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     if not verdict.fails(fail_under):
         return EXIT_OK
     for line in _gate_failures(verdict, dtype, fail_under):
-        typer.echo(f"precision-check failed: {line}", err=True)
+        typer.echo(f"precision-check failed: {printable(line)}", err=True)
     return EXIT_FAIL
 
 
