@@ -16,6 +16,7 @@ import copy
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -384,6 +385,25 @@ def test_corpus_file_is_one_clear_error(path: Path) -> None:
     assert "Traceback" not in result.err
     assert_one_error(result.err, path.name)
     assert result.files == {path.name}
+
+
+@pytest.mark.parametrize("path", sorted((CORPUS / "diagnosable").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_corpus_degenerate_numbers_end_in_a_verdict(path: Path) -> None:
+    """Specs that are valid but numerically hostile (1e308 and inf in a scale_tril): a
+    diagnosis, exit 0 or 1, never an internal error."""
+    result = compare(path.read_bytes(), name=path.name)
+    assert result.code in (0, 1), (path.name, result.out[-1000:], result.err)
+    assert "Traceback" not in result.err and "internal error" not in result.err
+    assert "verdict: " in result.out
+    assert result.files == {path.name}
+
+
+@pytest.mark.parametrize("stem", ["missing_side", "absent_device"])
+def test_corpus_errors_without_a_key_still_name_a_line(stem: str) -> None:
+    result = compare((CORPUS / f"{stem}.yaml").read_bytes(), name=f"{stem}.yaml")
+    assert result.code == 2
+    assert re.match(rf"error: {stem}\.yaml:\d+:\d+: ", result.err), result.err
 
 
 _DEEP = 10_000

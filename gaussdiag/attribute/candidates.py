@@ -60,8 +60,11 @@ def _cholesky(t: torch.Tensor) -> torch.Tensor:
 # Ordered by how often the mix-up happens: std vs variance first (the seed thread), then a
 # forgotten exp of a log-scale, softplus, precision vs variance, then the matrix forms.
 CANDIDATES: tuple[Candidate, ...] = (
+    # the thread's "factor of two" in the gradient is the square's derivative 2 * p at p = 1
     Candidate("square", lambda t: t.square(), "{p}**2",
-              "the square of `{p}` (a variance where `{p}` is a standard deviation)", "sqrt"),
+              "the square of `{p}` (a variance where `{p}` is a standard deviation; the "
+              "square's derivative 2·`{p}` is why the gradients for `{p}` differ by a factor "
+              "2 where `{p}` is 1)", "sqrt"),
     Candidate("sqrt", lambda t: t.sqrt(), "sqrt({p})",
               "the square root of `{p}` (a standard deviation where `{p}` is a variance)",
               "square"),

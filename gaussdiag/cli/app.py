@@ -21,6 +21,7 @@ from gaussdiag.cli.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_U
 from gaussdiag.cli.precision import precision_check
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.output import guarded_stdout
+from gaussdiag.printable import printable
 
 app = typer.Typer(
     name="gaussdiag",
@@ -66,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except GaussdiagError as exc:
-        for line in str(exc).splitlines():  # a spec error: one line per problem
-            typer.echo(f"error: {line}", err=True)
+        # a spec error: one line per problem; an unknown word is echoed back, so each line
+        # is shown with its control characters escaped
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {printable(line)}", err=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         else:
             typer.echo(
-                f"internal error (a bug in gaussdiag): {type(exc).__name__}: {exc} "
+                f"internal error (a bug in gaussdiag): {type(exc).__name__}: {printable(str(exc))} "
                 "(run with --debug for the traceback)",
                 err=True,
             )

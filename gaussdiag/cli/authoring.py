@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gaussdiag.cli.exits import EXIT_OK
+from gaussdiag.printable import printable
 
 
 def schema(
@@ -54,6 +55,7 @@ def init(
 
     target = write_starter(name)
     if target != "-":
-        typer.echo(f"wrote {target}: edit its sides, then run `gaussdiag compare {target}`",
+        shown = printable(target)
+        typer.echo(f"wrote {shown}: edit its sides, then run `gaussdiag compare {shown}`",
                    err=True)
     return EXIT_OK

@@ -14,6 +14,7 @@ from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gaussdiag.cli.inputs import STDIN, expand, interactive
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.printable import printable
 from gaussdiag.vocab import OutputFormat
 
 if TYPE_CHECKING:  # the pipeline pulls in pydantic: imported inside the commands that run it
@@ -116,8 +117,9 @@ def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
         try:
             if not paths:
                 loaded = demo_spec()
-                typer.echo(f"no spec files given: running the built-in demo ({loaded.file}); "
-                           "pass spec files to check your own", err=True)
+                typer.echo("no spec files given: running the built-in demo "
+                           f"({printable(loaded.file)}); pass spec files to check your own",
+                           err=True)
                 current = loaded.file
                 reports.append(diagnose(loaded, options, progress))
             for path in paths:
@@ -185,7 +187,7 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
     for r in reports:
         if r.error:
             for line in r.error.splitlines():  # a spec error: one line per problem
-                typer.echo(f"error: {line}", err=True)
+                typer.echo(f"error: {printable(line)}", err=True)
     if json_out is not None:
         write_text(json_out, render_json(run, timings=timings))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from gaussdiag.printable import printable
+
 # the end of a line: spaces mixed with colour codes (the codes are kept, the spaces go)
 _TRAILING = re.compile(r"(?:[ ]|\x1b\[[0-9;]*m)+$", re.M)
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -44,11 +46,13 @@ def progress_line(console: Any, verbose: bool = False
     elsewhere."""
     if not sys.stderr.isatty():
         if verbose:
-            yield lambda msg: print(msg, file=sys.stderr, flush=True)
+            yield lambda msg: print(printable(msg), file=sys.stderr, flush=True)
         else:
             yield None
         return
     from rich.console import Console
+    from rich.text import Text
 
     with Console(stderr=True).status("starting") as status:
-        yield lambda msg: status.update(msg)
+        # a spec's name is in the message: shown escaped, never as rich markup
+        yield lambda msg: status.update(Text(printable(msg)))

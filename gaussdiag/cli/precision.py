@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gaussdiag.cli.console import print_report
-from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.printable import printable
 from gaussdiag.vocab import DType, ScaleParam, SweepDist
 
 if TYPE_CHECKING:  # the precision core's results: imported inside the command
@@ -127,26 +128,31 @@ def precision_check(
     _check_form(bool(specs), given)
     console = Console(highlight=False, width=_width())
     plain = not console.is_terminal or console.no_color
-    with _precision_flags():
-        if specs:
-            return _precision_specs(specs, dtype, device, max_elements, json_out, console,
-                                    plain, fail_under)
-        result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
-        _check_combination(dist, point is not None, plot is not None)
-        if point is not None:
-            result = pc.check_point(dtype, param, pc.parse_point(point, param))
-            view = rt.render_point(result, plain=plain)
-        elif dist is SweepDist.MVN:
-            cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
-            with rt.progress_bar(Console(stderr=True), cond.n * 3) as progress:
-                result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
-            view = rt.render_mvn(result, plain=plain)
-        else:
-            sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
-            zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
-            with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
-                result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
-            view = rt.render_normal(result, plain=plain)
+    # Ctrl-C in a sweep or a spec check: said on stderr, as `compare` says it (exit 130)
+    try:
+        with _precision_flags():
+            if specs:
+                return _precision_specs(specs, dtype, device, max_elements, json_out, console,
+                                        plain, fail_under)
+            result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
+            _check_combination(dist, point is not None, plot is not None)
+            if point is not None:
+                result = pc.check_point(dtype, param, pc.parse_point(point, param))
+                view = rt.render_point(result, plain=plain)
+            elif dist is SweepDist.MVN:
+                cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
+                with rt.progress_bar(Console(stderr=True), cond.n * 3) as progress:
+                    result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
+                view = rt.render_mvn(result, plain=plain)
+            else:
+                sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
+                zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+                with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
+                    result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
+                view = rt.render_normal(result, plain=plain)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
     if plot is not None and not isinstance(result, pc.PointResult):
         rplot.write_plot(result, plot)
     if json_out is not None:  # built only when asked for: one Python object per cell
@@ -236,7 +242,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     if not verdict.fails(fail_under):
         return EXIT_OK
     for line in _gate_failures(verdict, dtype, fail_under):
-        typer.echo(f"precision-check failed: {line}", err=True)
+        typer.echo(f"precision-check failed: {printable(line)}", err=True)
     return EXIT_FAIL
 
 

@@ -5,9 +5,10 @@
     markdown     the markdown summary
     github       GitHub Actions annotations
     numbers      the one number formatter every format uses
-    text         `user_text`, the one gate for strings that come from a spec
 
-`render(run, fmt)` picks the format. They format; they never compute a verdict.
+`render(run, fmt)` picks the format. Every string from a spec or a path passes through
+`gaussdiag.printable.printable` in the text formats (JSON keeps the exact string).
+They format; they never compute a verdict.
 """
 
 from __future__ import annotations

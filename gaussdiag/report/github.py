@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from gaussdiag.printable import printable
 from gaussdiag.report.status import message, status_word
-from gaussdiag.report.text import user_text
 from gaussdiag.results import RunReport
 
 
 def _gh_data(text: str) -> str:
-    return user_text(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    shown = printable(text, multiline=True)
+    return shown.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _gh_property(text: str) -> str:

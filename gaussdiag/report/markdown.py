@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from gaussdiag.printable import printable
 from gaussdiag.report.numbers import number
 from gaussdiag.report.status import status_word
 from gaussdiag.report.table import environment_line, shrink_text
-from gaussdiag.report.text import user_text
 from gaussdiag.results import RunReport, SpecReport
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")
@@ -16,14 +16,14 @@ _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 
 def _md_text(text: str) -> str:
     """Plain text safe in markdown: one line, every markup character escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(user_text(text).split()))
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(printable(text, multiline=True).split()))
 
 
 def _md_prose(text: str) -> str:
     """A message whose `code spans` are meant as such: kept, while the text between them
     cannot open HTML or a table cell."""
     out, pos = [], 0
-    text = " ".join(user_text(text).split())
+    text = " ".join(printable(text, multiline=True).split())
     for span in _CODE_SPAN.finditer(text):
         out.append(_md_outside(text[pos:span.start()]))
         out.append(span.group(0))
@@ -48,7 +48,7 @@ def _numbers(s: SpecReport) -> list[str]:
         lines += ["", f"**worst diff:** {_md_text(worst.name)}: {diffs} · shrink "
                       f"{shrink_text(worst)} · tol {low.value} {number(worst.tol.get(low))}"]
     if s.cause is not None:
-        lines += ["", f"**cause:** side {s.cause.side.value}, `{s.cause.param}` needs "
+        lines += ["", f"**cause:** side {s.cause.side.value}, `{printable(s.cause.param)}` needs "
                       f"`{s.cause.transform}`"]
     return lines
 

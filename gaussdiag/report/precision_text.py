@@ -24,6 +24,7 @@ from gaussdiag.precision.numbers import fmt
 from gaussdiag.precision.point import PointResult
 from gaussdiag.precision.recommend import Better
 from gaussdiag.precision.spec_check import SpecPrecision
+from gaussdiag.printable import printable
 from gaussdiag.vocab import Mode
 
 MAX_MAP_AXIS = 40
@@ -271,16 +272,17 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
     constraint and the recommendation."""
     d = result.dtype.value
     a, b = result.sides
-    head = Text(f"{result.name} ({result.file}): each side in {d} against its own float64, "
+    head = Text(f"{printable(result.name)} ({printable(result.file)}): each side in {d} "
+                f"against its own float64, "
                 f"{_what(result.mode)}; device {result.device}", style="bold")
-    labels = Text("\n".join(f"{s.side.value} = {s.label}" for s in result.sides))
+    labels = Text("\n".join(f"{s.side.value} = {printable(s.label)}" for s in result.sides))
     table = Table(box=box.ASCII if plain else box.SIMPLE_HEAD)
     table.add_column("quantity", no_wrap=True)
     table.add_column("a digits", justify="right", no_wrap=True)
     table.add_column("b digits", justify="right", no_wrap=True)
     table.add_column("better", no_wrap=True)
     for (name, better), qa, qb in zip(result.better, a.quantities, b.quantities, strict=True):
-        table.add_row(Text(name),
+        table.add_row(Text(printable(name)),
                       _digits_cell(qa.digits, qa.cell_class, result.accurate_digits,
                                    result.precision_digits),
                       _digits_cell(qb.digits, qb.cell_class, result.accurate_digits,
@@ -305,9 +307,10 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
     parts: list[RenderableType] = [head, labels, table, note, cost]
     for s in result.sides:
         if s.failed_in is not None:
+            fix = f"; fix: {printable(s.fix)}" if s.fix else ""
             parts.append(Text(f"side {s.side.value} breaks a constraint in {s.failed_in}: "
-                              f"{s.failure}" + (f"; fix: {s.fix}" if s.fix else "")))
-    parts.append(Text(f"recommendation: {result.recommendation.text}", style="bold"))
+                              f"{printable(s.failure or '')}{fix}"))
+    parts.append(Text(f"recommendation: {printable(result.recommendation.text)}", style="bold"))
     return Group(*parts)
 
 

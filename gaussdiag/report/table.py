@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from gaussdiag import __version__
+from gaussdiag.printable import printable
 from gaussdiag.report.numbers import number, size
-from gaussdiag.report.prose import Prose
+from gaussdiag.report.prose import Prose, Values
 from gaussdiag.report.status import status_word
-from gaussdiag.report.text import user_text
 from gaussdiag.results import Quantity, RunReport, SpecReport
 from gaussdiag.vocab import DType, SideName, Verdict
 
@@ -79,7 +79,7 @@ def _quantity_grid(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Tab
     t.add_column(f"tol {low.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
     t.add_column("verdict", no_wrap=True, min_width=VERDICT_WIDTH)
     for q in quantities:
-        t.add_row(Text(user_text(q.name)), *[number(q.diff.get(dt)) for dt in dtypes],
+        t.add_row(Text(printable(q.name)), *[number(q.diff.get(dt)) for dt in dtypes],
                   shrink_text(q), number(q.tol.get(low)), verdict_text(q.verdict))
     return t
 
@@ -89,7 +89,7 @@ def _quantity_lines(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Re
     lines: list[RenderableType] = []
     for q in quantities:
         diffs = " · ".join(f"{dt.value} {number(q.diff.get(dt))}" for dt in dtypes)
-        lines.append(Text.assemble((user_text(q.name), "bold"), ": ", verdict_text(q.verdict)))
+        lines.append(Text.assemble((printable(q.name), "bold"), ": ", verdict_text(q.verdict)))
         lines.append(Prose(f"diff {diffs} · shrink {shrink_text(q)} · tol {low.value} "
                            f"{number(q.tol.get(low))}", style="", label="  "))
     return Group(*lines)
@@ -193,22 +193,19 @@ def evidence_table(report: SpecReport) -> Table:
     t.add_column("side b")
     t.add_column("diff", justify="right")
     for e in report.evidence:
-        t.add_row(Text(user_text(e.label)), Text(_values(e.a)), Text(_values(e.b)),
-                  number(e.diff))
+        # the evidence holds the first four entries: four means there may be more
+        t.add_row(Text(printable(e.label)), Values(e.a, more=len(e.a) >= 4),
+                  Values(e.b, more=len(e.b) >= 4), number(e.diff))
     return t
 
 
-def _values(xs: tuple[float, ...]) -> str:
-    return "[" + ", ".join(f"{x:.4g}" for x in xs) + (", …]" if len(xs) >= 4 else "]")
-
-
 def _prose(label: str, text: str) -> Padding:
-    return Padding(Prose(user_text(text), label), (0, 0, 0, 4))
+    return Padding(Prose(printable(text, multiline=True), label), (0, 0, 0, 4))
 
 
 def render_spec(report: SpecReport) -> RenderableType:
     """Everything about one spec: sides, quantities, verdict, explanation, fix, evidence, cost."""
-    name, file = user_text(report.name), user_text(report.file)
+    name, file = printable(report.name), printable(report.file)
     title = (Text.assemble((name, "bold"), ("  " + file, "dim")) if report.name
              else Text(file, style="bold"))
     if report.not_run:
@@ -220,11 +217,12 @@ def render_spec(report: SpecReport) -> RenderableType:
         return Group(title, Padding(Text("not diagnosed: the spec has an error "
                                          "(message on stderr)", style="red"), (0, 0, 1, 2)))
     if report.skipped is not None:
-        return Group(title, Padding(Text(f"skipped: {user_text(report.skipped)}",
+        return Group(title, Padding(Text(f"skipped: {printable(report.skipped)}",
                                          style="yellow"), (0, 0, 1, 2)))
     parts: list[RenderableType] = [title]
     for side in SideName:
-        parts.append(Text(f"  {side.value}: {user_text(report.labels.get(side, ''))}"))
+        parts.append(Padding(Prose(printable(report.labels.get(side, "")), f"{side.value}: "),
+                             (0, 0, 0, 2)))
     parts.append(Text(f"  mode {report.mode.value} · kappa {number(report.kappa)}"
                       f" · {report.seconds:.2f} s", style="dim"))
     if report.quantities:
@@ -245,7 +243,7 @@ def render_spec(report: SpecReport) -> RenderableType:
         line.append(f"  (expected {report.expect.value}: "
                     f"{'ok' if report.verdict is report.expect else 'NOT ok'})")
     parts.append(Padding(line, (1, 0, 0, 0)))
-    parts.append(Padding(Prose(user_text(report.explanation)), (0, 0, 0, 4)))
+    parts.append(Padding(Prose(printable(report.explanation, multiline=True)), (0, 0, 0, 4)))
     if report.fix:
         parts.append(_prose("fix: ", report.fix))
     for note in report.notes:
@@ -268,7 +266,7 @@ def summary_table(run: RunReport) -> Table:
     t.add_column("ok")
     for s in run.specs:
         v = status_text(s)
-        t.add_row(Text(user_text(s.name or s.file)), v, s.expect.value if s.expect else "-",
+        t.add_row(Text(printable(s.name or s.file)), v, s.expect.value if s.expect else "-",
                   Text("ok", style="green") if s.ok else Text("NOT ok", style="bold red"))
     return t
 
