@@ -30,7 +30,7 @@ def compare(
                        "spec from stdin). A .py file named here is a pairs file: its "
                        "module-level gaussdiag.Pair objects are diagnosed (trusted code: the "
                        "file is imported and run). None: on a terminal, run the built-in "
-                       "demo; elsewhere (CI set, or not a terminal) exit 2.",
+                       "demo; elsewhere (CI set, or not a terminal) exit 2 unless --demo.",
                        show_default=False),
     ] = None,
     device: Annotated[
@@ -69,6 +69,9 @@ def compare(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")
     ] = False,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Run the built-in demo (the std-vs-variance thread) anywhere, also "
+        "outside a terminal; give no spec files with it.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
 ) -> int:
     """Build both sides of each spec in float32 and float64, run log_prob and backward, and say
@@ -91,10 +94,13 @@ def compare(
                          "give --json a file name, or use --format json")
     if quiet and verbose:
         raise UsageError("--quiet and --verbose contradict each other: give one")
+    if demo and specs:
+        raise UsageError("--demo runs the built-in demo alone: give no spec files with it")
     paths = expand(specs or [])
-    if not specs and not interactive():
-        raise UsageError("no spec files given: pass spec files or folders (the built-in demo "
-                         "runs only on a terminal, so that a CI step never passes on nothing)")
+    if not specs and not demo and not interactive():
+        raise UsageError("no spec files given: pass spec files or folders (without them the "
+                         "built-in demo runs only on a terminal, so that a CI step never passes "
+                         "on nothing; `gaussdiag compare --demo` runs it anywhere)")
     fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices)

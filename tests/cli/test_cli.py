@@ -41,6 +41,18 @@ def test_empty_spec_list_outside_a_terminal_is_exit_2(env: dict[str, str]) -> No
     assert r.stdout == ""
 
 
+def test_demo_flag_runs_the_demo_outside_a_terminal_too() -> None:
+    r = gd("compare", "--demo", env={"CI": "true", "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "parameterization" in r.stdout and "diag_embed(std ** 2)" in r.stdout
+    assert "running the built-in demo" in r.stderr
+
+
+def test_demo_flag_with_spec_files_is_a_usage_error() -> None:
+    r = gd("compare", "--demo", "configs/mvn_diag_fixed.yaml")
+    assert r.returncode == 2 and r.stderr.startswith("error: --demo runs the built-in demo")
+
+
 def test_folders_are_searched_recursively_in_sorted_order(tmp_path: Path) -> None:
     fixed = (ROOT / "configs/mvn_diag_fixed.yaml").read_text()
     for rel in ("b/z.yml", "a/deep/y.yaml", "a/x.yaml", "a/notes.txt"):
