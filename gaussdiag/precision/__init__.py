@@ -14,6 +14,7 @@ functions that compute, so importing this package is cheap.
 """
 
 from gaussdiag.attribute.accuracy import digits as side_digits
+from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
     LOW_DTYPES,
@@ -29,7 +30,6 @@ from gaussdiag.precision.findings import Finding, describe_region, normal_findin
 from gaussdiag.precision.gate import Gate, gate
 from gaussdiag.precision.mvn import MvnLine, MvnParam, MvnSweep, mvn_matrices, sweep_mvn
 from gaussdiag.precision.normal import NormalSweep, QuantityMap, sweep_normal
-from gaussdiag.precision.numbers import fmt
 from gaussdiag.precision.point import (
     PointQuantity,
     PointResult,

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import DTYPE_MAX, CellClass
-from gaussdiag.precision.numbers import fmt
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:

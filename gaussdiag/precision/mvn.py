@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
     Axis,
@@ -26,7 +27,6 @@ from gaussdiag.precision.cells import (
     classify,
 )
 from gaussdiag.precision.findings import CLASS_PHRASES, Finding
-from gaussdiag.precision.numbers import fmt
 from gaussdiag.tolerance import LARGE_MAGNITUDE, cell_tol, precision_digits
 from gaussdiag.vocab import DType
 

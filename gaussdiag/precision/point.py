@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
     DTYPE_MAX,
@@ -20,7 +21,6 @@ from gaussdiag.precision.cells import (
     classify_values,
 )
 from gaussdiag.precision.kernel import normal_compare, normal_eval, raw_from_scale, scale_from_raw
-from gaussdiag.precision.numbers import fmt
 from gaussdiag.suggest import hint, listing
 from gaussdiag.tolerance import precision_digits
 from gaussdiag.vocab import DType, ScaleParam

@@ -4,7 +4,7 @@
     json_report  the JSON report
     markdown     the markdown summary
     github       GitHub Actions annotations
-    numbers      the one number formatter every format uses
+    (gaussdiag/numbers.py is the one number formatter every format uses)
 
 `render(run, fmt)` picks the format. Every string from a spec or a path passes through
 `gaussdiag.printable.printable` in the text formats (JSON keeps the exact string).

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from gaussdiag import __version__
-from gaussdiag.report.numbers import json_number
+from gaussdiag.numbers import json_number
 from gaussdiag.report.status import status_word
 from gaussdiag.results import RoundOff, RunReport, SpecReport
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from gaussdiag.numbers import number
 from gaussdiag.printable import printable
-from gaussdiag.report.numbers import number
 from gaussdiag.report.status import status_word
 from gaussdiag.report.table import environment_line, shrink_text
 from gaussdiag.results import RunReport, SpecReport

@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import CELL_CLASSES, CellClass
-from gaussdiag.precision.numbers import fmt
 
 if TYPE_CHECKING:
     import numpy as np

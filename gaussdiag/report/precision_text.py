@@ -16,11 +16,11 @@ from rich.table import Table
 from rich.text import Text
 from typing_extensions import assert_never
 
+from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import CELL_CLASSES, CellClass, ProgressCallback
 from gaussdiag.precision.findings import Finding
 from gaussdiag.precision.mvn import MvnSweep
 from gaussdiag.precision.normal import NormalSweep, QuantityMap
-from gaussdiag.precision.numbers import fmt
 from gaussdiag.precision.point import PointResult
 from gaussdiag.precision.recommend import Better
 from gaussdiag.precision.spec_check import SpecPrecision

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gaussdiag import __version__
+from gaussdiag.numbers import number, size
 from gaussdiag.printable import printable
-from gaussdiag.report.numbers import number, size
 from gaussdiag.report.prose import Prose, Values
 from gaussdiag.report.status import status_word
 from gaussdiag.results import Quantity, RunReport, SpecReport

@@ -1,5 +1,5 @@
-"""The one number formatter: every figure a report shows goes through here, so a diff, a
-ratio, a size or a JSON value is written the same way in every format.
+"""The one number formatter: every figure a report or a sentence of the core shows goes
+through here, so a diff, a ratio, a size or a JSON value is written the same way everywhere.
 
     number(x)       3 significant digits for tables ('-' for none): 0.154, 2.50e-08
     number(x, 4)    the same with 4 digits
@@ -31,6 +31,7 @@ def number(x: float | None, digits: int = 3) -> str:
 def sentence(x: float) -> str:
     """A short number for sentences: 4 significant digits in fixed point, else one decimal of
     mantissa with the trailing zeros dropped (1e-12, 2.5e19)."""
+    x = float(x)  # numpy scalars print the same once they are Python floats
     if not math.isfinite(x):
         return str(x)
     if x == 0:
