@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gaussdiag.build import BuiltSide, Env, Overrides
     from gaussdiag.build.torch_warnings import WarningLog
     from gaussdiag.errors import GaussdiagError
+    from gaussdiag.phrases import Phrases
 
 
 class TrainSettings(Protocol):
@@ -63,7 +64,11 @@ class Problem(Protocol):
     Words, in the front end's own language: `fix(side, param, template, transform)` is the
     fix sentence for a found reparameterization (`template` writes it, `{}` is the param);
     `shape_hint(side, k)` says how to make a side's log_prob k dims smaller; `error(side,
-    message)` is the located error to raise for a problem with that side.
+    message)` is the located error to raise for a problem with that side; `phrases`
+    (`gaussdiag.phrases.Phrases`) the clauses the engine's own sentences borrow: what the
+    point is called, how to declare a constant, how to draw with rsample(), how to derive a
+    structured param, how to bisect the sides. A YAML spec's name its keys (`grad: false`);
+    Python sides' name Python calls.
     """
 
     @property
@@ -106,6 +111,8 @@ class Problem(Protocol):
     def kind(self, side: SideName) -> str: ...
     def method(self, side: SideName) -> Method: ...
     def params_used(self, side: SideName, *, leaves_only: bool = False) -> list[str]: ...
+    @property
+    def phrases(self) -> Phrases: ...
     def fix(self, side: SideName, param: str, template: str, transform: str) -> str: ...
     def shape_hint(self, side: SideName, k: int) -> str: ...
     def error(self, side: SideName, message: str) -> GaussdiagError: ...

@@ -6,22 +6,21 @@ The rest serves it, one job per module:
   attribution   `attribute`: apply RULES, gather problems, evidence and notes
   facts         what the rules look at (runs, quantities, the search's answer), lazily
   quantities    normwise diffs, `judge` (tolerance.py's thresholds), train trajectories
-  candidates    CANDIDATES (each with its inverse) and ALTERNATIVES
+  candidates    CANDIDATES (each with its inverse), their compositions and fix templates
   search        the reparameterization search and its order
   kappa         `estimate_kappa`, the conditioning that widens the float64 tests
   accuracy      digits a side's low-dtype run keeps against its own float64 run
   explain       the words and side-by-side data a verdict comes with
-  spec_wording  YAML-only helpers for the spec front end (`params_used`, `spec_fix`)
 
-The engine sees only the source-agnostic `Problem` interface (gaussdiag/problem.py).
+The engine sees only the source-agnostic `Problem` interface (gaussdiag/problem.py); the
+front ends' own words come through it (`Problem.fix`, `Problem.phrases`).
 """
 
 from gaussdiag.attribute.attribution import Attribution, attribute
-from gaussdiag.attribute.candidates import ALTERNATIVES, CANDIDATES, Candidate
+from gaussdiag.attribute.candidates import CANDIDATES, Candidate
 from gaussdiag.attribute.kappa import estimate_kappa
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.rules import RULES, Diagnosis
-from gaussdiag.attribute.spec_wording import params_used, spec_fix
 
-__all__ = ["ALTERNATIVES", "CANDIDATES", "RULES", "Attribution", "Candidate", "Diagnosis",
-           "attribute", "estimate_kappa", "normwise", "params_used", "spec_fix"]
+__all__ = ["CANDIDATES", "RULES", "Attribution", "Candidate", "Diagnosis", "attribute",
+           "estimate_kappa", "normwise"]

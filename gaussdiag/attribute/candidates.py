@@ -1,8 +1,8 @@
 """Reparameterization candidates: what the search may apply to one param on one side.
 
 CANDIDATES is flat and ordered (the search tries them in this order); each names its inverse,
-so a composition of a candidate with its inverse (a no-op) is never tried. ALTERNATIVES maps
-a fix to the argument swap that says the same thing without the transform.
+so a composition of a candidate with its inverse (a no-op) is never tried. The argument swap
+a fix may offer instead (ALTERNATIVES) is front-end wording: gaussdiag/build/alternatives.py.
 """
 
 from __future__ import annotations
@@ -102,19 +102,6 @@ CANDIDATES: tuple[Candidate, ...] = (
               "the inverse of `{p}` (a precision matrix where `{p}` is a covariance)", "inverse",
               matrix=True),
 )
-
-# Idiomatic alternatives to a fix, keyed by (argument name, transform): the argument swap that
-# says the same thing without the transform.
-ALTERNATIVES: dict[tuple[str, str], str] = {
-    ("covariance_matrix", "square"): "scale_tril",
-    ("covariance_matrix", "gram"): "scale_tril",
-    ("precision_matrix", "inverse"): "covariance_matrix",
-    ("covariance_matrix", "inverse"): "precision_matrix",
-    ("covariance_matrix", "reciprocal"): "precision_matrix",
-    ("probs", "sigmoid"): "logits",
-    ("logits", "logit"): "probs",
-    ("logits", "log"): "probs",
-}
 
 
 def compositions() -> Iterable[tuple[Candidate, ...]]:

@@ -31,8 +31,9 @@ def describe(ev: Facts, found: Explanation) -> tuple[str, str]:
         expects = found.steps[0].expects.format(p=p)
     else:
         expects = f"{cause.transform}(`{p}`)"
-    where = "at the spec's point and at a jittered point" if found.jitter_checked else (
-        "at the spec's point (the jittered point was not valid for the other side)")
+    point = ev.problem.phrases.point
+    where = f"at {point} and at a jittered point" if found.jitter_checked else (
+        f"at {point} (the jittered point was not valid for the other side)")
     text = (f"side {side} treats `{p}` differently from side {other}: side {side} expects "
             f"{expects}. With `{p}` replaced by {cause.transform}({p}) on side {side}, every "
             f"value and gradient matches side {other} in float64, {where}")
@@ -41,7 +42,7 @@ def describe(ev: Facts, found: Explanation) -> tuple[str, str]:
 
 
 def coincidence(ev: Facts) -> tuple[str, tuple[Evidence, ...]] | None:
-    """Values agree at the spec's point but a gradient persists: do the values still agree at a
+    """Values agree at the point but a gradient persists: do the values still agree at a
     jittered point? If not, they agreed by coincidence (std == 1 makes std == std**2): the note,
     and the log_prob at both points as evidence, labelled, so the difference shows."""
     qs = {q.name: q for q in ev.point_quantities}
@@ -55,20 +56,21 @@ def coincidence(ev: Facts) -> tuple[str, tuple[Evidence, ...]] | None:
     d = normwise(a.value, b.value)
     if d <= tl.search_tol(ev.kappa):
         return None
+    point = ev.problem.phrases.point
     special = [n for n in ev.problem.leaf_names
                if bool((ev.problem.base[n] == 1).all()) or bool((ev.problem.base[n] == 0).all())]
     why = ""
     if special:
         why = (f" ({', '.join(f'`{n}`' for n in special)} "
-               f"{'is' if len(special) == 1 else 'are'} all ones or all zeros at the spec's point, "
+               f"{'is' if len(special) == 1 else 'are'} all ones or all zeros at {point}, "
                "where x, x**2, sqrt(x) and friends coincide)")
-    note = (f"log_prob agrees at the spec's point only by coincidence{why}: at a jittered point "
+    note = (f"log_prob agrees at {point} only by coincidence{why}: at a jittered point "
             f"it differs by {d:.3g} in float64")
     evidence = [Evidence("log_prob at a jittered point", head(a.value), head(b.value), d)]
     pair = ev.pairs().get(DType.FLOAT64)
     if pair is not None:
         pa, pb = pair
-        evidence.insert(0, Evidence("log_prob at the spec's point", head(pa.value),
+        evidence.insert(0, Evidence(f"log_prob at {point}", head(pa.value),
                                     head(pb.value), normwise(pa.value, pb.value)))
     return note, tuple(evidence)
 

@@ -134,14 +134,14 @@ def _no_gradient(ev: Facts) -> Diagnosis | None:
         if name not in ev.problem.params_used(without, leaves_only=True):
             return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on "
                            f"side {without.value}, which does not use `{name}` at all",
-                           f"make side {without.value} depend on `{name}`, or set `grad: false` "
-                           "on it if it is meant to be a constant")
+                           f"make side {without.value} depend on `{name}`, or "
+                           f"{ev.problem.phrases.constant}")
         if ev.problem.mode is Mode.RSAMPLE and ev.problem.method(without) is Method.SAMPLE:
             return Diagnosis(
                 f"`{name}` gets a gradient on side {without.other.value} and none on side "
                 f"{without.value}: side {without.value} draws with sample(), which runs without "
                 "autograd, so its draws are constants to backward()",
-                f"draw with rsample() on side {without.value} (`method: rsample`), or write the "
+                f"{ev.problem.phrases.use_rsample.format(side=without.value)}, or write the "
                 "reparameterization by hand so the noise stays out of the graph: "
                 "sqrt(var) * randn_like(mean) + mean")
         return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on side "
@@ -215,7 +215,8 @@ def _mismatch(ev: Facts) -> Diagnosis | None:
             "lower triangle), the other all of it (e.g. through L @ transpose(L)), so their "
             "gradients differ where the param is structurally zero. Values agree",
             f"derive {zeros} from a free parameter through the structure on both sides, e.g. "
-            "`{expr: \"tril(raw)\"}`, so no gradient reaches the entries that must stay zero")
+            f"{ev.problem.phrases.structure}, so no gradient reaches the entries that must "
+            "stay zero")
     if ev.trains is not None and not any(q.persists for q in ev.point_quantities):
         return Diagnosis(
             f"the trajectories drift apart in float64 too ({listed}), although the sides agree "
@@ -226,9 +227,9 @@ def _mismatch(ev: Facts) -> Diagnosis | None:
     return Diagnosis(
         f"differences persist in float64 ({listed}): not round-off. No reparameterization of "
         f"one param on either side ({tried}, or a composition of two) explains them",
-        "the two sides compute different functions: compare them term by term (write one side "
-        "as a hand-written `log_prob:` expression and bisect), and check every argument's "
-        "meaning in the torch.distributions docs")
+        f"the two sides compute different functions: compare them term by term "
+        f"({ev.problem.phrases.bisect}), and check every argument's meaning in the "
+        "torch.distributions docs")
 
 
 def _structural_zeros(ev: Facts, persisting: list[Quantity]) -> str | None:

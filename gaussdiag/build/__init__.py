@@ -3,7 +3,9 @@
 `problem` is the YAML front end's `Problem`; `point` the seeded point, its jitter and slicing;
 `sides` a side's distribution or expression; `failures` constraint breaks and their fixes;
 `device` devices, dtypes and seeded draws; `dist_args`, `singular` and `torch_warnings` the
-per-distribution argument rules, the singular-matrix rule and torch's warnings as notes.
+per-distribution argument rules, the singular-matrix rule and torch's warnings as notes;
+`wording` the spec's own words (params a side uses, its fix, its `Phrases`); `alternatives`
+the argument swaps a fix may offer, in both front ends' words.
 """
 
 from gaussdiag.build.built import BuiltSide, Env, Overrides

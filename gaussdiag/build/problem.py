@@ -17,7 +17,9 @@ from gaussdiag.build.built import BuiltSide, Env, Overrides
 from gaussdiag.build.device import resolve_device, seeded, torch_dtype
 from gaussdiag.build.failures import LINALG_FIX, ConstraintFailure, first_line
 from gaussdiag.build.torch_warnings import WarningLog
+from gaussdiag.build.wording import SPEC_PHRASES, params_used, spec_fix
 from gaussdiag.errors import ExprError, SpecError
+from gaussdiag.phrases import Phrases
 from gaussdiag.spec import (
     DEFAULT_MAX_ELEMENTS,
     ExprTensor,
@@ -298,13 +300,13 @@ class Problem:
         return self.spec.side(side).method or Method.RSAMPLE
 
     def params_used(self, side: SideName, *, leaves_only: bool = False) -> list[str]:
-        from gaussdiag.attribute import params_used
-
         return params_used(self, side, leaves_only=leaves_only)
 
-    def fix(self, side: SideName, param: str, template: str, transform: str) -> str:
-        from gaussdiag.attribute import spec_fix
+    @property
+    def phrases(self) -> Phrases:
+        return SPEC_PHRASES
 
+    def fix(self, side: SideName, param: str, template: str, transform: str) -> str:
         return spec_fix(self, side, param, template, transform)
 
     def shape_hint(self, side: SideName, k: int) -> str:

@@ -21,14 +21,26 @@ from gaussdiag.build import (
     resolve_device,
     torch_dtype,
 )
+from gaussdiag.build.alternatives import ALTERNATIVES
 from gaussdiag.build.torch_warnings import WarningLog
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.live.settings import Sample, Settings
 from gaussdiag.live.sides import LiveSide
+from gaussdiag.phrases import Phrases
 from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
     import torch
+
+# The engine's messages in Python terms: a param is a leaf because it is in `params`, a side
+# draws with whatever it calls, and the point is the tensors the caller passed.
+LIVE_PHRASES = Phrases(
+    point="the given point",
+    constant="leave it out of params (or pass it as an input) if it is a constant",
+    use_rsample="call rsample() instead of sample() on side {side}",
+    structure="pass a free tensor raw in params and use torch.tril(raw) in the side",
+    bisect="return a hand-written log-density from one side and bisect",
+)
 
 
 @dataclass(frozen=True)
@@ -284,9 +296,11 @@ class LiveProblem:
 
     # ---- words ---------------------------------------------------------------------------
 
-    def fix(self, side: SideName, param: str, template: str, transform: str) -> str:
-        from gaussdiag.attribute import ALTERNATIVES
+    @property
+    def phrases(self) -> Phrases:
+        return LIVE_PHRASES
 
+    def fix(self, side: SideName, param: str, template: str, transform: str) -> str:
         text = f"on side {side.value}, pass {template.format(param)} where {param} is used"
         for arg in self._args_reached(side, param):
             alt = ALTERNATIVES.get((arg, transform))

@@ -1,20 +1,30 @@
 """Words and lookups that only a YAML spec has: the expressions a side evaluates, the params
-they use, and a found reparameterization written back into the side's expressions.
+they use, a found reparameterization written back into the side's expressions, and the
+spec's `Phrases` (its keys, `grad: false`, `method: rsample`, in the engine's messages).
 
-They serve the YAML front end's `Problem` (`params_used`, `fix`); the engine never calls them
-directly, it asks the `Problem` interface (gaussdiag/problem.py)."""
+They serve the YAML front end's `Problem` (`params_used`, `fix`, `phrases`); the engine never
+calls them directly, it asks the `Problem` interface (gaussdiag/problem.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from gaussdiag import expr as ex
-from gaussdiag.attribute.candidates import ALTERNATIVES
+from gaussdiag.build.alternatives import ALTERNATIVES
+from gaussdiag.phrases import Phrases
 from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
 from gaussdiag.vocab import Mode, SideName
 
 if TYPE_CHECKING:
     from gaussdiag.build import Problem as SpecProblem
+
+SPEC_PHRASES = Phrases(
+    point="the spec's point",
+    constant="set `grad: false` on it if it is meant to be a constant",
+    use_rsample="draw with rsample() on side {side} (`method: rsample`)",
+    structure='`{expr: "tril(raw)"}`',
+    bisect="write one side as a hand-written `log_prob:` expression and bisect",
+)
 
 
 def side_sources(problem: SpecProblem, side: SideName) -> list[tuple[tuple[str | int, ...], str]]:
