@@ -400,13 +400,15 @@ class Problem:
 
     # ---- sides ---------------------------------------------------------------------------
 
-    def build(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
-        """The side as a distribution (dist sides) or a log-density expression."""
+    def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
+              ) -> BuiltSide:
+        """The side as a distribution (dist sides) or a log-density expression; validate=False
+        skips torch's argument checks (the search's re-runs of an already validated spec)."""
         s = self.spec.side(side)
         tdt = torch_dtype(dtype)
         device = self.side_devices[side]
         if s.kind == "dist":
-            return self._build_dist_side(side, env.values, tdt, device)
+            return self._build_dist_side(side, env.values, tdt, device, validate=validate)
         if s.kind == "log_prob":
             assert s.log_prob is not None
             src = s.log_prob
@@ -430,7 +432,8 @@ class Problem:
         return BuiltSide(side, None, None, draw=draw)
 
     def _build_dist_side(self, side: SideName, values: Mapping[str, torch.Tensor],
-                         tdt: torch.dtype, device: torch.device) -> BuiltSide:
+                         tdt: torch.dtype, device: torch.device, *, validate: bool = True
+                         ) -> BuiltSide:
         import torch
         import torch.distributions as D
 
@@ -447,14 +450,14 @@ class Problem:
         # holds it (small matrices; large ones use the factor torch computes, below).
         pending = singular.check_args(side, s.dist, args)
         try:
-            dist: Any = cls(**args, validate_args=True)
+            dist: Any = cls(**args, validate_args=validate)
             singular.check_factor(side, s.dist, args, dist, pending)
             if s.transforms:
                 dist = D.TransformedDistribution(
                     dist, [self._transform(side, i, t, values, tdt, device)
-                           for i, t in enumerate(s.transforms)], validate_args=True)
+                           for i, t in enumerate(s.transforms)], validate_args=validate)
             if s.event_dims:
-                dist = D.Independent(dist, s.event_dims, validate_args=True)
+                dist = D.Independent(dist, s.event_dims, validate_args=validate)
         except ValueError as err:
             if str(err).startswith("Expected parameter"):
                 raise constraint_failure(side, s.dist, cls, args, err) from None

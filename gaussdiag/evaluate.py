@@ -55,10 +55,13 @@ def warm_up(device: torch.device) -> None:
 
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
-             overrides: Overrides | None = None, grads: bool = True) -> SideRun:
+             overrides: Overrides | None = None, grads: bool = True,
+             validate: bool = True) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
-    With grads=False only the forward value is computed (the cheap first test of a candidate).
+    With grads=False only the forward value is computed (the cheap first test of a candidate);
+    validate=False skips torch's argument checks (at n = 4096 a MultivariateNormal's
+    symmetry and positive-definiteness checks cost more than its Cholesky factor).
     """
     import torch
 
@@ -69,7 +72,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads)
         if grads:
-            value = _forward(problem, side, env, dtype,
+            value = _forward(problem, side, env, dtype, validate=validate,
                              keep=dtype is DType.FLOAT64 and not jittered and not overrides)
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
@@ -86,7 +89,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
                          for n, g in zip(names, got, strict=True)}
         else:
             with torch.no_grad():
-                value = _forward(problem, side, env, dtype)
+                value = _forward(problem, side, env, dtype, validate=validate)
             out_grads = {}
         _sync(device)
         seconds = time.perf_counter() - start
@@ -95,12 +98,12 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
 
 
 def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
-             keep: bool = False) -> torch.Tensor:
+             keep: bool = False, validate: bool = True) -> torch.Tensor:
     """The compared value: the draws in rsample mode, else log_prob at the input. `keep`
     hands the built side to the problem as its float64 reference (saves a rebuild: at
     n = 4096 a MultivariateNormal costs two Cholesky factorizations to build)."""
-    built = problem.build(side, env, dtype)
-    if keep:
+    built = problem.build(side, env, dtype, validate=validate)
+    if keep and validate:
         problem.keep_reference(side, built)
     if problem.mode is Mode.RSAMPLE:
         assert built.draw is not None
