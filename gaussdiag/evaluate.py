@@ -8,6 +8,7 @@ gradient is collected (None stays None). train mode: `train_side` steps an optim
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -216,14 +217,22 @@ class _Memory:
             self._start = torch.cuda.memory_allocated(self.device)
         else:
             self.bytes = 0
-            seen: set[int] = set()
+            seen: dict[int, weakref.ref[torch.Tensor]] = {}
 
             def pack(t: torch.Tensor) -> torch.Tensor:
+                # Detached (same storage and version counter): keeping `t` itself makes a
+                # saved output hold its own grad_fn, a cycle that outlives the run; a graph
+                # never run backward (torch's positive-definiteness check calls cholesky_ex
+                # with grad enabled) would leak its factor, 128 MiB at n = 4096 in float64.
+                saved = t.detach()
                 key = t.untyped_storage().data_ptr()
-                if key not in seen:  # count a storage once however often it is saved
-                    seen.add(key)
+                known = seen.get(key)
+                # count a storage once however often it is saved; a dead entry is a freed
+                # storage whose address was reused, so this one is new
+                if known is None or known() is None:
                     self.bytes = (self.bytes or 0) + t.untyped_storage().nbytes()
-                return t
+                    seen[key] = weakref.ref(saved)
+                return saved
 
             self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
             self._ctx.__enter__()
