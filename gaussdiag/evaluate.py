@@ -103,7 +103,9 @@ def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
     """The compared value: the draws in rsample mode, else log_prob at the input. `keep`
     hands the built side to the problem as its float64 reference (saves a rebuild: at
     n = 4096 a MultivariateNormal costs two Cholesky factorizations to build)."""
-    built = problem.build(side, env, dtype, validate=validate)
+    # the keyword only when it is off: a front end's build() need not know about it otherwise
+    built = (problem.build(side, env, dtype) if validate
+             else problem.build(side, env, dtype, validate=False))
     if keep and validate:
         problem.keep_reference(side, built)
     if problem.mode is Mode.RSAMPLE:
