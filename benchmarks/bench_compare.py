@@ -19,15 +19,17 @@ formulations (the bug does not change the cost of that work). Each case runs as 
 the repeats say (3 for n <= 1024, 1 for n = 4096), interleaved; the median is printed.
 Peak memory is each child's own max RSS (`os.wait4`).
 
-Goals, printed next to the numbers (reported, never asserted; the machine is shared):
-- compare within 1.5x of the hand-written script when no search runs;
-- at n = 4096 the search adds at most the cost of the base diagnosis (extra <= 1.0x of it);
-- peak memory at n = 4096 within 1.5x of the hand-written script.
+Goals, printed next to the numbers with met / not met (reported, never asserted; the machine
+is shared):
+- no search: compare within 1.2x of the hand-written script for n <= 1024, 1.1x at n = 4096;
+- search: compare within 1.3x of the hand-written script at every n;
+- peak memory at n = 4096 within 1.3x of the hand-written script, with and without the search.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -44,9 +46,37 @@ BATCH = 64
 DEFAULT_MAX_ELEMENTS = 2**26       # gaussdiag's default (a 4096 x 4096 covariance fits)
 BIG_N = 4096                       # the size the search and memory goals are stated at
 
-TIME_GOAL = 1.5                    # compare / baseline, no search
-SEARCH_GOAL = 1.0                  # (search - no search) / no search, at BIG_N
-MEMORY_GOAL = 1.5                  # peak RSS compare / baseline, at BIG_N
+TIME_GOAL = 1.2                    # compare / baseline, no search, n < BIG_N
+TIME_GOAL_BIG = 1.1                # the same at n >= BIG_N
+SEARCH_GOAL = 1.3                  # compare with the search / baseline, every n
+MEMORY_GOAL = 1.3                  # peak RSS compare / baseline at BIG_N, with and without
+
+
+def time_goal(n: int) -> float:
+    return TIME_GOAL_BIG if n >= BIG_N else TIME_GOAL
+
+
+def machine() -> str:
+    """CPU count, CPU model, load average and torch version, for the report."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f
+                          if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    torch_version = run_version()
+    return (f"{os.cpu_count()} CPUs ({model}), load average {load} at the start, "
+            f"torch {torch_version}")
+
+
+def run_version() -> str:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip() or "unknown"
 
 SPEC = """\
 version: 1
@@ -174,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
           "gaussdiag: `python -m gaussdiag compare SPEC` (whole process)")
     print("no search: covariance_matrix diag_embed(std**2) (agree); "
           "search: diag_embed(std) (parameterization, runs the reparameterization search)")
-    print("caveat: a shared 2-core machine; timings are noisy (tens of percent at small n)")
+    print(f"machine: {machine()}")
+    print("caveat: on a shared machine timings are noisy (tens of percent at small n); the "
+          "cases run interleaved and each cell is the median of the repeats")
     print()
 
     with tempfile.TemporaryDirectory(prefix="bench_compare_") as tmpdir:
@@ -215,17 +247,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print("goals (reported, not asserted):")
-    worst = max(rows, key=lambda r: r.t("fixed") / r.t("baseline"))
-    wr = worst.t("fixed") / worst.t("baseline")
-    print(f"  compare within {TIME_GOAL}x of the hand-written script, no search: worst "
-          f"{wr:.2f}x at n = {worst.n} -> {status(wr <= TIME_GOAL)}")
     for r in rows:
-        print(f"    n = {r.n:>4}: {r.t('fixed') / r.t('baseline'):.2f}x "
-              f"-> {status(r.t('fixed') / r.t('baseline') <= TIME_GOAL)}")
+        g = time_goal(r.n)
+        fr, sr = r.t("fixed") / r.t("baseline"), r.t("search") / r.t("baseline")
+        print(f"  n = {r.n:>4}: no search {fr:.2f}x (goal <= {g}x) -> {status(fr <= g)}; "
+              f"search {sr:.2f}x (goal <= {SEARCH_GOAL}x) -> {status(sr <= SEARCH_GOAL)}")
     note = "" if big.n == BIG_N else f" (n = {BIG_N} not run; shown at n = {big.n})"
-    extra = (big.t("search") - big.t("fixed")) / big.t("fixed")
-    print(f"  search adds at most the base diagnosis at n = {BIG_N}{note}: extra "
-          f"{extra:.2f}x of it (goal <= {SEARCH_GOAL:.1f}x) -> {status(extra <= SEARCH_GOAL)}")
     print(f"  peak memory at n = {BIG_N} within {MEMORY_GOAL}x{note}: {mf / mb:.2f}x without "
           f"search -> {status(mf / mb <= MEMORY_GOAL)}; {ms / mb:.2f}x with search "
           f"-> {status(ms / mb <= MEMORY_GOAL)}")

@@ -8,6 +8,7 @@ gradient is collected (None stays None). train mode: `train_side` steps an optim
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,10 +56,13 @@ def warm_up(device: torch.device) -> None:
 
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
-             overrides: Overrides | None = None, grads: bool = True) -> SideRun:
+             overrides: Overrides | None = None, grads: bool = True,
+             validate: bool = True) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
-    With grads=False only the forward value is computed (the cheap first test of a candidate).
+    With grads=False only the forward value is computed (the cheap first test of a candidate);
+    validate=False skips torch's argument checks (at n = 4096 a MultivariateNormal's
+    symmetry and positive-definiteness checks cost more than its Cholesky factor).
     """
     import torch
 
@@ -69,7 +73,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads)
         if grads:
-            value = _forward(problem, side, env, dtype,
+            value = _forward(problem, side, env, dtype, validate=validate,
                              keep=dtype is DType.FLOAT64 and not jittered and not overrides)
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
@@ -86,7 +90,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
                          for n, g in zip(names, got, strict=True)}
         else:
             with torch.no_grad():
-                value = _forward(problem, side, env, dtype)
+                value = _forward(problem, side, env, dtype, validate=validate)
             out_grads = {}
         _sync(device)
         seconds = time.perf_counter() - start
@@ -95,12 +99,14 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
 
 
 def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
-             keep: bool = False) -> torch.Tensor:
+             keep: bool = False, validate: bool = True) -> torch.Tensor:
     """The compared value: the draws in rsample mode, else log_prob at the input. `keep`
     hands the built side to the problem as its float64 reference (saves a rebuild: at
     n = 4096 a MultivariateNormal costs two Cholesky factorizations to build)."""
-    built = problem.build(side, env, dtype)
-    if keep:
+    # the keyword only when it is off: a front end's build() need not know about it otherwise
+    built = (problem.build(side, env, dtype) if validate
+             else problem.build(side, env, dtype, validate=False))
+    if keep and validate:
         problem.keep_reference(side, built)
     if problem.mode is Mode.RSAMPLE:
         assert built.draw is not None
@@ -213,14 +219,22 @@ class _Memory:
             self._start = torch.cuda.memory_allocated(self.device)
         else:
             self.bytes = 0
-            seen: set[int] = set()
+            seen: dict[int, weakref.ref[torch.Tensor]] = {}
 
             def pack(t: torch.Tensor) -> torch.Tensor:
+                # Detached (same storage and version counter): keeping `t` itself makes a
+                # saved output hold its own grad_fn, a cycle that outlives the run; a graph
+                # never run backward (torch's positive-definiteness check calls cholesky_ex
+                # with grad enabled) would leak its factor, 128 MiB at n = 4096 in float64.
+                saved = t.detach()
                 key = t.untyped_storage().data_ptr()
-                if key not in seen:  # count a storage once however often it is saved
-                    seen.add(key)
+                known = seen.get(key)
+                # count a storage once however often it is saved; a dead entry is a freed
+                # storage whose address was reused, so this one is new
+                if known is None or known() is None:
                     self.bytes = (self.bytes or 0) + t.untyped_storage().nbytes()
-                return t
+                    seen[key] = weakref.ref(saved)
+                return saved
 
             self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
             self._ctx.__enter__()

@@ -50,7 +50,8 @@ class Problem(Protocol):
     leaves themselves (train mode steps them).
 
     Building: `build(side, env, dtype)` is the side ready to evaluate (`BuiltSide`: a
-    distribution with its constructor args, a log-density, or a draw); it raises
+    distribution with its constructor args, a log-density, or a draw; `validate=False` skips
+    the distribution's argument checks where the front end builds it); it raises
     `ConstraintFailure` for broken constraints and `GaussdiagError` for anything the user
     must fix. `reference(side)` is the float64 build at the point without gradients (cached;
     `keep_reference` adopts one, `release_references` drops them). `at_name(side)` is the
@@ -103,7 +104,8 @@ class Problem(Protocol):
     def env(self, dtype: DType, side: SideName, *, jittered: bool = False,
             overrides: Overrides | None = None, with_grad: bool = True,
             leaf_values: Mapping[str, torch.Tensor] | None = None) -> Env: ...
-    def build(self, side: SideName, env: Env, dtype: DType) -> BuiltSide: ...
+    def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
+              ) -> BuiltSide: ...
     def reference(self, side: SideName) -> BuiltSide: ...
     def keep_reference(self, side: SideName, built: BuiltSide) -> None: ...
     def release_references(self) -> None: ...

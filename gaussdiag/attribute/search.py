@@ -5,7 +5,12 @@ Order: CANDIDATES in order, for each one side a then side b, params in declarati
 values before gradients and the spec's point before the jittered one; the first transform that
 explains every quantity wins. Compositions of two are tried only when no single one explains.
 A faithful slice of the problem (`Problem.sliced`) screens candidates cheaply; a candidate it
-accepts is confirmed at full size.
+accepts is confirmed at full size: values and gradients at the spec's point and values at the
+jittered point, or, above CONFIRM_GRADS_MAX, values only (gradients at both points were
+checked on the slice; a float64 backward through a 4096 x 4096 Cholesky factor costs about
+half of the whole diagnosis). The candidates' runs skip torch's argument checks: the spec's
+own runs validated it, and an override that breaks a constraint shows up as values (or NaNs)
+that do not match.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
+# Largest dimension up to which the full-size confirmation also runs a backward pass.
+CONFIRM_GRADS_MAX = 1024
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -44,9 +52,16 @@ def search(problem: Problem, kappa: float, full: Checker, point_quantities: list
            progress: Progress | None, notes: list[str]) -> Explanation | None:
     """The first transform that explains every quantity (module docstring's order), or None."""
     small = screen(problem, kappa, point_quantities)
-    if small is not None:
+    big = max((d for n in problem.leaf_names for d in problem.base[n].shape), default=0)
+    confirm_grads = big <= CONFIRM_GRADS_MAX
+    if small is not None and confirm_grads:
         notes.append("the explanation search screened candidates on a slice of the "
                      "largest dimension, then confirmed at full size")
+    elif small is not None:
+        notes.append("the explanation search screened candidates on a slice of the "
+                     "largest dimension (values and gradients, at both points), then "
+                     f"confirmed the values at full size (n = {big}: a float64 backward "
+                     "there costs more than the rest of the search)")
     targets = [(s, p) for s in SideName for p in problem.params_used(s)]
     singles = [(c,) for c in CANDIDATES]
     for steps_list in (singles, list(compositions())):
@@ -62,7 +77,8 @@ def search(problem: Problem, kappa: float, full: Checker, point_quantities: list
                 if jitter_checked is None:
                     continue
                 if small is not None:  # confirm at full size
-                    confirmed = full.explains(side, param, fn, screened=True)
+                    confirmed = full.explains(side, param, fn, screened=True,
+                                              grads=confirm_grads)
                     if confirmed is None:
                         continue
                     jitter_checked = jitter_checked and confirmed
@@ -131,25 +147,28 @@ class Checker:
         return normwise(moved, p) > tl.CHANGE_FACTOR * tl.tol(DType.FLOAT64)
 
     def explains(self, side: SideName, param: str, fn: Callable[[torch.Tensor], torch.Tensor],
-                 *, screened: bool = False) -> bool | None:
+                 *, screened: bool = False, grads: bool = True) -> bool | None:
         """None if the override does not make `side` match the other side in float64;
         else whether the jittered point was checked (False: invalid for the other side).
 
         Unscreened: values before gradients, the spec's point before the jittered one, so
         wrong candidates fail on a forward pass. Screened (the candidate already explains a
         slice of the problem, gradients at the jittered point included): one forward and
-        backward at the spec's point and a forward at the jittered point confirm it."""
+        backward at the spec's point and a forward at the jittered point confirm it; with
+        grads=False, forwards at both points."""
         other = side.other
         overrides = {param: fn}
         jitter_ok = self.reference(other, True, grads=False) is not None
-        plan = [(False, True), (True, False)] if screened else \
+        plan = [(False, grads), (True, False)] if screened else \
             [(False, False), (True, False), (False, True), (True, True)]
-        for jittered, grads in plan:
+        for jittered, with_grads in plan:
             if jittered and not jitter_ok:
                 continue
-            ref = self.reference(other, jittered, grads=grads)
-            got = None if ref is None else self._run(side, jittered, overrides, grads=grads)
-            if ref is None or got is None or not runs_agree(got, ref, self.tol64):
+            ref = self.reference(other, jittered, grads=with_grads)
+            got = None if ref is None else self._run(side, jittered, overrides,
+                                                     grads=with_grads)
+            if (ref is None or got is None or not _same_nans(got, ref)
+                    or not runs_agree(got, ref, self.tol64)):
                 return None
         return jitter_ok
 
@@ -157,6 +176,20 @@ class Checker:
              grads: bool) -> SideRun | None:
         try:
             return run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
-                            overrides=overrides, grads=grads)
+                            overrides=overrides, grads=grads, validate=False)
         except (ConstraintFailure, RuntimeError, ValueError):
             return None
+
+
+def _same_nans(x: SideRun, y: SideRun) -> bool:
+    """NaNs in the same places (values and gradients): without torch's argument checks an
+    override that breaks a constraint often yields NaN, which must not pass as a match."""
+    import torch
+
+    pairs = [(x.value, y.value)] + [(x.grads[n], y.grads.get(n)) for n in x.grads]
+    for u, v in pairs:
+        if u is None or v is None or u.shape != v.shape:
+            continue  # runs_agree judges missing gradients and shapes
+        if bool((torch.isnan(u) != torch.isnan(v)).any()):
+            return False
+    return True

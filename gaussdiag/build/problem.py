@@ -251,9 +251,11 @@ class Problem:
 
     # ---- sides ---------------------------------------------------------------------------
 
-    def build(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
-        """The side as a distribution (dist sides) or a log-density expression."""
-        return sides.build_side(self, side, env, dtype)
+    def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
+              ) -> BuiltSide:
+        """The side as a distribution (dist sides) or a log-density expression; validate=False
+        skips torch's argument checks (the search's re-runs of an already validated spec)."""
+        return sides.build_side(self, side, env, dtype, validate=validate)
 
     def _build_dist_side(self, side: SideName, values: Mapping[str, torch.Tensor],
                          tdt: torch.dtype, device: torch.device) -> BuiltSide:

@@ -22,13 +22,15 @@ if TYPE_CHECKING:
     from gaussdiag.build.problem import Problem
 
 
-def build_side(problem: Problem, side: SideName, env: Env, dtype: DType) -> BuiltSide:
-    """The side as a distribution (dist sides) or a log-density expression."""
+def build_side(problem: Problem, side: SideName, env: Env, dtype: DType, *,
+               validate: bool = True) -> BuiltSide:
+    """The side as a distribution (dist sides) or a log-density expression; validate=False
+    skips torch's argument checks (the search's re-runs of an already validated spec)."""
     s = problem.spec.side(side)
     tdt = torch_dtype(dtype)
     device = problem.side_devices[side]
     if s.kind == "dist":
-        return build_dist_side(problem, side, env.values, tdt, device)
+        return build_dist_side(problem, side, env.values, tdt, device, validate=validate)
     if s.kind == "log_prob":
         assert s.log_prob is not None
         src = s.log_prob
@@ -53,7 +55,8 @@ def build_side(problem: Problem, side: SideName, env: Env, dtype: DType) -> Buil
 
 
 def build_dist_side(problem: Problem, side: SideName, values: Mapping[str, torch.Tensor],
-                    tdt: torch.dtype, device: torch.device) -> BuiltSide:
+                    tdt: torch.dtype, device: torch.device, *, validate: bool = True
+                    ) -> BuiltSide:
     """A `dist:` side at `values`: validated by torch (constraint breaks become
     ConstraintFailure), with its transforms and `event_dims`, a log_prob and a draw."""
     import torch
@@ -72,14 +75,14 @@ def build_dist_side(problem: Problem, side: SideName, values: Mapping[str, torch
     # holds it (small matrices; large ones use the factor torch computes, below).
     pending = singular.check_args(side, s.dist, args)
     try:
-        dist: Any = cls(**args, validate_args=True)
+        dist: Any = cls(**args, validate_args=validate)
         singular.check_factor(side, s.dist, args, dist, pending)
         if s.transforms:
             dist = D.TransformedDistribution(
                 dist, [transform(problem, side, i, t, values, tdt, device)
-                       for i, t in enumerate(s.transforms)], validate_args=True)
+                       for i, t in enumerate(s.transforms)], validate_args=validate)
         if s.event_dims:
-            dist = D.Independent(dist, s.event_dims, validate_args=True)
+            dist = D.Independent(dist, s.event_dims, validate_args=validate)
     except ValueError as err:
         if str(err).startswith("Expected parameter"):
             raise constraint_failure(side, s.dist, cls, args, err) from None

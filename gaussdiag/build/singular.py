@@ -114,9 +114,10 @@ def from_pivots(arg: str, value: torch.Tensor, built: Any) -> Singular | None:
         return None
     n = value.shape[-1]
     eps = torch.finfo(value.dtype).eps
-    d2 = torch.diagonal(tril.detach().double().cpu(), dim1=-2, dim2=-1).square()
+    # the diagonal before the cast: casting the whole n x n factor costs more than the check
+    d2 = torch.diagonal(tril.detach(), dim1=-2, dim2=-1).double().cpu().square()
     pivots = d2 if arg == "covariance_matrix" else d2.reciprocal()
-    diag = torch.diagonal(value.detach().double().cpu(), dim1=-2, dim2=-1)
+    diag = torch.diagonal(value.detach(), dim1=-2, dim2=-1).double().cpu()
     lo, hi = pivots.amin(-1), diag.amax(-1)
     lo, hi = torch.broadcast_tensors(lo, hi)  # type: ignore[no-untyped-call]
     bad = lo <= n * eps * hi

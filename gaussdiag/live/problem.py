@@ -242,7 +242,9 @@ class LiveProblem:
 
     # ---- sides ---------------------------------------------------------------------------
 
-    def build(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
+    def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
+              ) -> BuiltSide:
+        del validate  # the user's code constructs the distribution and decides its checks
         live = self.sides[side]
         out = live.call(env.values, self.seed, torch_dtype(dtype))
         at = self.settings.at if self.mode is not Mode.RSAMPLE else None
