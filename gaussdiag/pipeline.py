@@ -84,10 +84,10 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
               start: float) -> SpecReport:
     import torch  # noqa: F401 - imported before the timer starts: the spec's own time
 
-    from gaussdiag.build import Problem as SpecProblem
+    from gaussdiag.build import BoundSpec
 
     start = time.perf_counter()  # after the imports: the spec's own time
-    problem = SpecProblem(loaded, device=options.device, max_elements=options.max_elements)
+    problem = BoundSpec(loaded, device=options.device, max_elements=options.max_elements)
     return diagnose_problem(problem, progress, start)
 
 

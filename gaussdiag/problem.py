@@ -1,6 +1,6 @@
 """The source-agnostic problem the engine (pipeline, evaluate, attribute) diagnoses.
 
-Two front ends implement it: `gaussdiag.build.Problem` (a YAML spec) and
+Two front ends implement it: `gaussdiag.build.BoundSpec` (a YAML spec) and
 `gaussdiag.live.problem.LiveProblem` (Python callables and modules). Nothing here imports
 torch at run time.
 """
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from gaussdiag.phrases import Phrases
 
 
-class TrainSettings(Protocol):
+class TrainPlan(Protocol):
     @property
     def steps(self) -> int: ...
     @property
@@ -85,7 +85,7 @@ class Problem(Protocol):
     @property
     def run_dtypes(self) -> list[DType]: ...
     @property
-    def train_settings(self) -> TrainSettings: ...
+    def train_settings(self) -> TrainPlan: ...
     @property
     def labels(self) -> dict[SideName, str]: ...
     @property

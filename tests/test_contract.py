@@ -15,7 +15,7 @@ import torch
 from gaussdiag import tolerance as tl
 from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.candidates import compositions as _compositions
-from gaussdiag.build import Problem, singular
+from gaussdiag.build import BoundSpec, singular
 from gaussdiag.pipeline import Options, diagnose
 from gaussdiag.report import to_json
 from gaussdiag.results import RunReport
@@ -84,7 +84,7 @@ def test_round_off_names_the_side_that_loses_digits() -> None:
     assert r.worse_side is SideName.B
     assert r.digits[SideName.B] < 2.0 < 5.0 < r.digits[SideName.A]
     # side a's digits against a hand-written torch reference (Normal's log_prob and autograd)
-    problem = Problem(loaded(CANCELLING))
+    problem = BoundSpec(loaded(CANCELLING))
     x64 = problem.base["x"]
     worst = math.inf
     runs = {}
@@ -126,7 +126,7 @@ def test_accuracy_is_what_precision_check_computes(name: str) -> None:
 
     spec = load_spec(ROOT / "configs" / f"{name}.yaml")
     checked = check_spec(spec, DType.FLOAT32, repeats=1)
-    problem = Problem(spec)
+    problem = BoundSpec(spec)
     for side in SideName:
         ref = run_side(problem, side, DType.FLOAT64)
         got = accuracy.side_accuracy(problem, accuracy.run_low(problem, side, DType.FLOAT32),
@@ -176,7 +176,7 @@ def test_singular_margins_of_the_shipped_pair() -> None:
     # product's own rounding is a few eps x largest (measured 8x below; asserted 4x): the
     # verdict rests on float32 either way.
     spec = load_spec(ROOT / "configs" / "singular_covariance.yaml")
-    w = Problem(spec).base["W"]
+    w = BoundSpec(spec).base["W"]
     for dt, margin in ((torch.float32, 10), (torch.float64, 4)):
         c = (w.to(dt) @ w.to(dt).T).double().numpy()
         e = np.linalg.eigvalsh(c)
@@ -244,7 +244,7 @@ def test_pivot_certificate_above_the_exact_size() -> None:
 
 def test_jitter_moves_only_params_with_gradients() -> None:
     spec = load_spec(ROOT / "configs" / "precision_as_covariance.yaml")
-    problem = Problem(spec)
+    problem = BoundSpec(spec)
     moved = problem.jitter()
     assert torch.equal(moved["I"], torch.eye(3, dtype=torch.float64))
     assert torch.equal(moved["y"], problem.base["y"])

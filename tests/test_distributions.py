@@ -15,7 +15,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.evaluate import run_side
 from gaussdiag.report import render_markdown, render_spec, to_json
 from gaussdiag.results import RunReport, SpecReport
@@ -136,7 +136,7 @@ def test_distribution_written_twice_agrees_in_both_dtypes(case: Case) -> None:
 
 def _value(case: Case, dtype: DType) -> torch.Tensor:
     """Side a's compared value (log_prob at x, or the draws) in `dtype`, in float64."""
-    return run_side(Problem(loaded(case.spec())), SideName.A, dtype).value.double()
+    return run_side(BoundSpec(loaded(case.spec())), SideName.A, dtype).value.double()
 
 
 def _case(dist: str) -> Case:
@@ -168,7 +168,7 @@ def test_multinomial_takes_a_plain_total_count_and_matches_its_closed_form() -> 
 
 def test_lkj_cholesky_takes_a_plain_dim_and_matches_torch_built_by_hand() -> None:
     case = _case("LKJCholesky")
-    problem = Problem(loaded(case.spec()))
+    problem = BoundSpec(loaded(case.spec()))
     x = problem.sample_input("x")
     assert x.shape == (2, 3, 3)
     expected = torch.distributions.LKJCholesky(3, torch.tensor(1.5, dtype=torch.float64)
@@ -206,7 +206,7 @@ def test_rank_zero_low_rank_factor_is_a_located_spec_error() -> None:
 
 
 def test_wishart_draws_are_positive_definite_with_finite_gradients_and_no_warning() -> None:
-    problem = Problem(loaded(_case("Wishart").spec()))
+    problem = BoundSpec(loaded(_case("Wishart").spec()))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         runs = [run_side(problem, SideName.A, dt) for dt in (DType.FLOAT32, DType.FLOAT64)]

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.evaluate import run_side, train_side
 from gaussdiag.vocab import DType, SideName
 from tests.conftest import loaded
@@ -32,7 +32,7 @@ def _normal_log_prob(x: torch.Tensor, mu: torch.Tensor, s: torch.Tensor) -> torc
 
 
 def test_log_prob_value_and_gradients_match_the_closed_form() -> None:
-    p = Problem(loaded(LOG_PROB))
+    p = BoundSpec(loaded(LOG_PROB))
     r = run_side(p, SideName.A, DType.FLOAT64)
     x, mu, raw = p.base["x"], p.base["mu"], p.base["raw"]
     s = torch.log1p(torch.exp(raw)) + 0.2
@@ -47,7 +47,7 @@ def test_log_prob_value_and_gradients_match_the_closed_form() -> None:
 
 
 def test_float32_value_is_within_round_off_of_float64() -> None:
-    p = Problem(loaded(LOG_PROB))
+    p = BoundSpec(loaded(LOG_PROB))
     r32 = run_side(p, SideName.A, DType.FLOAT32)
     r64 = run_side(p, SideName.A, DType.FLOAT64)
     assert r32.value.dtype == torch.float32
@@ -56,7 +56,7 @@ def test_float32_value_is_within_round_off_of_float64() -> None:
 
 
 def test_without_grads_only_the_value_is_computed() -> None:
-    p = Problem(loaded(LOG_PROB))
+    p = BoundSpec(loaded(LOG_PROB))
     r = run_side(p, SideName.B, DType.FLOAT64, grads=False)
     assert r.grads == {}
     s = torch.log1p(torch.exp(p.base["raw"])) + 0.2
@@ -64,7 +64,7 @@ def test_without_grads_only_the_value_is_computed() -> None:
 
 
 def test_rsample_draw_gradients_follow_the_reparameterization() -> None:
-    p = Problem(loaded("""
+    p = BoundSpec(loaded("""
         seed: 1
         mode: rsample
         sample_shape: [6]
@@ -88,7 +88,7 @@ def test_rsample_draw_gradients_follow_the_reparameterization() -> None:
 
 def test_sgd_steps_match_a_hand_written_loop() -> None:
     steps, lr = 5, 0.1
-    p = Problem(loaded(f"""
+    p = BoundSpec(loaded(f"""
         seed: 2
         mode: train
         train: {{steps: {steps}, optimizer: sgd, lr: {lr}}}

@@ -8,7 +8,7 @@ import torch
 from torch.distributions import MultivariateNormal, Normal
 
 from gaussdiag.attribute import normwise
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.evaluate import run_side, train_side
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
@@ -26,7 +26,7 @@ b: {dist: Normal, args: {loc: mean, scale: sqrt(var)}, method: %s}
 
 
 def test_manual_reparameterization_matches_hand_written_draws_and_grads() -> None:
-    p = Problem(loaded(RSAMPLE % "rsample"))
+    p = BoundSpec(loaded(RSAMPLE % "rsample"))
     ra = run_side(p, SideName.A, DType.FLOAT64)
     mean = p.base["mean"].clone().requires_grad_()
     var = p.base["var"].clone().requires_grad_()
@@ -95,7 +95,7 @@ b: {dist: Normal, args: {loc: mean, scale: std}, event_dims: 1}
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_train_gap_matches_a_hand_written_two_optimizer_loop(optimizer: str) -> None:
-    p = Problem(loaded(TRAIN % optimizer))
+    p = BoundSpec(loaded(TRAIN % optimizer))
     ra = train_side(p, SideName.A, DType.FLOAT32)
     rb = train_side(p, SideName.B, DType.FLOAT32)
     x = p.base["x"].float()
@@ -133,20 +133,20 @@ def test_train_step_that_breaks_a_constraint_is_invalid_parameters_naming_the_st
 def test_ctrl_c_during_training_keeps_finished_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """An interrupt in the middle of float64 training: the float32 runs that finished are
     reported, no verdict is claimed, and the CLI exits 130."""
-    import gaussdiag.build as ev  # the spec front end's Problem
+    import gaussdiag.build as ev  # the spec front end's BoundSpec
     from gaussdiag.cli import main
 
-    real = ev.Problem.build
+    real = ev.BoundSpec.build
     calls = {"n": 0}
 
-    def build(self: Problem, side: SideName, env: object, dtype: DType) -> object:
+    def build(self: BoundSpec, side: SideName, env: object, dtype: DType) -> object:
         if dtype is DType.FLOAT64 and self.spec.mode.value == "train":
             calls["n"] += 1
             if calls["n"] == 3:
                 raise KeyboardInterrupt
         return real(self, side, env, dtype)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ev.Problem, "build", build)
+    monkeypatch.setattr(ev.BoundSpec, "build", build)
     report = run((TRAIN % "adam").replace("steps: 5", "steps: 4"))
     assert report.interrupted and report.verdict is None and not report.ok
     assert [t.dtype for t in report.trajectories] == [DType.FLOAT32]

@@ -37,9 +37,9 @@ def test_report_diff_is_the_normwise_gap_of_hand_written_torch() -> None:
     report = diagnose(loaded(SPEC % "scale ** 2"), Options())
     assert report.verdict is Verdict.PARAMETERIZATION
     # the same point by hand: the spec's seeded params and draws, in float64
-    from gaussdiag.build import Problem
+    from gaussdiag.build import BoundSpec
 
-    problem = Problem(loaded(SPEC % "scale ** 2"))
+    problem = BoundSpec(loaded(SPEC % "scale ** 2"))
     env = problem.env(DType.FLOAT64, SideName.A, with_grad=False)
     loc, scale, x = env.values["loc"], env.values["scale"], env.values["x"]
     lp_a = torch.distributions.Normal(loc, scale).log_prob(x)

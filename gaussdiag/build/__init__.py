@@ -1,6 +1,6 @@
 """The build stage: a spec's point, params, inputs and both sides as torch objects.
 
-`problem` is the YAML front end's `Problem`; `point` the seeded point, its jitter and slicing;
+`problem` is the YAML front end's `BoundSpec`; `point` the seeded point, its jitter and slicing;
 `sides` a side's distribution or expression; `failures` constraint breaks and their fixes;
 `device` devices, dtypes and seeded draws; `dist_args`, `singular` and `torch_warnings` the
 per-distribution argument rules, the singular-matrix rule and torch's warnings as notes;
@@ -12,7 +12,7 @@ from gaussdiag.build.built import BuiltSide, Env, Overrides
 from gaussdiag.build.device import resolve_device, seeded, torch_dtype
 from gaussdiag.build.failures import LINALG_FIX, ConstraintFailure, constraint_failure
 from gaussdiag.build.point import jitter_point
-from gaussdiag.build.problem import Problem
+from gaussdiag.build.problem import BoundSpec
 
 __all__ = [
     "LINALG_FIX",
@@ -20,7 +20,7 @@ __all__ = [
     "ConstraintFailure",
     "Env",
     "Overrides",
-    "Problem",
+    "BoundSpec",
     "constraint_failure",
     "jitter_point",
     "resolve_device",

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
 
     from gaussdiag.budget import Meter
-    from gaussdiag.build.problem import Problem
+    from gaussdiag.build.problem import BoundSpec
 
 # Full-size passes over both sides charged per dtype (and per training step). The jittered
 # point and the search's confirmation add a few more at most; the budget's own margin (2**40
@@ -39,7 +39,7 @@ LIVE_FLOOR = 2**20  # elements alive at once: 8 MiB in float64
 WORK_FLOOR = 2**30  # multiply-adds: about a second on one core
 
 
-def check_budget(problem: Problem) -> None:
+def check_budget(problem: BoundSpec) -> None:
     """Refuse `problem`'s spec, located, if its computation would break a bound."""
 
     from gaussdiag.budget import BudgetExceeded, Limits, Meter, check_repeats
@@ -65,7 +65,7 @@ def check_budget(problem: Problem) -> None:
         raise problem.loaded.error(err.label, err.message) from None
 
 
-def _point(problem: Problem, meter: Meter) -> dict[str, torch.Tensor] | None:
+def _point(problem: BoundSpec, meter: Meter) -> dict[str, torch.Tensor] | None:
     """The float64 point as meta tensors (None when a literal cannot be read: the real
     run reports it). Sizes over the per-tensor limit get the real run's own message."""
     import torch
@@ -94,7 +94,7 @@ def _point(problem: Problem, meter: Meter) -> dict[str, torch.Tensor] | None:
     return base
 
 
-def _side(problem: Problem, meter: Meter, side: SideName, base: Mapping[str, torch.Tensor],
+def _side(problem: BoundSpec, meter: Meter, side: SideName, base: Mapping[str, torch.Tensor],
           inputs: dict[str, torch.Tensor]) -> None:
     """One side's forward and backward at the point; stops quietly where meta cannot follow
     (see the module docstring). `inputs` keeps sample draws across sides, as the real run."""
@@ -115,7 +115,7 @@ def _side(problem: Problem, meter: Meter, side: SideName, base: Mapping[str, tor
         return
 
 
-def _params(problem: Problem, meter: Meter, side: SideName | None,
+def _params(problem: BoundSpec, meter: Meter, side: SideName | None,
             base: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
                                                       list[torch.Tensor]]:
     import torch
@@ -139,7 +139,7 @@ def _params(problem: Problem, meter: Meter, side: SideName | None,
     return values, leaves
 
 
-def _inputs(problem: Problem, meter: Meter, base: Mapping[str, torch.Tensor],
+def _inputs(problem: BoundSpec, meter: Meter, base: Mapping[str, torch.Tensor],
             drawn: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     import torch
 
@@ -170,7 +170,7 @@ def _inputs(problem: Problem, meter: Meter, base: Mapping[str, torch.Tensor],
     return out
 
 
-def _forward(problem: Problem, meter: Meter, side: SideName,
+def _forward(problem: BoundSpec, meter: Meter, side: SideName,
              values: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """What the real run sums and differentiates: log_prob at the input, or the draws."""
     import torch
@@ -200,7 +200,7 @@ def _forward(problem: Problem, meter: Meter, side: SideName,
         return dist.log_prob(values[problem.at_name(side)])  # type: ignore[no-any-return]
 
 
-def _dist(problem: Problem, meter: Meter, side: SideName,
+def _dist(problem: BoundSpec, meter: Meter, side: SideName,
           values: Mapping[str, torch.Tensor]) -> Any:
     """The side's distribution on meta, unvalidated (meta tensors hold no values)."""
     import torch

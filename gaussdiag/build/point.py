@@ -21,7 +21,7 @@ from gaussdiag.spec import (
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.build.problem import Problem
+    from gaussdiag.build.problem import BoundSpec
 
 
 def generate(loaded: LoadedSpec, key: tuple[str, ...], p: ValuesTensor | InitTensor,
@@ -74,7 +74,7 @@ def check_size(loaded: LoadedSpec, key: tuple[str, ...], numel: int, max_element
             "(raise it with --max-elements)")
 
 
-def sliced(problem: Problem, keep: int = 16) -> Problem | None:
+def sliced(problem: BoundSpec, keep: int = 16) -> BoundSpec | None:
     """The same problem on the first `keep` entries of its largest repeated dimension:
     every dim of that size, in every leaf, input and draw, is cut to `keep`. Cheap
     evidence for the reparameterization search at large n (a diagonal or elementwise

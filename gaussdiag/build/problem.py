@@ -1,4 +1,4 @@
-"""The YAML front end's `Problem` (the interface in `gaussdiag.problem`): a loaded spec bound
+"""The YAML front end's `BoundSpec` (the interface in `gaussdiag.problem`): a loaded spec bound
 to torch. The point is generated once in float64 from the seed; either side is built in any
 dtype, at the point or the jittered one, with a param overridden or not.
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
 
 
-class Problem:
+class BoundSpec:
     """A loaded spec bound to torch: generates the point once (float64, from the seed) and
     builds either side in any dtype, optionally at a jittered point or with a param overridden.
     """
@@ -91,7 +91,7 @@ class Problem:
             self.jittered = point.jitter_point(self.base, self.grad_names, self.spec.seed)
         return self.jittered
 
-    def sliced(self, keep: int = 16) -> Problem | None:
+    def sliced(self, keep: int = 16) -> BoundSpec | None:
         """`point.sliced`: this problem cut to `keep` along its largest repeated dimension."""
         return point.sliced(self, keep)
 

@@ -19,10 +19,10 @@ from gaussdiag.vocab import DType, Method, SideName
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.build.problem import Problem
+    from gaussdiag.build.problem import BoundSpec
 
 
-def build_side(problem: Problem, side: SideName, env: Env, dtype: DType, *,
+def build_side(problem: BoundSpec, side: SideName, env: Env, dtype: DType, *,
                validate: bool = True) -> BuiltSide:
     """The side as a distribution (dist sides) or a log-density expression; validate=False
     skips torch's argument checks (the search's re-runs of an already validated spec)."""
@@ -54,7 +54,7 @@ def build_side(problem: Problem, side: SideName, env: Env, dtype: DType, *,
     return BuiltSide(side, None, None, draw=draw)
 
 
-def build_dist_side(problem: Problem, side: SideName, values: Mapping[str, torch.Tensor],
+def build_dist_side(problem: BoundSpec, side: SideName, values: Mapping[str, torch.Tensor],
                     tdt: torch.dtype, device: torch.device, *, validate: bool = True
                     ) -> BuiltSide:
     """A `dist:` side at `values`: validated by torch (constraint breaks become
@@ -152,7 +152,7 @@ def check_arg_names(loaded: LoadedSpec, side: SideName, s: Side, cls: Any) -> No
                 f"{', '.join(accepted)}")
 
 
-def transform(problem: Problem, side: SideName, i: int, t: Any,
+def transform(problem: BoundSpec, side: SideName, i: int, t: Any,
               values: Mapping[str, torch.Tensor], tdt: torch.dtype, device: torch.device) -> Any:
     """The side's `transforms[i]` as a torch Transform (affine and power args evaluated)."""
     import torch.distributions.transforms as T

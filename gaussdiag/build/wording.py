@@ -2,8 +2,8 @@
 they use, a found reparameterization written back into the side's expressions, and the
 spec's `Phrases` (its keys, `grad: false`, `method: rsample`, in the engine's messages).
 
-They serve the YAML front end's `Problem` (`params_used`, `fix`, `phrases`); the engine never
-calls them directly, it asks the `Problem` interface (gaussdiag/problem.py)."""
+They serve the YAML front end's `BoundSpec` (`params_used`, `fix`, `phrases`); the engine never
+calls them directly, it asks the `BoundSpec` interface (gaussdiag/problem.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gaussdiag.spec import AffineTransform, ExprTensor, PowerTransform
 from gaussdiag.vocab import Mode, SideName
 
 if TYPE_CHECKING:
-    from gaussdiag.build import Problem as SpecProblem
+    from gaussdiag.build import BoundSpec
 
 SPEC_PHRASES = Phrases(
     point="the spec's point",
@@ -27,7 +27,7 @@ SPEC_PHRASES = Phrases(
 )
 
 
-def side_sources(problem: SpecProblem, side: SideName) -> list[tuple[tuple[str | int, ...], str]]:
+def side_sources(problem: BoundSpec, side: SideName) -> list[tuple[tuple[str | int, ...], str]]:
     """(key path, expression) for every expression a side evaluates itself."""
     s = problem.spec.side(side)
     out: list[tuple[tuple[str | int, ...], str]] = []
@@ -49,7 +49,7 @@ def side_sources(problem: SpecProblem, side: SideName) -> list[tuple[tuple[str |
     return out
 
 
-def params_used(problem: SpecProblem, side: SideName, *, leaves_only: bool = False
+def params_used(problem: BoundSpec, side: SideName, *, leaves_only: bool = False
                 ) -> list[str]:
     """A spec's params the side depends on (directly or through derived params), in
     declaration order."""
@@ -72,7 +72,7 @@ def params_used(problem: SpecProblem, side: SideName, *, leaves_only: bool = Fal
     return ordered
 
 
-def spec_fix(problem: SpecProblem, side_name: SideName, p: str, template: str,
+def spec_fix(problem: BoundSpec, side_name: SideName, p: str, template: str,
              transform: str) -> str:
     """A spec's fix: the side's expressions with `p` rewritten by `template`."""
     side = side_name.value

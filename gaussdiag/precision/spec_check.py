@@ -28,7 +28,7 @@ from gaussdiag.vocab import DType, Mode, SideName
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.build import ConstraintFailure, Problem
+    from gaussdiag.build import BoundSpec, ConstraintFailure
     from gaussdiag.evaluate import SideRun
     from gaussdiag.spec import LoadedSpec
 
@@ -73,14 +73,14 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
 
     Raises DeviceError for an absent device and SpecError for a spec that fails to build.
     """
-    from gaussdiag.build import Problem
+    from gaussdiag.build import BoundSpec
     from gaussdiag.errors import DeviceError
 
     check_low_dtype(dtype)
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, found {repeats}")
     try:
-        problem = Problem(loaded, device=device, max_elements=max_elements)
+        problem = BoundSpec(loaded, device=device, max_elements=max_elements)
     except DeviceError as err:
         raise DeviceError(str(loaded.device_error(err, device))) from None
     a, b = _with_costs(problem, [_side_precision(problem, s, dtype) for s in SideName], dtype,
@@ -104,7 +104,7 @@ def _value_name(mode: Mode) -> str:
     assert_never(mode)
 
 
-def _side_precision(problem: Problem, side: SideName, dtype: DType) -> SidePrecision:
+def _side_precision(problem: BoundSpec, side: SideName, dtype: DType) -> SidePrecision:
     """The side's quantities; its cost is filled in by `_with_costs`."""
     from gaussdiag.build import ConstraintFailure
 
@@ -127,7 +127,7 @@ def _side_precision(problem: Problem, side: SideName, dtype: DType) -> SidePreci
     return SidePrecision(side, label, quantities, None)
 
 
-def _with_costs(problem: Problem, sides: Sequence[SidePrecision], dtype: DType,
+def _with_costs(problem: BoundSpec, sides: Sequence[SidePrecision], dtype: DType,
                 repeats: int) -> tuple[SidePrecision, SidePrecision]:
     """Time the sides that evaluate, alternating a, b, a, b, ... so both meet the same load
     on the machine, and keep each side's fastest run. Timed without the noise hook, whose
@@ -147,7 +147,7 @@ def _with_costs(problem: Problem, sides: Sequence[SidePrecision], dtype: DType,
     return out[0], out[1]
 
 
-def _run(problem: Problem, side: SideName, dtype: DType) -> SideRun:
+def _run(problem: BoundSpec, side: SideName, dtype: DType) -> SideRun:
     from gaussdiag.errors import SpecError
     from gaussdiag.evaluate import run_side
 

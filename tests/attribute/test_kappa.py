@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gaussdiag.attribute.kappa import estimate_kappa
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.vocab import Verdict
 from tests.conftest import loaded, run
 
@@ -31,7 +31,7 @@ b: {{dist: MultivariateNormal, args: {{loc: loc, covariance_matrix: "{cov}"}}}}
 
 def test_diagonal_scale_tril_gives_the_ratio_of_its_diagonal() -> None:
     # cond(L) = sqrt(cond(L L^T)) = 2 / 0.5 for a diagonal L
-    problem = Problem(loaded(MVN.format(tril="[[2.0, 0.0], [0.0, 0.5]]",
+    problem = BoundSpec(loaded(MVN.format(tril="[[2.0, 0.0], [0.0, 0.5]]",
                                         cov="L @ transpose(L)")))
     notes: list[str] = []
     assert estimate_kappa(problem, notes) == pytest.approx(4.0, rel=1e-12)
@@ -46,7 +46,7 @@ def test_no_matrix_argument_gives_1() -> None:
     a: {dist: Normal, args: {loc: 0.0, scale: s}}
     b: {dist: Normal, args: {loc: 0.0, scale: s}}
     """
-    assert estimate_kappa(Problem(loaded(spec))) == 1.0
+    assert estimate_kappa(BoundSpec(loaded(spec))) == 1.0
 
 
 # A 1e308 scale_tril builds (its constraint holds) but L L^T overflows: kappa unknown, said.

@@ -8,7 +8,7 @@ from torch.distributions import Normal
 
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.search import CONFIRM_GRADS_MAX, _same_nans
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.evaluate import SideRun, run_side
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
@@ -35,7 +35,7 @@ b:
 
 
 def test_unvalidated_run_skips_torch_checks_and_matches_validated_values() -> None:
-    problem = Problem(loaded(VAR_VS_STD.format(n=6)))
+    problem = BoundSpec(loaded(VAR_VS_STD.format(n=6)))
     env = problem.env(DType.FLOAT64, SideName.A, with_grad=False)
     assert problem.build(SideName.A, env, DType.FLOAT64).dist._validate_args
     assert not problem.build(SideName.A, env, DType.FLOAT64, validate=False).dist._validate_args

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gaussdiag.build import Problem, resolve_device
+from gaussdiag.build import BoundSpec, resolve_device
 from gaussdiag.errors import DeviceError
 from gaussdiag.evaluate import run_side
 from gaussdiag.vocab import DType, SideName
@@ -31,7 +31,7 @@ def test_unknown_device_and_auto() -> None:
 @cuda_only
 def test_cuda_side_matches_cpu_side() -> None:
     text = SPEC.replace("a: {dist: Normal,", "a: {device: cuda, dist: Normal,")
-    p = Problem(loaded(text))
+    p = BoundSpec(loaded(text))
     ra = run_side(p, SideName.A, DType.FLOAT64)
     rb = run_side(p, SideName.B, DType.FLOAT64)
     assert torch.allclose(ra.value, rb.value)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.errors import SpecError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS, MAX_TRAIN_STEPS
 from tests.conftest import loaded
@@ -87,7 +87,7 @@ def _text(spec: str) -> str:
 def test_hostile_spec_is_refused_at_its_key(name: str) -> None:
     spec, key, line, words = HOSTILE[name]
     with pytest.raises(SpecError) as info:
-        Problem(loaded(_text(spec)))
+        BoundSpec(loaded(_text(spec)))
     err = info.value
     assert err.key is not None and err.key.startswith(key), err
     assert err.line == line, err
@@ -108,7 +108,7 @@ def test_work_repeated_over_training_steps_is_refused() -> None:
         b: {dist: MultivariateNormal, args: {loc: mu, scale_tril: c}}
     """
     with pytest.raises(SpecError) as info:
-        Problem(loaded(spec))
+        BoundSpec(loaded(spec))
     assert info.value.key == "train.steps" and "passes" in info.value.message
 
 
@@ -123,7 +123,7 @@ def test_the_benchmark_specs_fit_the_default_budget(n: int) -> None:
         sys.path.pop(0)
     text = bench_compare.SPEC.format(kind="fixed", n=n, batch=bench_compare.BATCH,
                                      cov="diag_embed(std**2)", expect="agree")
-    p = Problem(loaded(text), max_elements=max(DEFAULT_MAX_ELEMENTS, 4 * n * n))
+    p = BoundSpec(loaded(text), max_elements=max(DEFAULT_MAX_ELEMENTS, 4 * n * n))
     assert p.base["std"].shape == (n,)
 
 
@@ -131,7 +131,7 @@ def test_every_config_fits_the_default_budget() -> None:
     from gaussdiag.spec import load_spec
 
     for path in sorted((ROOT / "configs").glob("*.yaml")):
-        Problem(load_spec(path))  # raises SpecError if refused
+        BoundSpec(load_spec(path))  # raises SpecError if refused
 
 
 CHILD = """

@@ -6,14 +6,14 @@ from __future__ import annotations
 import torch
 from torch.distributions import Normal
 
-from gaussdiag.build import Problem
+from gaussdiag.build import BoundSpec
 from gaussdiag.vocab import DType, SideName
 from tests.build.common import SPEC
 from tests.conftest import loaded
 
 
 def test_point_is_generated_from_the_seed_in_declaration_order() -> None:
-    p = Problem(loaded(SPEC))
+    p = BoundSpec(loaded(SPEC))
     gen = torch.Generator().manual_seed(5)
     mean = torch.randn(3, dtype=torch.float64, generator=gen)
     raw = torch.rand(3, dtype=torch.float64, generator=gen) * 2.0 - 1.0
@@ -24,7 +24,7 @@ def test_point_is_generated_from_the_seed_in_declaration_order() -> None:
 
 
 def test_sample_input_is_drawn_in_float64_from_its_side_under_the_seed() -> None:
-    p = Problem(loaded(SPEC))
+    p = BoundSpec(loaded(SPEC))
     fixed = p.base["fixed"]
     std = (torch.nn.functional.softplus(p.base["raw"]) + 0.1) * fixed / fixed  # side b's scale
     torch.manual_seed(5)
@@ -36,7 +36,7 @@ def test_sample_input_is_drawn_in_float64_from_its_side_under_the_seed() -> None
 
 
 def test_every_dtype_sees_the_same_point() -> None:
-    p = Problem(loaded(SPEC))
+    p = BoundSpec(loaded(SPEC))
     e32 = p.env(DType.FLOAT32, SideName.A)
     e64 = p.env(DType.FLOAT64, SideName.A)
     assert torch.equal(e32.values["mean"], e64.values["mean"].float())
@@ -44,7 +44,7 @@ def test_every_dtype_sees_the_same_point() -> None:
 
 
 def test_jitter_keeps_signs_and_moves_every_leaf_with_gradients() -> None:
-    p = Problem(loaded(SPEC))
+    p = BoundSpec(loaded(SPEC))
     j = p.jitter()
     for name in p.leaf_names:
         if name in p.grad_names:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from gaussdiag.build import ConstraintFailure, Problem
+from gaussdiag.build import BoundSpec, ConstraintFailure
 from gaussdiag.errors import SpecError
 from gaussdiag.evaluate import run_side
 from gaussdiag.vocab import DType, SideName
@@ -16,7 +16,7 @@ from tests.conftest import loaded
 
 
 def test_gradients_reach_leaves_through_derived_params() -> None:
-    p = Problem(loaded(SPEC))
+    p = BoundSpec(loaded(SPEC))
     r = run_side(p, SideName.A, DType.FLOAT64)
     raw = p.base["raw"].clone().requires_grad_()
     mean = p.base["mean"].clone().requires_grad_()
@@ -29,14 +29,14 @@ def test_gradients_reach_leaves_through_derived_params() -> None:
 
 
 def test_override_applies_to_one_side_only() -> None:
-    p = Problem(loaded(SPEC))
+    p = BoundSpec(loaded(SPEC))
     env = p.env(DType.FLOAT64, SideName.A, overrides={"std": lambda t: t * 2})
     plain = p.env(DType.FLOAT64, SideName.B)
     assert torch.allclose(env.values["std"], plain.values["std"] * 2)
 
 
 def test_constraint_failure_names_argument_and_index() -> None:
-    p = Problem(loaded("""
+    p = BoundSpec(loaded("""
         params:
           s: {values: [[1.0, 2.0], [3.0, -1.0]]}
         inputs:
@@ -60,12 +60,12 @@ def test_unknown_argument_is_a_spec_error_listing_accepted_ones() -> None:
         a: {dist: Normal, args: {loc: 0.0, sd: s}}
         b: {dist: Normal, args: {loc: 0.0, scale: s}}
     """
-    p = Problem(loaded(text))
+    p = BoundSpec(loaded(text))
     with pytest.raises(SpecError) as info:
         run_side(p, SideName.A, DType.FLOAT64)
     assert info.value.key == "a.args.sd" and info.value.line == 6
     assert "loc, scale" in str(info.value)
-    p = Problem(loaded(text.replace("sd: s", "scael: s")))
+    p = BoundSpec(loaded(text.replace("sd: s", "scael: s")))
     with pytest.raises(SpecError) as info:
         run_side(p, SideName.A, DType.FLOAT64)
     assert "did you mean 'scale'?" in str(info.value)
@@ -82,6 +82,6 @@ def test_shape_limit_is_enforced_during_evaluation() -> None:
     """
     # refused by the budget's dry run as the problem is built, before any side runs
     with pytest.raises(SpecError) as info:
-        run_side(Problem(loaded(text), max_elements=100_000), SideName.A, DType.FLOAT64)
+        run_side(BoundSpec(loaded(text), max_elements=100_000), SideName.A, DType.FLOAT64)
     assert info.value.key == "a.args.covariance_matrix"
     assert "4,000,000 elements" in str(info.value) and "--max-elements" in str(info.value)
