@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from gaussdiag.conditioning import eigenvalues
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
@@ -177,7 +178,11 @@ def sweep_mvn(dtype: DType, dim: int, condition: Axis, *,
             fact = _factorized(param, m_low)
             failed = torch.linalg.cholesky_ex(fact.float()).info.ne(0) if tdt in (
                 torch.float16, torch.bfloat16) else torch.linalg.cholesky_ex(fact).info.ne(0)
-            indef = torch.linalg.eigvalsh(fact.to(torch.float64))[..., 0].le(0)
+            # eigenvalues that never raise: an unknown (nan) row reads as not indefinite, and
+            # LAPACK's failure to converge on entries near the float maximum is no crash
+            eigs = eigenvalues(fact)
+            indef = (eigs[..., 0].le(0) if eigs is not None
+                     else torch.zeros(fact.shape[:-2], dtype=torch.bool))
         eye = torch.eye(dim, dtype=tdt).expand_as(m_low)
         safe = torch.where(failed.view(-1, 1, 1), eye, m_low)
         leaf = safe.clone().requires_grad_(True)
