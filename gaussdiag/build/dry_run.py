@@ -204,9 +204,8 @@ def _dist(problem: BoundSpec, meter: Meter, side: SideName,
           values: Mapping[str, torch.Tensor]) -> Any:
     """The side's distribution on meta, unvalidated (meta tensors hold no values)."""
     import torch
-    import torch.distributions as D
 
-    from gaussdiag.build.sides import transform
+    from gaussdiag.build.sides import wrap
 
     s = problem.spec.side(side)
     assert s.dist is not None
@@ -220,11 +219,6 @@ def _dist(problem: BoundSpec, meter: Meter, side: SideName,
         s.dist, s.args, arg,
         lambda k, message: problem.loaded.error((side.value, "args", k), message))
     with meter.stage(f"{side.value}.dist"):
-        dist: Any = dist_args.torch_class(s.dist)(**args, validate_args=False)
-        if s.transforms:
-            dist = D.TransformedDistribution(
-                dist, [transform(problem, side, i, t, values, f64, meta)
-                       for i, t in enumerate(s.transforms)], validate_args=False)
-        if s.event_dims:
-            dist = D.Independent(dist, s.event_dims, validate_args=False)
+        base = dist_args.torch_class(s.dist)(**args, validate_args=False)
+        dist: Any = wrap(problem, side, base, values, f64, meta, validate=False)
     return dist

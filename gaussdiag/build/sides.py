@@ -60,7 +60,6 @@ def build_dist_side(problem: BoundSpec, side: SideName, values: Mapping[str, tor
     """A `dist:` side at `values`: validated by torch (constraint breaks become
     ConstraintFailure), with its transforms and `event_dims`, a log_prob and a draw."""
     import torch
-    import torch.distributions as D
 
     s: Side = problem.spec.side(side)
     assert s.dist is not None
@@ -77,12 +76,7 @@ def build_dist_side(problem: BoundSpec, side: SideName, values: Mapping[str, tor
     try:
         dist: Any = cls(**args, validate_args=validate)
         singular.check_factor(side, s.dist, args, dist, pending)
-        if s.transforms:
-            dist = D.TransformedDistribution(
-                dist, [transform(problem, side, i, t, values, tdt, device)
-                       for i, t in enumerate(s.transforms)], validate_args=validate)
-        if s.event_dims:
-            dist = D.Independent(dist, s.event_dims, validate_args=validate)
+        dist = wrap(problem, side, dist, values, tdt, device, validate=validate)
     except ValueError as err:
         if str(err).startswith("Expected parameter"):
             raise constraint_failure(side, s.dist, cls, args, err) from None
@@ -134,6 +128,22 @@ def build_dist_side(problem: BoundSpec, side: SideName, values: Mapping[str, tor
 
     tensors = {k: v for k, v in args.items() if isinstance(v, torch.Tensor)}  # no `dim`
     return BuiltSide(side, dist, log_prob, tensors, draw)
+
+
+def wrap(problem: BoundSpec, side: SideName, dist: Any, values: Mapping[str, torch.Tensor],
+         tdt: torch.dtype, device: torch.device, *, validate: bool) -> Any:
+    """The base `dist` with the side's `transforms` applied, then `event_dims` (Independent):
+    one place for the real build and the meta-device dry run."""
+    import torch.distributions as D
+
+    s = problem.spec.side(side)
+    if s.transforms:
+        dist = D.TransformedDistribution(
+            dist, [transform(problem, side, i, t, values, tdt, device)
+                   for i, t in enumerate(s.transforms)], validate_args=validate)
+    if s.event_dims:
+        dist = D.Independent(dist, s.event_dims, validate_args=validate)
+    return dist
 
 
 def check_arg_names(loaded: LoadedSpec, side: SideName, s: Side, cls: Any) -> None:
