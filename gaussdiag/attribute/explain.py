@@ -14,7 +14,7 @@ from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.search import Explanation
 from gaussdiag.build import ConstraintFailure
-from gaussdiag.evaluate import SideRun, moments
+from gaussdiag.evaluate import moments
 from gaussdiag.results import Evidence
 from gaussdiag.vocab import DType, Method, Mode, SideName
 
@@ -137,16 +137,8 @@ def large_values(ev: Facts) -> list[str]:
         return []
     low = tl.low_dtype(lows)
     per: dict[str, list[tuple[SideName, accuracy.QuantityAccuracy]]] = {}
-    for side in SideName:
-        ref, run = ev.runs[DType.FLOAT64].get(side), ev.runs[low].get(side)
-        if ev.problem.mode is Mode.RSAMPLE:  # the low run must map float64's noise
-            try:
-                run = accuracy.run_low(ev.problem, side, low)
-            except ConstraintFailure:
-                run = None
-        if not (isinstance(ref, SideRun) and isinstance(run, SideRun)):
-            continue
-        for q in accuracy.side_accuracy(ev.problem, run, ref):
+    for side, quantities in ev.side_accuracy(low).items():
+        for q in quantities:
             if q.status is accuracy.Status.FINITE and q.magnitude >= tl.LARGE_MAGNITUDE:
                 per.setdefault(q.name, []).append((side, q))
     cap = tl.precision_digits(low)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gaussdiag.attribute import accuracy
+from gaussdiag.attribute.accuracy import QuantityAccuracy
 from gaussdiag.attribute.quantities import Trains, compute_quantities, trajectory_quantity
 from gaussdiag.attribute.search import Checker, Explanation, search
 from gaussdiag.build import ConstraintFailure
@@ -37,6 +39,8 @@ class Facts:
     _explanation: Explanation | None = None
     _searched: bool = False
     _checker: Checker | None = None
+    _accuracy: dict[DType, dict[SideName, tuple[QuantityAccuracy, ...]]] = field(
+        default_factory=dict)
 
     def pairs(self) -> dict[DType, tuple[SideRun, SideRun]]:
         """Dtypes in which both sides ran."""
@@ -46,6 +50,25 @@ class Facts:
             if isinstance(a, SideRun) and isinstance(b, SideRun):
                 out[dt] = (a, b)
         return out
+
+    def side_accuracy(self, low: DType) -> dict[SideName, tuple[QuantityAccuracy, ...]]:
+        """Each side's quantities in `low` against its own float64 run (attribute/accuracy.py),
+        for the sides that ran in both; computed once, since round-off blame and the
+        large-value notes both read it (in rsample mode it costs a re-run with float64 noise)."""
+        if low not in self._accuracy:
+            out: dict[SideName, tuple[QuantityAccuracy, ...]] = {}
+            for side in SideName:
+                ref = self.runs.get(DType.FLOAT64, {}).get(side)
+                run = self.runs.get(low, {}).get(side)
+                if self.problem.mode is Mode.RSAMPLE:  # the low run must map float64's noise
+                    try:
+                        run = accuracy.run_low(self.problem, side, low)
+                    except ConstraintFailure:
+                        run = None
+                if isinstance(ref, SideRun) and isinstance(run, SideRun):
+                    out[side] = accuracy.side_accuracy(self.problem, run, ref)
+            self._accuracy[low] = out
+        return self._accuracy[low]
 
     def failures(self) -> list[ConstraintFailure]:
         return [r for sides in self.runs.values() for r in sides.values()

@@ -297,16 +297,8 @@ def _side_digits(ev: Facts, low: DType) -> dict[SideName, float]:
     out = {s: math.nan for s in SideName}
     if low is DType.FLOAT64:
         return out
-    for side in SideName:
-        ref = ev.runs.get(DType.FLOAT64, {}).get(side)
-        run = ev.runs.get(low, {}).get(side)
-        if ev.problem.mode is Mode.RSAMPLE:  # the low run must map float64's noise
-            try:
-                run = accuracy.run_low(ev.problem, side, low)
-            except ConstraintFailure:
-                run = None
-        if isinstance(ref, SideRun) and isinstance(run, SideRun):
-            out[side] = accuracy.worst(accuracy.side_accuracy(ev.problem, run, ref))
+    for side, quantities in ev.side_accuracy(low).items():
+        out[side] = accuracy.worst(quantities)
     return out
 
 
