@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from gaussdiag.conditioning import eigenvalues
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
@@ -180,6 +179,8 @@ def sweep_mvn(dtype: DType, dim: int, condition: Axis, *,
                 torch.float16, torch.bfloat16) else torch.linalg.cholesky_ex(fact).info.ne(0)
             # eigenvalues that never raise: an unknown (nan) row reads as not indefinite, and
             # LAPACK's failure to converge on entries near the float maximum is no crash
+            from gaussdiag.conditioning import eigenvalues  # imports torch: only here
+
             eigs = eigenvalues(fact)
             indef = (eigs[..., 0].le(0) if eigs is not None
                      else torch.zeros(fact.shape[:-2], dtype=torch.bool))
