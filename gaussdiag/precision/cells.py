@@ -135,13 +135,16 @@ def classify(err: FloatArray, ref_abs: FloatArray, term: FloatArray, low_finite:
     """Digits and class codes from the absolute error, the reference's magnitude and the
     magnitude of the terms it is computed from; `tol` is the relative tolerance."""
     import numpy as np
+    import torch
 
     cap = precision_digits(dtype)
     # In place, a handful of passes over the batch: this runs once per cell of a 1e6 map.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         digits = np.divide(err, ref_abs)
         np.putmask(digits, err == 0, 0.0)
-        np.log10(digits, out=digits)
+        # torch's vectorized log10 is about twice numpy's on the CPUs measured; in place, on
+        # the same memory.
+        torch.from_numpy(digits).log10_()
         np.negative(digits, out=digits)        # -log10(0) = inf: clipped to the cap below
         np.clip(digits, 0.0, cap, out=digits)  # keeps -log10(1) = -0.0 as the JSON has it
         tol_ref = tol * ref_abs

@@ -124,12 +124,14 @@ def normal_compare(param: ScaleParam, dtype: DType, loc64: torch.Tensor,
     low = normal_eval(param, lo_loc, lo_raw, lo_x)
     ref = normal_eval(param, r_loc, r_raw, r_x)
     # The size of the terms each value is computed from (for the cancellation test).
-    d2 = (r_x - r_loc) ** 2
-    s = ref.scale
-    t_lp = d2 / (2 * s**2) + torch.log(s).abs() + 0.5 * math.log(2 * math.pi)
-    t_loc = (r_x - r_loc).abs() / s**2
-    t_scale = (d2 + s**2) / s**3
-    t_raw = t_scale * _dscale_draw(param, r_raw).abs()
+    # Each power computed once: these run on every cell of a 1e6-cell map.
+    d = r_x - r_loc
+    d2, s = d * d, ref.scale
+    s2 = s * s
+    t_lp = d2 / (2 * s2) + torch.log(s).abs() + 0.5 * math.log(2 * math.pi)
+    t_loc = d.abs() / s2
+    t_scale = (d2 + s2) / (s2 * s)
+    t_raw = t_scale if param is ScaleParam.SCALE else t_scale * _dscale_draw(param, r_raw).abs()
     names = ["log_prob", "grad[loc]", f"grad[{param.raw_name}]"]
     lows = [low.log_prob, low.grad_loc, low.grad_raw]
     refs = [ref.log_prob, ref.grad_loc, ref.grad_raw]

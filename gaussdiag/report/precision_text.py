@@ -7,13 +7,13 @@ nothing new, only lays out.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 from typing_extensions import assert_never
 
 from gaussdiag.numbers import sentence as fmt
@@ -68,6 +68,23 @@ def _cell(digits: float, cls: CellClass, accurate: float, cap: float) -> tuple[s
     if cls in _SYMBOLS:
         return f" {_SYMBOLS[cls]} ", _CLASS_STYLES[cls]
     return f"{int(digits):>2}{_MARKS[cls]}", _digit_style(digits, accurate, cap)
+
+
+def _append_cells(t: Text, cells: Iterable[tuple[str, str]], pad: int) -> None:
+    """Append one row of styled cells, each after `pad` spaces, as one piece of text whose
+    runs of a style are one span: a drawn map has thousands of cells, and rich's cost is per
+    span."""
+    parts: list[str] = []
+    spans: list[Span] = []
+    at = 0
+    for text, style in cells:
+        parts.append(" " * pad + text)
+        start, at = at + pad, at + pad + len(text)
+        if spans and spans[-1].style == style and spans[-1].end == start:
+            spans[-1] = Span(spans[-1].start, at, style)
+        else:
+            spans.append(Span(start, at, style))
+    t.append_text(Text("".join(parts), spans=spans))
 
 
 def _stride(n: int) -> int:
@@ -125,10 +142,8 @@ def heat_map(qm: QuantityMap, sigma: Sequence[float], z: Sequence[float], accura
     digits, codes = qm.digits[::rs, ::cs].tolist(), qm.codes[::rs, ::cs].tolist()
     for row, i in enumerate(rows):
         t.append(f"{fmt(sigma[i]):>8} ")
-        for col in range(len(cols)):
-            text, style = _cell(digits[row][col], CELL_CLASSES[codes[row][col]], accurate, cap)
-            t.append(" " * (width - 3))
-            t.append(text, style)
+        _append_cells(t, (_cell(d, CELL_CLASSES[k], accurate, cap)
+                          for d, k in zip(digits[row], codes[row], strict=True)), width - 3)
         t.append("\n")
     return t
 
@@ -178,10 +193,8 @@ def render_mvn(result: MvnSweep, *, plain: bool = False) -> RenderableType:
     t.append("\n")
     for ln in result.lines:
         t.append(f"{ln.param.value + ' ' + ln.name:<{name_w}}")
-        for digits, cls in zip(ln.digits, ln.classes, strict=True):
-            text, style = _cell(digits, cls, result.accurate_digits, result.precision_digits)
-            t.append(" " * (width - 3))
-            t.append(text, style)
+        _append_cells(t, (_cell(d, cls, result.accurate_digits, result.precision_digits)
+                          for d, cls in zip(ln.digits, ln.classes, strict=True)), width - 3)
         t.append("\n")
     key = legend(result.accurate_digits, result.precision_digits, result.large, d)
     key.append(f" {_SYMBOLS[CellClass.FACTORIZATION_FAILED]} ",
@@ -319,8 +332,9 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
 
 @contextmanager
 def progress_bar(console: Console, cells: int) -> Iterator[ProgressCallback | None]:
-    """A rich progress bar on `console` for big grids on a terminal; otherwise no callback."""
-    if cells < PROGRESS_MIN_CELLS or not console.is_terminal:
+    """A rich progress bar on `console` for big grids on a real terminal (not one FORCE_COLOR
+    pretends: bar frames never land in a log); otherwise no callback."""
+    if cells < PROGRESS_MIN_CELLS or not console.file.isatty():
         yield None
         return
     from rich.progress import Progress

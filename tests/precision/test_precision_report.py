@@ -52,10 +52,19 @@ def test_progress_bar_only_on_a_terminal_and_for_big_grids() -> None:
 
     from gaussdiag.report.precision_text import PROGRESS_MIN_CELLS, progress_bar
 
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
     pipe = Console(file=io.StringIO(), force_terminal=False)
     with progress_bar(pipe, 10 * PROGRESS_MIN_CELLS) as cb:
         assert cb is None
-    tty = Console(file=io.StringIO(), force_terminal=True)
+    # FORCE_COLOR makes rich call a pipe a terminal; bar frames must still stay out of logs
+    forced = Console(file=io.StringIO(), force_terminal=True)
+    with progress_bar(forced, 10 * PROGRESS_MIN_CELLS) as cb:
+        assert cb is None
+    assert forced.file.getvalue() == ""  # type: ignore[attr-defined]
+    tty = Console(file=Tty(), force_terminal=True)
     with progress_bar(tty, PROGRESS_MIN_CELLS - 1) as cb:
         assert cb is None
     with progress_bar(tty, PROGRESS_MIN_CELLS) as cb:
