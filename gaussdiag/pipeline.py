@@ -12,7 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
-from gaussdiag.results import Located, SideCost, SpecReport
+from gaussdiag.results import Interruption, Located, SideCost, SpecReport
 from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spec_text
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
 
@@ -118,8 +118,8 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
                 raise
     if problem.mode is not Mode.RSAMPLE:
         _check_shapes(problem, runs)
-    trains, interrupted = (_train(problem, progress) if problem.mode is Mode.TRAIN
-                           else (None, False))
+    trains, stop = (_train(problem, progress) if problem.mode is Mode.TRAIN
+                    else (None, None))
     if progress:
         progress(f"{problem.name}: attributing")
     kappa_notes: list[str] = []
@@ -129,10 +129,9 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
     verdict: Verdict | None = result.verdict
     explanation, fix = result.diagnosis.explanation, result.diagnosis.fix
-    if interrupted:  # a partial run decides nothing: say so rather than judge the part
+    if stop is not None:  # a partial run decides nothing: say so rather than judge the part
         verdict, fix = None, ""
-        explanation = ("interrupted with Ctrl-C during training: the numbers shown are from "
-                       "the runs that finished; no verdict")
+        explanation = _interrupted_text(stop)
     expect = problem.expect
     ok = verdict is not None and (verdict is expect if expect is not None
                                   else verdict.acceptable_without_expect)
@@ -148,14 +147,26 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
         dtypes=tuple(problem.run_dtypes), device=", ".join(sorted(str(d) for d in devices)),
         mode=problem.mode, labels=problem.labels,
         trajectories=result.trajectories, point_quantities=result.point_quantities,
-        interrupted=interrupted, seconds=time.perf_counter() - start,
+        interrupted=stop is not None, interrupted_at=stop,
+        seconds=time.perf_counter() - start,
     )
 
 
+def _interrupted_text(stop: Interruption) -> str:
+    done = stop.step - 1
+    other = ("" if stop.side is SideName.B else
+             f"; side b had not started in {stop.dtype.value}")
+    return (f"interrupted with Ctrl-C while training side {stop.side.value} in "
+            f"{stop.dtype.value}, after {done} of {stop.steps} steps{other}. The gaps shown "
+            "are over the steps both sides finished in each dtype; no verdict from a partial "
+            "run")
+
+
 def _train(problem: Problem, progress: Progress | None
-           ) -> tuple[dict[DType, dict[SideName, TrainRun | TrainFailure]], bool]:
-    """Train both sides in every dtype; stops early (keeping what finished) on Ctrl-C."""
-    from gaussdiag.evaluate import TrainFailure, train_side
+           ) -> tuple[dict[DType, dict[SideName, TrainRun | TrainFailure]], Interruption | None]:
+    """Train both sides in every dtype; on Ctrl-C, stop there and keep every finished step
+    (with an empty run for a side b that had not started), and say where it stopped."""
+    from gaussdiag.evaluate import TrainFailure, TrainRun, train_side
 
     trains: dict[DType, dict[SideName, TrainRun | TrainFailure]] = {}
     for dtype in problem.run_dtypes:
@@ -167,9 +178,12 @@ def _train(problem: Problem, progress: Progress | None
                 trains[dtype][side] = failure
                 continue
             trains[dtype][side] = run
-            if run.interrupted:  # keep the dtypes whose two sides finished
-                return {d: t for d, t in trains.items() if len(t) == 2 and d != dtype}, True
-    return trains, False
+            if run.interrupted:
+                if side is SideName.A:
+                    trains[dtype][SideName.B] = TrainRun(SideName.B, dtype, (), (), 0.0, True)
+                steps = problem.train_settings.steps
+                return trains, Interruption(dtype, side, len(run.params) + 1, steps)
+    return trains, None
 
 
 def _check_shapes(problem: Problem,

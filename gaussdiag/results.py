@@ -89,6 +89,17 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
+class Interruption:
+    """Where Ctrl-C stopped a train run: side `side` in `dtype` had finished `step - 1` of
+    `steps` steps (the sides run in order, a then b, each dtype in turn)."""
+
+    dtype: DType
+    side: SideName
+    step: int
+    steps: int
+
+
+@dataclass(frozen=True)
 class Located:
     """One located problem of a spec that could not be diagnosed: the file, the line and
     column (None when the source gives none), the key path (None for the whole file) and the
@@ -136,6 +147,7 @@ class SpecReport:
     error_at: tuple[Located, ...] = ()  # where `error` is, one entry per located problem
     skipped: str | None = None
     interrupted: bool = False
+    interrupted_at: Interruption | None = None  # train mode: where Ctrl-C came
     not_run: bool = False  # Ctrl-C came before this spec started
     seconds: float = 0.0
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations

@@ -130,32 +130,67 @@ def test_train_step_that_breaks_a_constraint_is_invalid_parameters_naming_the_st
     assert "step" in report.explanation
 
 
-def test_ctrl_c_during_training_keeps_finished_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An interrupt in the middle of float64 training: the float32 runs that finished are
-    reported, no verdict is claimed, and the CLI exits 130."""
+@pytest.mark.parametrize(("dtype", "side", "step"), [
+    (DType.FLOAT32, SideName.A, 3),   # nothing comparable yet: side b has not started
+    (DType.FLOAT32, SideName.B, 3),   # float32 over the 2 steps b finished
+    (DType.FLOAT64, SideName.A, 1),   # float32 whole, float64 side a had done nothing
+    (DType.FLOAT64, SideName.B, 4),   # float32 whole, float64 over 3 steps
+], ids=lambda v: getattr(v, "value", v))
+def test_ctrl_c_during_training_keeps_finished_steps(
+        monkeypatch: pytest.MonkeyPatch, dtype: DType, side: SideName, step: int) -> None:
+    """Ctrl-C in the middle of a train run: every step both sides finished is kept, with the
+    same gaps and losses as the uninterrupted run's first steps; no verdict is claimed, the
+    report says where it stopped, and the CLI exits 130."""
     import gaussdiag.build as ev  # the spec front end's BoundSpec
+    import gaussdiag.evaluate as evaluate
     from gaussdiag.cli import main
 
-    real = ev.BoundSpec.build
-    calls = {"n": 0}
+    text = (TRAIN % "adam").replace("steps: 5", "steps: 4")
+    full = {t.dtype: t for t in run(text).trajectories}
+    real_build, real_train = ev.BoundSpec.build, evaluate.train_side
+    now: dict[str, object] = {}
 
-    def build(self: BoundSpec, side: SideName, env: object, dtype: DType) -> object:
-        if dtype is DType.FLOAT64 and self.spec.mode.value == "train":
-            calls["n"] += 1
-            if calls["n"] == 3:
+    def train(problem: object, s: SideName, d: DType, **kw: object) -> object:
+        now.update(side=s, dtype=d, n=0)
+        return real_train(problem, s, d, **kw)  # type: ignore[arg-type]
+
+    def build(self: BoundSpec, s: SideName, env: object, d: DType) -> object:
+        if now.get("side") is side and now.get("dtype") is dtype:
+            now["n"] = int(now["n"]) + 1  # type: ignore[call-overload]
+            if now["n"] == step:
                 raise KeyboardInterrupt
-        return real(self, side, env, dtype)  # type: ignore[arg-type]
+        return real_build(self, s, env, d)  # type: ignore[arg-type]
 
+    monkeypatch.setattr(evaluate, "train_side", train)
     monkeypatch.setattr(ev.BoundSpec, "build", build)
-    report = run((TRAIN % "adam").replace("steps: 5", "steps: 4"))
+    report = run(text)
     assert report.interrupted and report.verdict is None and not report.ok
-    assert [t.dtype for t in report.trajectories] == [DType.FLOAT32]
-    assert len(report.trajectories[0].gaps) == 4
-    calls["n"] = 0
+    assert report.interrupted_at is not None
+    assert (report.interrupted_at.dtype, report.interrupted_at.side) == (dtype, side)
+    assert (report.interrupted_at.step, report.interrupted_at.steps) == (step, 4)
+    assert f"after {step - 1} of 4 steps" in report.explanation
+    kept = {t.dtype: t for t in report.trajectories}
+    order = [DType.FLOAT32, DType.FLOAT64]
+    assert list(kept) == order[:order.index(dtype) + 1]
+    for d, t in kept.items():
+        stopped_here = d is dtype
+        done_a = step - 1 if stopped_here and side is SideName.A else 4
+        done_b = 0 if stopped_here and side is SideName.A else (
+            step - 1 if stopped_here else 4)
+        assert (len(t.loss_a), len(t.loss_b)) == (done_a, done_b)
+        assert t.loss_a == full[d].loss_a[:done_a] and t.loss_b == full[d].loss_b[:done_b]
+        assert t.gaps == full[d].gaps[:min(done_a, done_b)]
+    js = report.to_json()
+    assert js["interrupted_at"] == {"dtype": dtype.value, "side": side.value, "step": step,
+                                    "steps": 4}
+    shown = str(report)
+    assert "steps done a, b" in shown and f"{done_a}, {done_b}" in shown
+    now.clear()
     import pathlib
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = pathlib.Path(tmp) / "t.yaml"
-        spec.write_text((TRAIN % "adam").replace("steps: 5", "steps: 4"))
+        spec.write_text(text)
+        now.clear()
         assert main(["compare", str(spec)]) == 130

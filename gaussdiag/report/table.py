@@ -74,10 +74,10 @@ def _quantity_grid(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Tab
     t.add_column("quantity", no_wrap=True)
     for dt in dtypes:
         t.add_column(f"diff {dt.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
-    t.add_column("shrink", justify="right")
+    t.add_column("shrink", justify="right", no_wrap=True)
     low = dtypes[0] if dtypes else DType.FLOAT64
     t.add_column(f"tol {low.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
-    t.add_column("verdict", no_wrap=True, min_width=VERDICT_WIDTH)
+    t.add_column("verdict", no_wrap=True)
     for q in quantities:
         t.add_row(Text(printable(q.name)), *[number(q.diff.get(dt)) for dt in dtypes],
                   shrink_text(q), number(q.tol.get(low)), verdict_text(q.verdict))
@@ -96,17 +96,25 @@ def _quantity_lines(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Re
 
 
 class _Fit:
-    """`wide` where it fits the width at its minimum, else `narrow`."""
+    """The first of the tables that fits the width at its minimum, else `narrow` (a number
+    or a verdict is never cut: their columns do not wrap, so their minimum is their width)."""
 
-    def __init__(self, wide: Table, narrow: RenderableType) -> None:
-        self.wide, self.narrow = wide, narrow
+    def __init__(self, *choices: Table | RenderableType) -> None:
+        *self.tables, self.narrow = choices
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        need = Measurement.get(console, options, self.wide).minimum
-        # the natural header widths too: a header squeezed below them folds mid-word
-        headers = sum(len(str(c.header)) for c in self.wide.columns) + 2 * (
-            len(self.wide.columns) - 1)
-        yield self.wide if max(need, headers) <= options.max_width else self.narrow
+        for table in self.tables:
+            assert isinstance(table, Table)
+            # measured unclamped (`Measurement.get` caps what it returns at the width given);
+            # every column is no_wrap, so the natural width is the least that cuts nothing
+            need = Measurement.get(console, options.update_width(1 << 16), table).maximum
+            # the natural header widths too: a header squeezed below them folds mid-word
+            headers = sum(len(str(c.header)) for c in table.columns) + 2 * (
+                len(table.columns) - 1)
+            if max(need, headers) <= options.max_width:
+                yield table
+                return
+        yield self.narrow
 
 
 def shrink_text(q: Quantity) -> str:
@@ -135,22 +143,57 @@ def sparkline(values: tuple[float, ...], width: int = 20) -> str:
                    for x in logs)
 
 
-def trajectory_table(report: SpecReport) -> Table:
-    """train mode: the gap at chosen steps, its shape over the run, and its growth."""
+_TRAJECTORY_TITLE = "gap between the sides' params (normwise relative)"
+
+
+def trajectory_table(report: SpecReport) -> RenderableType:
+    """train mode: the gap at chosen steps, its shape over the run, and its growth; on a
+    narrow console fewer columns, then a line per dtype (no number is cut)."""
     steps = max((len(t.gaps) for t in report.trajectories), default=0)
     marks = sorted({s for s in (1, steps // 10, steps // 4, steps // 2, steps) if s >= 1})
+    ends = sorted({1, max(1, steps)})
+    return _Fit(_trajectory_grid(report, marks, spark=True),
+                _trajectory_grid(report, marks, spark=False),
+                _trajectory_grid(report, ends, spark=False),
+                _trajectory_lines(report, ends))
+
+
+def _ran_short(report: SpecReport) -> bool:
+    """A run ended early (Ctrl-C, a broken constraint): the table says how far each side got."""
+    return report.interrupted or any(tr.failed for tr in report.trajectories)
+
+
+def _trajectory_grid(report: SpecReport, marks: list[int], *, spark: bool) -> Table:
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold",
-              title="gap between the sides' params (normwise relative)", title_justify="left")
-    t.add_column("dtype")
+              title=_TRAJECTORY_TITLE, title_justify="left")
+    t.add_column("dtype", no_wrap=True)
     for m in marks:
-        t.add_column(f"step {m}", justify="right")
-    t.add_column("gap over the run (log)", no_wrap=True)
+        t.add_column(f"step {m}", justify="right", no_wrap=True)
+    if spark:
+        t.add_column("gap over the run (log)", no_wrap=True)
     t.add_column("growth/step", justify="right", no_wrap=True)
+    short = _ran_short(report)
+    if short:
+        t.add_column("steps done a, b", justify="right", no_wrap=True)
     for tr in report.trajectories:
         cells = [number(tr.gaps[m - 1]) if m <= len(tr.gaps) else "-" for m in marks]
         growth = "-" if tr.growth is None else f"x{tr.growth:.3g}"
-        t.add_row(tr.dtype.value, *cells, sparkline(tr.gaps), growth)
+        t.add_row(tr.dtype.value, *cells, *([sparkline(tr.gaps)] if spark else []), growth,
+                  *([f"{len(tr.loss_a)}, {len(tr.loss_b)}"] if short else []))
     return t
+
+
+def _trajectory_lines(report: SpecReport, marks: list[int]) -> RenderableType:
+    lines: list[RenderableType] = [Text(_TRAJECTORY_TITLE, style="bold")]
+    for tr in report.trajectories:
+        gaps = " · ".join(f"step {m} {number(tr.gaps[m - 1]) if m <= len(tr.gaps) else '-'}"
+                          for m in marks)
+        growth = "-" if tr.growth is None else f"x{tr.growth:.3g}"
+        done = (f" · steps done a {len(tr.loss_a)}, b {len(tr.loss_b)}"
+                if _ran_short(report) else "")
+        lines.append(Prose(f"{gaps} · growth/step {growth}{done}", style="",
+                           label=f"{tr.dtype.value}: "))
+    return Group(*lines)
 
 
 def growth_note(report: SpecReport) -> str | None:
@@ -168,22 +211,30 @@ def growth_note(report: SpecReport) -> str | None:
             "accumulates without blowing up")
 
 
-def cost_table(report: SpecReport) -> Table:
-    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    t.add_column("cost (forward+backward)")
-    for dt in report.dtypes:
-        t.add_column(dt.value, justify="right")
+def cost_table(report: SpecReport) -> RenderableType:
+    """Time and memory of each side's forward+backward per dtype; a line per side where the
+    console is too narrow for the table."""
     kinds = {c.memory_kind for c in report.costs}
-    for side in SideName:
-        cells = []
-        for dt in report.dtypes:
-            c = next((c for c in report.costs if c.side is side and c.dtype is dt), None)
-            cells.append("-" if c is None else
-                         f"{c.seconds * 1e3:.2f} ms, {size(c.memory_bytes)}")
+    caption = f"memory: {', '.join(sorted(kinds))}" if kinds else None
+    rows = {side: [_cost_cell(report, side, dt) for dt in report.dtypes] for side in SideName}
+    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold", caption=caption)
+    t.add_column("cost (forward+backward)", no_wrap=True)
+    for dt in report.dtypes:
+        t.add_column(dt.value, justify="right", no_wrap=True)
+    for side, cells in rows.items():
         t.add_row(f"side {side.value}", *cells)
-    if kinds:
-        t.caption = f"memory: {', '.join(sorted(kinds))}"
-    return t
+    lines: list[RenderableType] = [Text("cost (forward+backward)", style="bold")]
+    for side, cells in rows.items():  # a dtype a line: a number never parts from its unit
+        lines += [Text(f"{f'side {side.value}:' if i == 0 else '':<8}{dt.value} {cell}")
+                  for i, (dt, cell) in enumerate(zip(report.dtypes, cells, strict=True))]
+    if caption:
+        lines.append(Text(caption, style="dim"))
+    return _Fit(t, Group(*lines))
+
+
+def _cost_cell(report: SpecReport, side: SideName, dtype: DType) -> str:
+    c = next((c for c in report.costs if c.side is side and c.dtype is dtype), None)
+    return "-" if c is None else f"{c.seconds * 1e3:.2f} ms, {size(c.memory_bytes)}"
 
 
 def evidence_table(report: SpecReport) -> Table:

@@ -125,6 +125,44 @@ def test_verdicts_are_never_cut_and_code_spans_never_broken(width: int) -> None:
         assert line.count("`") % 2 == 0, (width, line)
 
 
+@pytest.fixture(scope="module")
+def train_reports() -> tuple[SpecReport, SpecReport]:
+    """A real train report, and the same cut short by Ctrl-C (float64 side b, step 2)."""
+    import dataclasses
+
+    from gaussdiag.results import Interruption
+    from tests.conftest import run
+    from tests.test_modes import TRAIN
+
+    whole = run(TRAIN % "adam")
+    trs = tuple(dataclasses.replace(t, gaps=t.gaps[:1], loss_b=t.loss_b[:1], growth=None)
+                if t.dtype is DType.FLOAT64 else t for t in whole.trajectories)
+    cut = dataclasses.replace(whole, verdict=None, ok=False, interrupted=True, trajectories=trs,
+                              interrupted_at=Interruption(DType.FLOAT64, SideName.B, 2, 5))
+    return whole, cut
+
+
+@pytest.mark.parametrize("width", range(50, 131, 10))
+def test_train_tables_fit_every_width_without_cutting(
+        width: int, train_reports: tuple[SpecReport, SpecReport]) -> None:
+    """The quantity and trajectory tables drop columns, then become lines, as the console
+    narrows: a number, a dtype or a verdict is never cut to an ellipsis."""
+    for report in train_reports:
+        out = io.StringIO()
+        print_report(Console(file=out, width=width, color_system=None), report)
+        text = out.getvalue()
+        # the one ellipsis allowed is the evidence's "more values" mark: `[3.822, …]`
+        assert not re.search(r"(?<!, )(?<!\[)…", text), (width, text)
+        assert max(len(ln) for ln in text.splitlines()) <= width
+        assert "float32" in text and "float64" in text
+        if report.interrupted:  # how far each side got: a table column, or words per line
+            flat = " ".join(text.split())
+            for dt, b in (("float32", 5), ("float64", 1)):
+                row = rf"{dt} (?:[-\d.e+x\u2581-\u2588]+ )*5, {b}\b"
+                line = rf"{dt}: .*?steps done a 5, b {b}\b"
+                assert re.search(f"{row}|{line}", flat), (width, dt, text)
+
+
 @pytest.mark.parametrize(("text", "width", "lines"), [
     ("pass `a b c` now", 8, ["pass", "`a b c`", "now"]),
     ("x `long code span here`", 10, ["x", "`long code span here`"]),
