@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gaussdiag.cli.console import print_report
+from gaussdiag.cli.console import print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
@@ -89,6 +89,12 @@ def precision_check(
         metavar="DIGITS", help="SPEC files only: exit 1 when a quantity of a side keeps fewer "
         "than DIGITS digits in --dtype (a quantity with no finite value keeps none).",
         show_default=False, rich_help_panel=_SPEC)] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print no report (errors and gate failures still go to stderr; "
+        "--json FILE and --plot are still written): the exit code answers.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")
+    ] = False,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an internal error.")] = False,
 ) -> int:
@@ -125,15 +131,17 @@ def precision_check(
     if fail_under is not None and not specs:
         raise UsageError("--fail-under gates the sides of SPEC files; the built-in sweep maps "
                          "bad regions on purpose (give a SPEC file, or leave out --fail-under)")
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other: give one")
     _check_form(bool(specs), given)
-    console = Console(highlight=False, width=_width())
+    console = Console(highlight=False, width=_width(), quiet=quiet)
     plain = not console.is_terminal or console.no_color
     # Ctrl-C in a sweep or a spec check: said on stderr, as `compare` says it (exit 130)
     try:
         with _precision_flags():
             if specs:
                 return _precision_specs(specs, dtype, device, max_elements, json_out, console,
-                                        plain, fail_under)
+                                        plain, fail_under, verbose)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
             _check_combination(dist, point is not None, plot is not None)
             if point is not None:
@@ -141,13 +149,14 @@ def precision_check(
                 view = rt.render_point(result, plain=plain)
             elif dist is SweepDist.MVN:
                 cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
-                with rt.progress_bar(Console(stderr=True), cond.n * 3) as progress:
+                with rt.progress_bar(Console(stderr=True), cond.n * 3, verbose) as progress:
                     result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
                 view = rt.render_mvn(result, plain=plain)
             else:
                 sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
                 zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
-                with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1)) as progress:
+                with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1),
+                                     verbose) as progress:
                     result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
                 view = rt.render_normal(result, plain=plain)
     except KeyboardInterrupt:
@@ -218,7 +227,7 @@ def _check_combination(dist: SweepDist, point: bool, plot: bool) -> None:
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
                      json_out: str | None, console: Any, plain: bool,
-                     fail_under: float | None = None) -> int:
+                     fail_under: float | None = None, verbose: bool = False) -> int:
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON, apply the gate."""
     from gaussdiag import precision as pc
@@ -229,8 +238,9 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
 
     pc.check_low_dtype(dtype)
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
-    results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements)
-               for spec in loaded]
+    with progress_line(console, verbose) as progress:
+        results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements,
+                                 progress=progress) for spec in loaded]
     if json_out is not None:
         write_text(json_out, rj.dumps(rj.specs_json(results)))
     if json_out != "-":

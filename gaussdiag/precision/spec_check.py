@@ -6,7 +6,7 @@ per-side accuracy formula `compare` uses too."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,7 +59,8 @@ class SpecPrecision:
 
 def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
                max_elements: int = DEFAULT_MAX_ELEMENTS,
-               repeats: int = TIMING_REPEATS) -> SpecPrecision:
+               repeats: int = TIMING_REPEATS,
+               progress: Callable[[str], None] | None = None) -> SpecPrecision:
     """Evaluate each side of `loaded` in `dtype` and in float64 at the spec's point (log_prob
     and train specs: log_prob at the starting point; rsample specs: the draws) and compare
     each side's value and every gradient with its own float64 result.
@@ -70,6 +71,8 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
     constraint, has no gradient for the param, or no finite float64 value), overflow,
     inaccurate, large-but-correct, accurate. Random noise (normal and uniform) is drawn in
     float64 and rounded to the low dtype, so both runs of a side map the same noise.
+
+    `progress`, when given, is told each step in words.
 
     Raises DeviceError for an absent device and SpecError for a spec that fails to build.
     """
@@ -83,8 +86,14 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
         problem = BoundSpec(loaded, device=device, max_elements=max_elements)
     except DeviceError as err:
         raise DeviceError(str(loaded.device_error(err, device))) from None
-    a, b = _with_costs(problem, [_side_precision(problem, s, dtype) for s in SideName], dtype,
-                       repeats)
+    sides = []
+    for s in SideName:
+        if progress:
+            progress(f"{problem.name}: side {s.value} in {dtype.value} and float64")
+        sides.append(_side_precision(problem, s, dtype))
+    if progress:
+        progress(f"{problem.name}: timing both sides")
+    a, b = _with_costs(problem, sides, dtype, repeats)
     better = tuple((qa.name, compare_digits(qa.digits, qb.digits))
                    for qa, qb in zip(a.quantities, b.quantities, strict=True))
     devices = sorted({str(problem.side_devices[s]) for s in SideName})

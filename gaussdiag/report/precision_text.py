@@ -331,10 +331,16 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
 
 
 @contextmanager
-def progress_bar(console: Console, cells: int) -> Iterator[ProgressCallback | None]:
+def progress_bar(console: Console, cells: int, verbose: bool = False
+                 ) -> Iterator[ProgressCallback | None]:
     """A rich progress bar on `console` for big grids on a real terminal (not one FORCE_COLOR
-    pretends: bar frames never land in a log); otherwise no callback."""
-    if cells < PROGRESS_MIN_CELLS or not console.file.isatty():
+    pretends: bar frames never land in a log); with `verbose` elsewhere, a line per chunk
+    evaluated; otherwise no callback."""
+    if not console.file.isatty():
+        yield (lambda done, total: console.print(  # noqa: E731
+            f"evaluated {done:,} of {total:,} cells", highlight=False)) if verbose else None
+        return
+    if cells < PROGRESS_MIN_CELLS:
         yield None
         return
     from rich.progress import Progress

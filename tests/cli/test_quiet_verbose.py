@@ -1,0 +1,60 @@
+"""-q/--quiet and -v/--verbose on both commands: quiet prints no report but keeps the exit
+code, the gate's reasons and the files asked for; verbose puts each step on stderr, also
+outside a terminal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gaussdiag.cli import main
+
+FIXED = "configs/mvn_diag_fixed.yaml"
+NOT_PD = "configs/covariance_not_pd.yaml"
+
+
+@pytest.mark.parametrize("argv", [
+    ["compare", FIXED],
+    ["compare", NOT_PD],
+    ["precision-check", "--quick"],
+    ["precision-check", FIXED],
+    ["precision-check", NOT_PD],
+], ids=lambda a: " ".join(a))
+def test_quiet_prints_no_report_and_keeps_the_exit_code_and_the_json(
+        argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    loud = main(argv)
+    shown = capsys.readouterr()
+    assert shown.out.strip()
+    out = tmp_path / "r.json"
+    assert main([*argv, "-q", "--json", str(out)]) == loud
+    quiet = capsys.readouterr()
+    assert quiet.out == ""
+    assert json.loads(out.read_text())["format_version"] == 1
+    if loud:  # what failed is still said, once, on stderr
+        assert quiet.err.strip() and quiet.err == shown.err
+
+
+@pytest.mark.parametrize(("argv", "steps"), [
+    (["compare", FIXED], ["side a in float32", "side b in float64"]),
+    (["precision-check", "--quick"], ["evaluated 90 of 90 cells"]),
+    (["precision-check", FIXED], ["side a in float32 and float64", "timing both sides"]),
+], ids=["compare", "precision-sweep", "precision-spec"])
+def test_verbose_puts_each_step_on_stderr_outside_a_terminal(
+        argv: list[str], steps: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "-v"]) == 0
+    seen = capsys.readouterr()
+    for step in steps:
+        assert step in seen.err, (step, seen.err)
+        assert step not in seen.out
+    assert main(argv) == 0
+    assert not any(step in capsys.readouterr().err for step in steps)
+
+
+@pytest.mark.parametrize("command", [["compare", FIXED], ["precision-check", "--quick"]])
+def test_quiet_and_verbose_together_are_a_usage_error(
+        command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "-q", "-v"]) == 2
+    err = capsys.readouterr().err
+    assert "--quiet and --verbose contradict each other" in err and "Traceback" not in err
