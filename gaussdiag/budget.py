@@ -29,6 +29,8 @@ the dry-run distribution with `validate_args=False` (the real run validates).
 from __future__ import annotations
 
 import math
+import sys
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -92,8 +94,42 @@ class Usage:
     work: int
 
 
+@contextmanager
+def dynamo_free() -> Iterator[None]:
+    """Run meta-device code without importing torch._dynamo (about 2 s, more than a whole
+    small diagnosis).
+
+    torch's Python reference kernels, which the meta device runs for ops with no C++ meta
+    kernel (diag_embed, tril, normal, ...), are wrapped so that their first call imports
+    torch._dynamo just to mark them "never compile". Nothing here compiles, so while this is
+    open a stand-in answers that mark with the function itself; a process that has already
+    imported torch._dynamo keeps the real one.
+    """
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    stub = types.ModuleType("torch._dynamo")
+    stub.disable = lambda fn=None, recursive=True, **_: fn  # type: ignore[attr-defined]
+    sys.modules["torch._dynamo"] = stub
+    setattr(torch, "_dynamo", stub)  # noqa: B010 - `import torch._dynamo` reads it here
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch._dynamo") is stub:
+            del sys.modules["torch._dynamo"]
+        if torch.__dict__.get("_dynamo") is stub:
+            delattr(torch, "_dynamo")
+
+
 class Meter(TorchDispatchMode):  # type: ignore[no-untyped-call,unused-ignore]
     """Counts and checks every op run inside it; `stage(label)` names the key to blame."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps a mode's __torch_dispatch__ in a dynamo guard unless this says no; the
+        # guard's first call imports torch._dynamo, 1.5 s on every run, for a mode that is
+        # never compiled (torch < 2.6 has no such hook and ignores this)
+        return False
 
     def __init__(self, limits: Limits | None = None, label: str = "spec") -> None:
         super().__init__()  # type: ignore[no-untyped-call,unused-ignore]
@@ -101,6 +137,17 @@ class Meter(TorchDispatchMode):  # type: ignore[no-untyped-call,unused-ignore]
         self.label = label
         self._live = 0
         self._peak = self._largest = self._created = self._work = 0
+
+    def __enter__(self) -> Meter:
+        self._no_dynamo = dynamo_free()
+        self._no_dynamo.__enter__()
+        return super().__enter__()  # type: ignore[no-any-return,no-untyped-call,unused-ignore]
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            super().__exit__(*exc)  # type: ignore[no-untyped-call,unused-ignore]
+        finally:
+            self._no_dynamo.__exit__(None, None, None)
 
     @contextmanager
     def stage(self, label: str) -> Iterator[None]:

@@ -191,3 +191,33 @@ def test_peak_memory_stays_flat_while_refusing(tmp_path: Path) -> None:
     # ru_maxrss is in KiB on Linux. Running them for real would need 4 to 8 GiB each; the
     # dry runs must stay within 256 MiB of torch's own footprint.
     assert after - before < 256 * 1024, (before, after)
+
+
+def test_a_diagnosis_never_imports_torch_dynamo() -> None:
+    """The dry run's meta kernels would import torch._dynamo (about 2 s) just to mark
+    themselves uncompiled: a log_prob diagnosis, budget check included, imports none of it,
+    and leaves no stand-in behind."""
+    code = ("import sys; from gaussdiag.cli import main; "
+            "rc = main(['compare', 'configs/mvn_diag_vs_normal.yaml', '-q']); "
+            "print(rc, 'torch._dynamo' in sys.modules, '_dynamo' in vars(sys.modules['torch']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.split() == ["0", "False", "False"], out
+
+
+def test_dynamo_free_keeps_a_real_torch_dynamo_and_restores_the_modules() -> None:
+    from gaussdiag.budget import dynamo_free
+
+    real = sys.modules.get("torch._dynamo")
+    with dynamo_free():
+        inside = sys.modules.get("torch._dynamo")
+        if real is not None:  # already imported here: the real module stays
+            assert inside is real
+        else:
+            assert inside is not None and inside.disable(len) is len
+    assert sys.modules.get("torch._dynamo") is real
+    if real is None:
+        assert "_dynamo" not in vars(torch)
+    # the meta device still works, and so does the real torch._dynamo once imported
+    x = torch.empty(3, device="meta") ** 2
+    assert x.shape == (3,)
