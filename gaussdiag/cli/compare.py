@@ -11,6 +11,7 @@ import typer
 
 from gaussdiag.cli.console import make_console, print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
 from gaussdiag.cli.inputs import STDIN, expand, interactive
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
@@ -63,12 +64,8 @@ def compare(
         typer.Option("--no-timings", help="Leave the measured times and memory out of the "
                      "JSON report, so the same specs give the same bytes on every run."),
     ] = False,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Print no report (errors still go to stderr; --json FILE and "
-        "the step summary are still written): the exit code answers.")] = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")
-    ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
     demo: Annotated[bool, typer.Option(
         "--demo", help="Run the built-in demo (the std-vs-variance thread) anywhere, also "
         "outside a terminal; give no spec files with it.")] = False,
@@ -92,8 +89,7 @@ def compare(
     if json_out == "-" and output_format not in (OutputFormat.TABLE, OutputFormat.JSON):
         raise UsageError(f"--json - and --format {output_format.value} both print to stdout: "
                          "give --json a file name, or use --format json")
-    if quiet and verbose:
-        raise UsageError("--quiet and --verbose contradict each other: give one")
+    check_loudness(quiet, verbose)
     if demo and specs:
         raise UsageError("--demo runs the built-in demo alone: give no spec files with it")
     paths = expand(specs or [])

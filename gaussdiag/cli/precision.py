@@ -14,6 +14,7 @@ import typer
 
 from gaussdiag.cli.console import print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
+from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.printable import printable
@@ -89,12 +90,8 @@ def precision_check(
         metavar="DIGITS", help="SPEC files only: exit 1 when a quantity of a side keeps fewer "
         "than DIGITS digits in --dtype (a quantity with no finite value keeps none).",
         show_default=False, rich_help_panel=_SPEC)] = None,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Print no report (errors and gate failures still go to stderr; "
-        "--json FILE and --plot are still written): the exit code answers.")] = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")
-    ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an internal error.")] = False,
 ) -> int:
@@ -131,8 +128,7 @@ def precision_check(
     if fail_under is not None and not specs:
         raise UsageError("--fail-under gates the sides of SPEC files; the built-in sweep maps "
                          "bad regions on purpose (give a SPEC file, or leave out --fail-under)")
-    if quiet and verbose:
-        raise UsageError("--quiet and --verbose contradict each other: give one")
+    check_loudness(quiet, verbose)
     _check_form(bool(specs), given)
     console = Console(highlight=False, width=_width(), quiet=quiet)
     plain = not console.is_terminal or console.no_color

@@ -142,6 +142,21 @@ def train_reports() -> tuple[SpecReport, SpecReport]:
     return whole, cut
 
 
+def test_an_interrupted_train_report_validates_against_the_schema(
+        train_reports: tuple[SpecReport, SpecReport]) -> None:
+    from gaussdiag.report.json_report import to_json
+
+    whole, cut = train_reports
+    data = to_json(RunReport(specs=(whole, cut), torch_version="2.x", device="cpu"))
+    assert data["interrupted"] and data["specs"][1]["interrupted_at"] == {
+        "dtype": "float64", "side": "b", "step": 2, "steps": 5}
+    assert data["specs"][0]["interrupted_at"] is None
+    validator = _validator()
+    assert not [e.message for e in validator.iter_errors(data)]  # type: ignore[attr-defined]
+    data["specs"][1]["interrupted_at"]["side"] = "c"
+    assert not validator.is_valid(data)  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("width", range(50, 131, 10))
 def test_train_tables_fit_every_width_without_cutting(
         width: int, train_reports: tuple[SpecReport, SpecReport]) -> None:
