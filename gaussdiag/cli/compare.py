@@ -46,7 +46,11 @@ def compare(
     ] = None,
     max_elements: Annotated[
         int,
-        typer.Option(min=1, help="Largest tensor (elements) a spec may create."),
+        typer.Option(min=1, help="Largest tensor (elements) a YAML spec may create. Before "
+                     "anything is allocated, the whole computation is checked on torch's meta "
+                     "device: every tensor within this, those alive at once within 4x, and the "
+                     "work within a budget that scales with it; a spec over a bound is an "
+                     "error (exit 2) at its key. Python pairs are not checked."),
     ] = DEFAULT_MAX_ELEMENTS,
     skip_absent_devices: Annotated[
         bool,
