@@ -5,7 +5,8 @@
 `device` devices, dtypes and seeded draws; `dist_args`, `singular` and `torch_warnings` the
 per-distribution argument rules, the singular-matrix rule and torch's warnings as notes;
 `wording` the spec's own words (params a side uses, its fix, its `Phrases`); `alternatives`
-the argument swaps a fix may offer, in both front ends' words.
+the argument swaps a fix may offer, in both front ends' words; `dry_run` checks a spec's
+memory and work on the meta device before anything is allocated, with `budget`'s meter.
 """
 
 from gaussdiag.build.built import BuiltSide, Env, Overrides

@@ -2,7 +2,7 @@
 
 The whole computation of both sides (params, inputs, sample draws, the distribution or
 expression, log_prob or draws, backward) is rebuilt on torch's `meta` device, where tensors
-have shapes but no storage, under a `gaussdiag.budget.Meter`: every tensor torch creates on the
+have shapes but no storage, under a `budget.Meter`: every tensor torch creates on the
 way (broadcasts inside log_prob and backward included) is checked against `--max-elements`,
 the tensors alive at once against 4x that, and the multiply-adds, repeated once per dtype,
 pass and training step, against the work budget. The first bound broken is a `SpecError` at
@@ -27,7 +27,7 @@ from gaussdiag.vocab import Mode, SideName
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.budget import Meter
+    from gaussdiag.build.budget import Meter
     from gaussdiag.build.problem import BoundSpec
 
 # Full-size passes over both sides charged per dtype (and per training step). The jittered
@@ -42,7 +42,7 @@ WORK_FLOOR = 2**30  # multiply-adds: about a second on one core
 def check_budget(problem: BoundSpec) -> None:
     """Refuse `problem`'s spec, located, if its computation would break a bound."""
 
-    from gaussdiag.budget import BudgetExceeded, Limits, Meter, check_repeats
+    from gaussdiag.build.budget import BudgetExceeded, Limits, Meter, check_repeats
 
     scaled = Limits.for_max_elements(problem.max_elements)
     # A low --max-elements caps each tensor; the totals keep a floor so that a small spec's
@@ -98,7 +98,7 @@ def _side(problem: BoundSpec, meter: Meter, side: SideName, base: Mapping[str, t
           inputs: dict[str, torch.Tensor]) -> None:
     """One side's forward and backward at the point; stops quietly where meta cannot follow
     (see the module docstring). `inputs` keeps sample draws across sides, as the real run."""
-    from gaussdiag.budget import BudgetExceeded
+    from gaussdiag.build.budget import BudgetExceeded
 
     try:
         values, leaves = _params(problem, meter, side, base)

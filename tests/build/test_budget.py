@@ -1,4 +1,4 @@
-"""The dry-run meter (`gaussdiag.budget`): counts checked against hand-counted sequences, the
+"""The dry-run meter (`gaussdiag.build.budget`): counts checked against hand-counted sequences, the
 hostile shapes of the fuzz refused before any allocation (with the stage named), and peak
 memory staying flat in a child process while they are refused."""
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
-from gaussdiag.budget import (
+from gaussdiag.build.budget import (
     DEFAULT_MAX_WORK,
     BudgetExceeded,
     Limits,
@@ -24,7 +24,7 @@ from gaussdiag.budget import (
 )
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 META = "meta"
 
 
@@ -170,9 +170,9 @@ def test_peak_memory_stays_flat_while_refusing(tmp_path: Path) -> None:
     code = (
         "import resource, sys\n"
         "import torch, torch.distributions\n"
-        "sys.path.insert(0, 'tests')\n"
+        "sys.path.insert(0, 'tests/build')\n"
         "import test_budget as t\n"
-        "from gaussdiag.budget import BudgetExceeded, dry_run\n"
+        "from gaussdiag.build.budget import BudgetExceeded, dry_run\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "refused = 0\n"
         "for _, fn, _ in t.HOSTILE:\n"
@@ -206,7 +206,7 @@ def test_a_diagnosis_never_imports_torch_dynamo() -> None:
 
 
 def test_dynamo_free_keeps_a_real_torch_dynamo_and_restores_the_modules() -> None:
-    from gaussdiag.budget import dynamo_free
+    from gaussdiag.build.budget import dynamo_free
 
     real = sys.modules.get("torch._dynamo")
     with dynamo_free():
