@@ -158,11 +158,7 @@ def _inputs(problem: BoundSpec, meter: Meter, base: Mapping[str, torch.Tensor],
                         values.update({k: v for k, v in base.items() if k not in values})
                         values.update(drawn)
                         dist = _dist(problem, meter, i.sample, values)
-                        # the draws' shape, made directly: meta sampling runs torch's Python
-                        # reference kernels, whose first call imports torch._dynamo (1.5 s)
-                        drawn[name] = torch.empty(
-                            dist._extended_shape(torch.Size(i.sample_shape)),
-                            dtype=torch.float64, device=meta)
+                        drawn[name] = dist.sample(torch.Size(i.sample_shape))
                 out[name] = drawn[name]
             elif isinstance(i, ExprTensor):
                 values, _ = _params(problem, meter, None, base)
