@@ -66,7 +66,7 @@ def status_text(s: SpecReport) -> Text:
 def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> RenderableType:
     """The quantities as a table, or, where the console is too narrow for every column at
     its natural width, one line per quantity (a number or a verdict is never cut)."""
-    return _Fit(_quantity_grid(quantities, dtypes), _quantity_lines(quantities, dtypes))
+    return _Fit(_quantity_grid(quantities, dtypes), narrow=_quantity_lines(quantities, dtypes))
 
 
 def _quantity_grid(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Table:
@@ -99,12 +99,11 @@ class _Fit:
     """The first of the tables that fits the width at its minimum, else `narrow` (a number
     or a verdict is never cut: their columns do not wrap, so their minimum is their width)."""
 
-    def __init__(self, *choices: Table | RenderableType) -> None:
-        *self.tables, self.narrow = choices
+    def __init__(self, *tables: Table, narrow: RenderableType) -> None:
+        self.tables, self.narrow = tables, narrow
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for table in self.tables:
-            assert isinstance(table, Table)
             # measured unclamped (`Measurement.get` caps what it returns at the width given);
             # every column is no_wrap, so the natural width is the least that cuts nothing
             need = Measurement.get(console, options.update_width(1 << 16), table).maximum
@@ -155,7 +154,7 @@ def trajectory_table(report: SpecReport) -> RenderableType:
     return _Fit(_trajectory_grid(report, marks, spark=True),
                 _trajectory_grid(report, marks, spark=False),
                 _trajectory_grid(report, ends, spark=False),
-                _trajectory_lines(report, ends))
+                narrow=_trajectory_lines(report, ends))
 
 
 def _ran_short(report: SpecReport) -> bool:
@@ -185,12 +184,12 @@ def _trajectory_grid(report: SpecReport, marks: list[int], *, spark: bool) -> Ta
 
 def _trajectory_lines(report: SpecReport, marks: list[int]) -> RenderableType:
     lines: list[RenderableType] = [Text(_TRAJECTORY_TITLE, style="bold")]
+    short = _ran_short(report)
     for tr in report.trajectories:
         gaps = " · ".join(f"step {m} {number(tr.gaps[m - 1]) if m <= len(tr.gaps) else '-'}"
                           for m in marks)
         growth = "-" if tr.growth is None else f"x{tr.growth:.3g}"
-        done = (f" · steps done a {len(tr.loss_a)}, b {len(tr.loss_b)}"
-                if _ran_short(report) else "")
+        done = f" · steps done a {len(tr.loss_a)}, b {len(tr.loss_b)}" if short else ""
         lines.append(Prose(f"{gaps} · growth/step {growth}{done}", style="",
                            label=f"{tr.dtype.value}: "))
     return Group(*lines)
@@ -229,7 +228,7 @@ def cost_table(report: SpecReport) -> RenderableType:
                   for i, (dt, cell) in enumerate(zip(report.dtypes, cells, strict=True))]
     if caption:
         lines.append(Text(caption, style="dim"))
-    return _Fit(t, Group(*lines))
+    return _Fit(t, narrow=Group(*lines))
 
 
 def _cost_cell(report: SpecReport, side: SideName, dtype: DType) -> str:
