@@ -82,6 +82,16 @@ def _cost_phrase(me: SidePrecision, other: SidePrecision) -> tuple[bool | None, 
     return None, f"about the same cost as {o}"
 
 
+def _cheaper(a: SidePrecision, b: SidePrecision
+             ) -> tuple[SidePrecision, SidePrecision, str] | None:
+    """The clearly cheaper side, the other, and the words for how much (None: neither)."""
+    cheap, _ = _cost_phrase(a, b)
+    if cheap is None:
+        return None
+    pick, other = (a, b) if cheap else (b, a)
+    return pick, other, _cost_phrase(pick, other)[1]
+
+
 def recommend(a: SidePrecision, b: SidePrecision, better: Sequence[tuple[str, Better]],
               dtype: DType) -> Recommendation:
     """One side on accuracy and cost. Rules, first match wins:
@@ -105,10 +115,8 @@ def recommend(a: SidePrecision, b: SidePrecision, better: Sequence[tuple[str, Be
     gap = a.worst - b.worst
     lead = SideName.A if gap > 0 else SideName.B
     if a.all_correct and b.all_correct:
-        cheap, words = _cost_phrase(a, b)
-        if cheap is not None:
-            pick, other = (a, b) if cheap else (b, a)
-            _, words = _cost_phrase(pick, other)
+        if (found := _cheaper(a, b)) is not None:
+            pick, other, words = found
             return Recommendation(pick.side, f"use {pick.side.value}: both keep every quantity "
                                   f"accurate in {d}, and {pick.side.value} costs less "
                                   f"({words})")
@@ -133,10 +141,8 @@ def recommend(a: SidePrecision, b: SidePrecision, better: Sequence[tuple[str, Be
                               f"{wins[side]} of {len(better)} quantities "
                               f"({other.side.value} in {wins[other.side]})"
                               + _cost_tail(pick, other))
-    cheap, _ = _cost_phrase(a, b)
-    if cheap is not None:
-        pick, other = (a, b) if cheap else (b, a)
-        _, words = _cost_phrase(pick, other)
+    if (found := _cheaper(a, b)) is not None:
+        pick, other, words = found
         return Recommendation(pick.side, f"use {pick.side.value}: the sides keep about as "
                               f"many digits in {d}, and {pick.side.value} costs less "
                               f"({words})")
