@@ -36,6 +36,19 @@ class ProcRun:
         return self.max_rss_kib / scale
 
 
+# gaussdiag's own way to import torch (gaussdiag/torch_import.py), put in front of a script:
+# the collector off for the import, then everything so far frozen.
+FROZEN_IMPORT = ("import gc, runpy, sys; gc.disable(); import torch.distributions; gc.freeze(); "
+                 "gc.enable(); sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], "
+                 "run_name='__main__')")
+
+
+def with_frozen_import(cmd: Sequence[str]) -> list[str]:
+    """`[python, script, *args]` run with torch imported as gaussdiag imports it, so a ratio
+    against it leaves that import out of the comparison."""
+    return [cmd[0], "-c", FROZEN_IMPORT, *cmd[1:]]
+
+
 def child_env() -> dict[str, str]:
     """The environment for children: this checkout's package first on the path."""
     path = os.environ.get("PYTHONPATH", "")

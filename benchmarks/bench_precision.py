@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _handwritten_sweep import sweep as handwritten_sweep  # noqa: E402
-from _proc import ProcRun, run_once  # noqa: E402
+from _proc import ProcRun, run_once, with_frozen_import  # noqa: E402
 
 from gaussdiag.precision import ScaleParam, make_axis, sweep_normal  # noqa: E402
 from gaussdiag.vocab import DType  # noqa: E402
@@ -62,20 +62,22 @@ def in_process(n: int) -> tuple[float, float]:
     return cells / ours, cells / base
 
 
-def processes(n: int, runs: int) -> tuple[list[ProcRun], list[ProcRun]]:
+def processes(n: int, runs: int) -> tuple[list[ProcRun], list[ProcRun], list[ProcRun]]:
     ours_cmd = [sys.executable, "-m", "gaussdiag", "precision-check", "--sigma-n", str(n),
                 "--z-n", str(n)]
     base_cmd = [sys.executable, str(ROOT / "benchmarks" / "_handwritten_sweep.py"), str(n),
                 str(n)]
     ours: list[ProcRun] = []
     base: list[ProcRun] = []
-    for _ in range(runs):            # interleaved: a burst of load hits both alike
+    frozen: list[ProcRun] = []
+    for _ in range(runs):            # interleaved: a burst of load hits all alike
         base.append(run_once(base_cmd))
         ours.append(run_once(ours_cmd))
-    for r in (*ours, *base):
+        frozen.append(run_once(with_frozen_import(base_cmd)))
+    for r in (*ours, *base, *frozen):
         if r.returncode != 0:
             print(f"a run exited {r.returncode}: {r.stderr_tail}")
-    return ours, base
+    return ours, base, frozen
 
 
 def _verdict(ok: bool) -> str:
@@ -91,12 +93,17 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; grid "
           f"{args.n} x {args.n + 1} = {args.n * (args.n + 1):,} cells")
-    ours, base = processes(args.n, args.runs)
-    t_ours, t_base = (statistics.median(r.seconds for r in rs) for rs in (ours, base))
-    m_ours, m_base = (statistics.median(r.max_rss_mib for r in rs) for rs in (ours, base))
+    ours, base, frozen = processes(args.n, args.runs)
+    t_ours, t_base, t_frozen = (statistics.median(r.seconds for r in rs)
+                                for rs in (ours, base, frozen))
+    m_ours, m_base, m_frozen = (statistics.median(r.max_rss_mib for r in rs)
+                                for rs in (ours, base, frozen))
     print(f"whole process, median of {args.runs} interleaved runs each:")
     print(f"  gaussdiag precision-check : {t_ours:6.2f} s  {m_ours:7.0f} MiB peak RSS")
     print(f"  hand-written sweep        : {t_base:6.2f} s  {m_base:7.0f} MiB peak RSS")
+    print(f"  the same, torch imported as gaussdiag imports it (collector off, then "
+          f"gc.freeze): {t_frozen:.2f} s, {m_frozen:.0f} MiB; gaussdiag / it = "
+          f"{t_ours / t_frozen:.2f}x (for information: the goal is against the plain script)")
     rate, base_rate = in_process(args.n)
     print(f"in-process: sweep_normal {rate / 1e6:.2f} M cells/s, hand-written "
           f"{base_rate / 1e6:.2f} M cells/s (best of 3)")

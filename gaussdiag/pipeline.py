@@ -82,8 +82,9 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
 
 def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
               start: float) -> SpecReport:
-    import torch  # noqa: F401 - imported before the timer starts: the spec's own time
+    from gaussdiag.torch_import import import_torch
 
+    import_torch()  # before the timer starts: the spec's own time
     from gaussdiag.build import BoundSpec
 
     start = time.perf_counter()  # after the imports: the spec's own time

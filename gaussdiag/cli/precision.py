@@ -121,6 +121,7 @@ def precision_check(
     from gaussdiag.report import plot as rplot
     from gaussdiag.report import precision_json as rj
     from gaussdiag.report import precision_text as rt
+    from gaussdiag.torch_import import import_torch
 
     given = [f"--{name.replace('_', '-')}" for name in ctx.params
              if (source := ctx.get_parameter_source(name)) is not None
@@ -140,6 +141,7 @@ def precision_check(
                                         plain, fail_under, verbose)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
             _check_combination(dist, point is not None, plot is not None)
+            import_torch()
             if point is not None:
                 result = pc.check_point(dtype, param, pc.parse_point(point, param))
                 view = rt.render_point(result, plain=plain)
@@ -231,9 +233,11 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     from gaussdiag.report import precision_json as rj
     from gaussdiag.report import precision_text as rt
     from gaussdiag.spec import load_spec
+    from gaussdiag.torch_import import import_torch
 
     pc.check_low_dtype(dtype)
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
+    import_torch()
     with progress_line(console, verbose) as progress:
         results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements,
                                  progress=progress) for spec in loaded]

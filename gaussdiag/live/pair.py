@@ -78,7 +78,9 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
     is one error report."""
     from gaussdiag.live.compare import run
     from gaussdiag.pipeline import located
+    from gaussdiag.torch_import import import_torch
 
+    import_torch()  # before the pairs file imports it
     try:
         pairs = load_pairs(path)
     except SpecError as err:
