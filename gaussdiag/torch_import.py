@@ -1,8 +1,8 @@
 """Import torch for a gaussdiag process without paying the cyclic garbage collector for it.
 
-`import torch` (and sympy, which torch pulls in) makes millions of long-lived objects, and
-the collector walks all of them again at every full collection it triggers on the way: about
-0.3 s of a one-second diagnosis (`benchmarks/bench_compare.py`). So the import runs with the
+`import torch` makes millions of long-lived objects, and
+the collector walks all of them again at every full collection it triggers on the way: 0.3 to
+0.4 s of a small diagnosis (`benchmarks/bench_compare.py`). So the import runs with the
 collector off, and `gc.freeze()` then moves everything imported so far (torch, pydantic,
 typer, rich, gaussdiag) out of the collector's view for the rest of the process. Garbage made
 later is collected as usual. A process that has torch already (a user's own script calling
