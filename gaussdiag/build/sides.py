@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag import expr as ex
-from gaussdiag import suggest
 from gaussdiag.build import dist_args, singular
 from gaussdiag.build.built import BuiltSide, Env
 from gaussdiag.build.device import torch_dtype
 from gaussdiag.build.failures import LINALG_FIX, ConstraintFailure, constraint_failure, first_line
 from gaussdiag.spec import AffineTransform, LoadedSpec, PowerTransform, Side
+from gaussdiag.spec.checks import unknown_argument
 from gaussdiag.vocab import DType, Method, SideName
 
 if TYPE_CHECKING:
@@ -147,7 +147,8 @@ def wrap(problem: BoundSpec, side: SideName, dist: Any, values: Mapping[str, tor
 
 
 def check_arg_names(loaded: LoadedSpec, side: SideName, s: Side, cls: Any) -> None:
-    """Every `args:` key must be a keyword of the distribution's constructor."""
+    """Every `args:` key must be a keyword of the installed torch's constructor (the spec
+    checked them against torch 2.13's; another torch version may differ)."""
     import inspect
 
     accepted = [n for n, p in inspect.signature(cls.__init__).parameters.items()
@@ -155,11 +156,8 @@ def check_arg_names(loaded: LoadedSpec, side: SideName, s: Side, cls: Any) -> No
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     for key in s.args:
         if key not in accepted:
-            hint = suggest.hint(key, accepted)
-            raise loaded.error(
-                (side.value, "args", key),
-                f"unknown argument for {s.dist}{hint}; its arguments are: "
-                f"{', '.join(accepted)}")
+            raise loaded.error((side.value, "args", key),
+                               unknown_argument(cls.__name__, key, accepted))
 
 
 def transform(problem: BoundSpec, side: SideName, i: int, t: Any,

@@ -27,8 +27,8 @@ from gaussdiag.spec.models import (
     ValuesTensor,
     nested_shape,
 )
-from gaussdiag.spec.names import DISTRIBUTIONS
-from gaussdiag.suggest import closest
+from gaussdiag.spec.names import ARGUMENTS, DISTRIBUTIONS
+from gaussdiag.suggest import closest, hint
 from gaussdiag.vocab import Mode, SideName
 
 _DEVICES = re.compile(r"cpu|cuda|cuda:[0-9]+|mps|auto")
@@ -140,6 +140,10 @@ def _check_side(spec: Spec, name: SideName, problems: Collector) -> None:
     if kind == "dist":
         assert side.dist is not None
         _check_dist(side.dist, (s, "dist"), problems)
+        for key in side.args if side.dist in ARGUMENTS else ():
+            if key not in ARGUMENTS[side.dist]:
+                problems.add((s, "args", key),
+                             unknown_argument(side.dist, key, ARGUMENTS[side.dist]))
         if "method" in given and side.method is not None and mode is not Mode.RSAMPLE:
             problems.add((s, "method"), f"`method` only applies with `mode: rsample` "
                                         f"(mode is {mode.value})")
@@ -167,6 +171,13 @@ def _check_side(spec: Spec, name: SideName, problems: Collector) -> None:
             names = ", ".join(spec.inputs)
             problems.add((s,), f"several inputs ({names}): set `at:` to the one log_prob is "
                                "evaluated at")
+
+
+def unknown_argument(dist: str, key: str, accepted: Sequence[str]) -> str:
+    """The message for an `args:` key that `dist`'s constructor does not take (also the
+    build's, which checks the installed torch's signature)."""
+    return (f"unknown argument for {dist}{hint(key, accepted)}; its arguments are: "
+            f"{', '.join(accepted)}")
 
 
 def _check_dist(dist: str, path: KeyPath, problems: Collector) -> None:

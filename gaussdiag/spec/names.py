@@ -9,14 +9,47 @@ from __future__ import annotations
 # Distributions a spec may name as `dist:` (torch.distributions class names). Composite
 # classes (Independent, TransformedDistribution, MixtureSameFamily) are left out: `event_dims`
 # and `transforms` build the first two; mixtures need component specs the format lacks.
-DISTRIBUTIONS: tuple[str, ...] = (
-    "Normal", "MultivariateNormal", "LowRankMultivariateNormal", "LogNormal", "StudentT",
-    "Cauchy", "Laplace", "HalfNormal", "HalfCauchy", "Gumbel", "Exponential", "Gamma", "Chi2",
-    "InverseGamma", "Beta", "Dirichlet", "Uniform", "Weibull", "Pareto", "Kumaraswamy",
-    "FisherSnedecor", "VonMises", "GeneralizedPareto", "LogisticNormal", "ContinuousBernoulli",
-    "Wishart", "LKJCholesky", "Bernoulli", "Binomial", "Categorical", "Geometric",
-    "NegativeBinomial", "Poisson", "Multinomial", "OneHotCategorical",
-)
+ARGUMENTS: dict[str, tuple[str, ...]] = {
+    # The keywords of each constructor but validate_args, as torch 2.13 spells them: the spec
+    # checks `args:` keys against these without importing torch (a test holds them equal to
+    # the installed torch's signatures; the build checks the installed torch's again).
+    "Normal": ("loc", "scale"),
+    "MultivariateNormal": ("loc", "covariance_matrix", "precision_matrix", "scale_tril"),
+    "LowRankMultivariateNormal": ("loc", "cov_factor", "cov_diag"),
+    "LogNormal": ("loc", "scale"),
+    "StudentT": ("df", "loc", "scale"),
+    "Cauchy": ("loc", "scale"),
+    "Laplace": ("loc", "scale"),
+    "HalfNormal": ("scale",),
+    "HalfCauchy": ("scale",),
+    "Gumbel": ("loc", "scale"),
+    "Exponential": ("rate",),
+    "Gamma": ("concentration", "rate"),
+    "Chi2": ("df",),
+    "InverseGamma": ("concentration", "rate"),
+    "Beta": ("concentration1", "concentration0"),
+    "Dirichlet": ("concentration",),
+    "Uniform": ("low", "high"),
+    "Weibull": ("scale", "concentration"),
+    "Pareto": ("scale", "alpha"),
+    "Kumaraswamy": ("concentration1", "concentration0"),
+    "FisherSnedecor": ("df1", "df2"),
+    "VonMises": ("loc", "concentration"),
+    "GeneralizedPareto": ("loc", "scale", "concentration"),
+    "LogisticNormal": ("loc", "scale"),
+    "ContinuousBernoulli": ("probs", "logits", "lims"),
+    "Wishart": ("df", "covariance_matrix", "precision_matrix", "scale_tril"),
+    "LKJCholesky": ("dim", "concentration"),
+    "Bernoulli": ("probs", "logits"),
+    "Binomial": ("total_count", "probs", "logits"),
+    "Categorical": ("probs", "logits"),
+    "Geometric": ("probs", "logits"),
+    "NegativeBinomial": ("total_count", "probs", "logits"),
+    "Poisson": ("rate",),
+    "Multinomial": ("total_count", "probs", "logits"),
+    "OneHotCategorical": ("probs", "logits"),
+}
+DISTRIBUTIONS: tuple[str, ...] = tuple(ARGUMENTS)
 
 # Elementwise transforms a side may list in `transforms:` (dict forms: affine, power). The
 # models spell the same names as a Literal (`models.TransformName`); a test keeps them equal.
