@@ -23,6 +23,7 @@ from gaussdiag import tolerance as tl
 from gaussdiag.attribute.candidates import CANDIDATES, Candidate, chain, compositions, name_of
 from gaussdiag.attribute.quantities import compute_quantities, normwise, runs_agree
 from gaussdiag.build import ConstraintFailure, Overrides
+from gaussdiag.errors import GaussdiagError
 from gaussdiag.evaluate import SideRun, run_side
 from gaussdiag.results import Cause, Quantity
 from gaussdiag.vocab import DType, SideName
@@ -93,8 +94,11 @@ def screen(problem: Problem, kappa: float, point_quantities: list[Quantity]) -> 
     if small is None:
         return None
     checker = Checker(small, kappa, {})
-    a = checker.reference(SideName.A, False, True)
-    b = checker.reference(SideName.B, False, True)
+    try:
+        a = checker.reference(SideName.A, False, True)
+        b = checker.reference(SideName.B, False, True)
+    except GaussdiagError:  # a side that cannot take the cut shapes: full size only
+        return None
     if a is None or b is None:
         return None
     tol64 = tl.search_tol(kappa)
@@ -177,8 +181,8 @@ class Checker:
         try:
             return run_side(self.problem, side, DType.FLOAT64, jittered=jittered,
                             overrides=overrides, grads=grads, validate=False)
-        except (ConstraintFailure, RuntimeError, ValueError):
-            return None
+        except (ConstraintFailure, GaussdiagError, RuntimeError, ValueError):
+            return None  # a side that fails under the override is not explained by it
 
 
 def _same_nans(x: SideRun, y: SideRun) -> bool:

@@ -12,7 +12,7 @@ memory and work on the meta device before anything is allocated, with `budget`'s
 from gaussdiag.build.built import BuiltSide, Env, Overrides
 from gaussdiag.build.device import resolve_device, seeded, torch_dtype
 from gaussdiag.build.failures import LINALG_FIX, ConstraintFailure, constraint_failure
-from gaussdiag.build.point import jitter_point
+from gaussdiag.build.point import cut_copy, jitter_point, largest
 from gaussdiag.build.problem import BoundSpec
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "Overrides",
     "BoundSpec",
     "constraint_failure",
+    "cut_copy",
     "jitter_point",
+    "largest",
     "resolve_device",
     "seeded",
     "torch_dtype",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gaussdiag.spec import (
     EyeInit,
@@ -17,6 +17,7 @@ from gaussdiag.spec import (
     UniformInit,
     ValuesTensor,
 )
+from gaussdiag.vocab import SideName
 
 if TYPE_CHECKING:
     import torch
@@ -80,16 +81,43 @@ def sliced(problem: BoundSpec, keep: int = 16) -> BoundSpec | None:
     evidence for the reparameterization search at large n (a diagonal or elementwise
     structure survives slicing; anything else is caught by the caller's faithfulness
     check and the full-size confirmation). None when nothing is large enough to cut."""
-    import copy
-    from collections import Counter
-
-    sizes = Counter(d for n in problem.leaf_names for d in problem.base[n].shape if d > 4 * keep)
-    if not sizes:
+    if largest(problem.base, problem.leaf_names, keep) is None:
         return None
-    big = max(sizes)
     for name in problem.spec.inputs:  # draw every sample input before cutting
         if isinstance(problem.spec.inputs[name], SampleInput):
             problem.sample_input(name)
+    return cut_copy(problem, keep)
+
+
+class Sliceable(Protocol):
+    """What `cut_copy` reads and replaces: either front end's problem."""
+
+    base: dict[str, torch.Tensor]
+    leaf_names: list[str]
+    jittered: dict[str, torch.Tensor] | None
+    _sample_inputs: dict[str, torch.Tensor]
+    _reference: dict[SideName, Any]
+
+    def jitter(self) -> dict[str, torch.Tensor]: ...
+
+
+def largest(base: Mapping[str, torch.Tensor], leaf_names: Iterable[str], keep: int
+            ) -> int | None:
+    """The largest dimension of any leaf above 4 * keep, or None."""
+    return max((d for n in leaf_names for d in base[n].shape if d > 4 * keep), default=None)
+
+
+P = TypeVar("P", bound=Sliceable)
+
+
+def cut_copy(problem: P, keep: int) -> P:
+    """A shallow copy of `problem` whose point, jittered point and drawn sample inputs are
+    cut to `keep` along every dim of the largest size (see `sliced`); its sample inputs
+    must be drawn already. No cached reference builds."""
+    import copy
+
+    big = largest(problem.base, problem.leaf_names, keep)
+    assert big is not None
 
     def cut(t: torch.Tensor) -> torch.Tensor:
         for dim, size in enumerate(t.shape):

@@ -8,7 +8,8 @@ A module param's leaves are its parameters, named `net.fc.weight`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,9 @@ from gaussdiag.build import (
     ConstraintFailure,
     Env,
     Overrides,
+    cut_copy,
     jitter_point,
+    largest,
     resolve_device,
     torch_dtype,
 )
@@ -149,10 +152,18 @@ class LiveProblem:
             self.jittered = jitter_point(self.base, self.grad_names, self.seed)
         return self.jittered
 
-    def sliced(self, keep: int = 16) -> None:
-        """None: a side's code may depend on its shapes (a `view(-1, 3, 3)`, a layer's
-        width), so the search runs at full size only."""
-        del keep
+    def sliced(self, keep: int = 16) -> LiveProblem | None:
+        """A copy cut to `keep` along the largest dimension, for screening the search (as a
+        spec's, `gaussdiag.build.point.sliced`). A side's code may depend on its shapes (a
+        `view(-1, 3, 3)`): the screen keeps a slice only where both sides run on it and
+        differ as at full size, and every candidate is confirmed at full size. None with an
+        nn.Module param (its layers fix the shapes), or when nothing is large enough."""
+        if self._modules or largest(self.base, self.leaf_names, keep) is None:
+            return None
+        for name, value in self.settings.inputs.items():  # drawn before cutting
+            if isinstance(value, Sample):
+                self.sample_input(name)
+        return cut_copy(self, keep)
 
     # ---- environments --------------------------------------------------------------------
 
@@ -244,9 +255,13 @@ class LiveProblem:
 
     def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
               ) -> BuiltSide:
-        del validate  # the user's code constructs the distribution and decides its checks
         live = self.sides[side]
-        out = live.call(env.values, self.seed, torch_dtype(dtype))
+        if validate:
+            out = live.call(env.values, self.seed, torch_dtype(dtype))
+        else:  # the search's re-runs: torch's default checks off (the side's own runs did
+            # them); a distribution the user builds with validate_args=True still checks
+            with _default_validation_off():
+                out = live.call(env.values, self.seed, torch_dtype(dtype))
         at = self.settings.at if self.mode is not Mode.RSAMPLE else None
         built = live.result(out, self.mode, torch_dtype(dtype), self.settings.sample_shape, at)
         self._kinds[side] = ("dist" if built.dist is not None else
@@ -317,7 +332,7 @@ class LiveProblem:
 
         try:
             env = self.env(DType.FLOAT64, side)
-            built = self.build(side, env, DType.FLOAT64)
+            built = self.build(side, env, DType.FLOAT64, validate=False)  # checked before
             leaf = env.leaves[param]
             out = []
             for arg, value in built.args.items():
@@ -356,3 +371,17 @@ def _owner(module: Any, path: str) -> tuple[Any, str]:
     owner_path, _, attr = path.rpartition(".")
     return (module.get_submodule(owner_path) if owner_path else module), attr
 
+
+@contextmanager
+def _default_validation_off() -> Iterator[None]:
+    """torch.distributions' default `validate_args` off for the block, then as it was (at
+    n = 1024 a MultivariateNormal's symmetry and positive-definiteness checks cost about as
+    much as its Cholesky factor)."""
+    from torch.distributions import Distribution
+
+    before = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(before)
