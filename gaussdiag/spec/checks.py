@@ -35,7 +35,7 @@ _DEVICES = re.compile(r"cpu|cuda|cuda:[0-9]+|mps|auto")
 
 
 class Collector:
-    """Collects cross-field problems; all are raised together, in document order."""
+    """Collects cross-field problems (the loader raises them with the models' own)."""
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
@@ -44,12 +44,10 @@ class Collector:
     def add(self, path: KeyPath, message: str) -> None:
         self.found.append(Pending(path, self.doc.position(path), message))
 
-    def raise_all(self) -> None:
-        if self.found:
-            raise self.doc.errors(self.found)
 
-
-def check(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int) -> None:
+def cross_field_problems(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int
+                         ) -> list[Pending]:
+    """Every cross-field problem of `spec`, in the order found."""
     problems = Collector(doc)
     _check_names(spec, problems)
     _check_top(spec, problems)
@@ -58,7 +56,7 @@ def check(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int) ->
     refs = _check_expressions(spec, problems)
     _check_samples(spec, refs, problems)
     _check_tensors(spec, data, problems, max_elements)
-    problems.raise_all()
+    return problems.found
 
 
 def _check_names(spec: Spec, problems: Collector) -> None:

@@ -20,10 +20,10 @@ import yaml
 
 from gaussdiag.errors import SpecError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
-from gaussdiag.spec.checks import check
+from gaussdiag.spec.checks import cross_field_problems
 from gaussdiag.spec.document import NULL_TAG, Document, compose, describe, show
 from gaussdiag.spec.located import KeyPath, format_path, nearest, parse_dotted, spec_error
-from gaussdiag.spec.messages import validate
+from gaussdiag.spec.messages import validate_collecting
 from gaussdiag.spec.models import Spec
 from gaussdiag.vocab import SideName
 
@@ -128,10 +128,15 @@ def load_spec_text(text: str, file: str, *,
         else:
             raise doc.error(("version",), f"expected the number 1, found {describe(version)}")
 
-    spec = validate(data, doc)
-    if not spec.name:
-        spec = spec.model_copy(update={"name": Path(file).stem})
-    check(spec, data, doc, max_elements)
+    spec, problems, hidden = validate_collecting(data, doc)
+    if spec is not None:
+        if not spec.name:
+            spec = spec.model_copy(update={"name": Path(file).stem})
+        problems += [p for p in cross_field_problems(spec, data, doc, max_elements)
+                     if not any(p.path[:len(h)] == h for h in hidden)]
+    if problems:
+        raise doc.errors(problems)
+    assert spec is not None
     lines = {path: mark[0] + 1 for path, mark in doc.marks.items()}
     columns = {path: mark[1] + 1 for path, mark in doc.marks.items()}
     return LoadedSpec(spec=spec, file=file, lines=MappingProxyType(lines),

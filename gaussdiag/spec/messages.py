@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from enum import Enum
 from types import UnionType
@@ -65,14 +66,46 @@ _MARKERS: dict[type[BaseModel], tuple[str, ...]] = {
 }
 
 
-def validate(data: dict[str, Any], doc: Document) -> Spec:
+def validate_collecting(data: dict[str, Any], doc: Document
+                        ) -> tuple[Spec | None, list[Pending], list[KeyPath]]:
+    """The spec and its problems. When every problem is an unknown key, the spec is also
+    validated without those keys, so that the cross-field checks can run on it and all
+    problems are reported in one run; the third item is then the mappings that hold a key
+    close to a field name (a misspelt field can cause what is found under them: those
+    findings are left out)."""
+    try:
+        return _model(data), [], []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=True)
+    problems = _translate(errors, data, doc)
+    unknown = [tuple(e["loc"]) for e in errors]
+    if not all(e["type"] == "extra_forbidden" for e in errors) or \
+            not all(isinstance(value_at(data, loc[:-1]), dict) for loc in unknown):
+        return None, problems, []
+    pruned = copy.deepcopy(data)
+    for loc in unknown:
+        value_at(pruned, loc[:-1]).pop(loc[-1], None)
+    # a key close to a field name is likely that field misspelt: its mapping is hidden
+    typos = [loc[:-1] for loc in unknown if closest(str(loc[-1]), _field_names())]
+    try:
+        return _model(pruned), problems, typos
+    except ValidationError:
+        return None, problems, []
+
+
+def _field_names() -> list[str]:
+    """Every key any model of the spec takes."""
+    from gaussdiag.spec import models
+
+    return sorted({name for v in vars(models).values()
+                   if isinstance(v, type) and issubclass(v, BaseModel) and v is not BaseModel
+                   for name in v.model_fields})
+
+
+def _model(data: dict[str, Any]) -> Spec:
     # JSON in strict mode: enums take their string values, but nothing else is coerced (a
     # quoted "3" is not an integer, `yes` is not true). NaN and infinities pass through json.
-    try:
-        return Spec.model_validate_json(json.dumps(data), strict=True)
-    except ValidationError as exc:
-        problems = _translate(exc.errors(include_url=False, include_context=True), data, doc)
-    raise doc.errors(problems) from None
+    return Spec.model_validate_json(json.dumps(data), strict=True)
 
 
 def _translate(errors: list[ErrorDetails], data: Any, doc: Document) -> list[Pending]:
