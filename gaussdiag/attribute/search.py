@@ -94,9 +94,11 @@ def screen(problem: Problem, kappa: float, point_quantities: list[Quantity]) -> 
     if small is None:
         return None
     checker = Checker(small, kappa, {})
-    try:
+    try:  # every reference the screen reads, at both points, before any candidate
         a = checker.reference(SideName.A, False, True)
         b = checker.reference(SideName.B, False, True)
+        for side in SideName:
+            checker.reference(side, True, True)
     except GaussdiagError:  # a side that cannot take the cut shapes: full size only
         return None
     if a is None or b is None:

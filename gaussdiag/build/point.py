@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from gaussdiag.build.torch_warnings import WarningLog
 from gaussdiag.spec import (
     EyeInit,
     FullInit,
@@ -95,6 +96,7 @@ class Sliceable(Protocol):
     base: dict[str, torch.Tensor]
     leaf_names: list[str]
     jittered: dict[str, torch.Tensor] | None
+    warnings: WarningLog
     _sample_inputs: dict[str, torch.Tensor]
     _reference: dict[SideName, Any]
 
@@ -113,7 +115,8 @@ P = TypeVar("P", bound=Sliceable)
 def cut_copy(problem: P, keep: int) -> P:
     """A shallow copy of `problem` whose point, jittered point and drawn sample inputs are
     cut to `keep` along every dim of the largest size (see `sliced`); its sample inputs
-    must be drawn already. No cached reference builds."""
+    must be drawn already. No cached reference builds, and a warning log of its own (what
+    torch says about the slice is not a note on the problem)."""
     import copy
 
     big = largest(problem.base, problem.leaf_names, keep)
@@ -130,6 +133,9 @@ def cut_copy(problem: P, keep: int) -> P:
     out.jittered = {k: cut(v) for k, v in problem.jitter().items()}
     out._sample_inputs = {k: cut(v) for k, v in problem._sample_inputs.items()}
     out._reference = {}
+    out.warnings = WarningLog()
+    if hasattr(out, "_kinds"):  # the Python front end caches what each side returned
+        out._kinds = {}
     return out
 
 

@@ -100,5 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (and `python -m gaussdiag`): the process is the command's."""
+    from gaussdiag.torch_import import own_process
+
+    own_process()
     sys.exit(main())

@@ -8,8 +8,7 @@ A module param's leaves are its parameters, named `net.fc.weight`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -256,12 +255,8 @@ class LiveProblem:
     def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
               ) -> BuiltSide:
         live = self.sides[side]
-        if validate:
-            out = live.call(env.values, self.seed, torch_dtype(dtype))
-        else:  # the search's re-runs: torch's default checks off (the side's own runs did
-            # them); a distribution the user builds with validate_args=True still checks
-            with _default_validation_off():
-                out = live.call(env.values, self.seed, torch_dtype(dtype))
+        # validate=False: the search's re-runs (the side's own runs did torch's checks)
+        out = live.call(env.values, self.seed, torch_dtype(dtype), validate=validate)
         at = self.settings.at if self.mode is not Mode.RSAMPLE else None
         built = live.result(out, self.mode, torch_dtype(dtype), self.settings.sample_shape, at)
         self._kinds[side] = ("dist" if built.dist is not None else
@@ -370,18 +365,3 @@ def _dtype(t: torch.Tensor, tdt: torch.dtype) -> torch.dtype:
 def _owner(module: Any, path: str) -> tuple[Any, str]:
     owner_path, _, attr = path.rpartition(".")
     return (module.get_submodule(owner_path) if owner_path else module), attr
-
-
-@contextmanager
-def _default_validation_off() -> Iterator[None]:
-    """torch.distributions' default `validate_args` off for the block, then as it was (at
-    n = 1024 a MultivariateNormal's symmetry and positive-definiteness checks cost about as
-    much as its Cholesky factor)."""
-    from torch.distributions import Distribution
-
-    before = Distribution._validate_args
-    Distribution.set_default_validate_args(False)
-    try:
-        yield
-    finally:
-        Distribution.set_default_validate_args(before)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -64,15 +66,18 @@ class LiveSide:
 
     # ---- calling -------------------------------------------------------------------------
 
-    def call(self, values: Mapping[str, Any], seed: int, tdt: torch.dtype) -> Any:
+    def call(self, values: Mapping[str, Any], seed: int, tdt: torch.dtype, *,
+             validate: bool = True) -> Any:
         """The side's result, called under the seed (dropout and draws repeat across dtypes).
         A broken constraint becomes ConstraintFailure, anything else it raises a
-        GaussdiagError with its type and message."""
+        GaussdiagError with its type and message. validate=False turns torch's default
+        argument checks off for the call (a distribution built with validate_args=True
+        still checks)."""
         import torch
 
         kwargs = {n: values[n] for n in self.takes if n in values}
         try:
-            with seeded(seed):
+            with seeded(seed), (nullcontext() if validate else _default_validation_off()):
                 return self.fn(**kwargs)
         except ValueError as err:
             if str(err).startswith("Expected parameter"):
@@ -256,3 +261,32 @@ def _dt(dtype: torch.dtype) -> str:
 def _first(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+_VALIDATION_LOCK = threading.Lock()
+_open_blocks = 0          # `_default_validation_off` blocks open now, in any thread
+_saved_default = True     # torch's default when the first of them opened
+
+
+@contextmanager
+def _default_validation_off() -> Iterator[None]:
+    """torch.distributions' default `validate_args` off for the block (at n = 1024 a
+    MultivariateNormal's symmetry and positive-definiteness checks cost about as much as its
+    Cholesky factor), then as it was once the last such block in any thread ends. The default
+    is process-wide: while a search runs, other threads' distributions built without
+    `validate_args=` skip their checks too."""
+    global _open_blocks, _saved_default
+    from torch.distributions import Distribution
+
+    with _VALIDATION_LOCK:
+        if _open_blocks == 0:
+            _saved_default = Distribution._validate_args
+        _open_blocks += 1
+        Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        with _VALIDATION_LOCK:
+            _open_blocks -= 1
+            if _open_blocks == 0:
+                Distribution.set_default_validate_args(_saved_default)

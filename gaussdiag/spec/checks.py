@@ -3,6 +3,7 @@ expressions (parsed, never evaluated), sampled inputs and tensor sizes."""
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import re
@@ -27,7 +28,7 @@ from gaussdiag.spec.models import (
     ValuesTensor,
     nested_shape,
 )
-from gaussdiag.spec.names import ARGUMENTS, DISTRIBUTIONS
+from gaussdiag.spec.names import ARGUMENTS, ARGUMENTS_TORCH, DISTRIBUTIONS
 from gaussdiag.suggest import closest, hint
 from gaussdiag.vocab import Mode, SideName
 
@@ -138,7 +139,7 @@ def _check_side(spec: Spec, name: SideName, problems: Collector) -> None:
     if kind == "dist":
         assert side.dist is not None
         _check_dist(side.dist, (s, "dist"), problems)
-        for key in side.args if side.dist in ARGUMENTS else ():
+        for key in side.args if side.dist in ARGUMENTS and _table_applies() else ():
             if key not in ARGUMENTS[side.dist]:
                 problems.add((s, "args", key),
                              unknown_argument(side.dist, key, ARGUMENTS[side.dist]))
@@ -169,6 +170,19 @@ def _check_side(spec: Spec, name: SideName, problems: Collector) -> None:
             names = ", ".join(spec.inputs)
             problems.add((s,), f"several inputs ({names}): set `at:` to the one log_prob is "
                                "evaluated at")
+
+
+@functools.cache
+def _table_applies() -> bool:
+    """Whether the installed torch is no newer than the one ARGUMENTS was read from (an
+    unknown or unreadable version: no, and the build checks the keywords)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = re.match(r"(\d+)\.(\d+)", version("torch"))
+    except PackageNotFoundError:
+        return False
+    return found is not None and (int(found[1]), int(found[2])) <= ARGUMENTS_TORCH
 
 
 def unknown_argument(dist: str, key: str, accepted: Sequence[str]) -> str:

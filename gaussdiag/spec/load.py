@@ -128,12 +128,11 @@ def load_spec_text(text: str, file: str, *,
         else:
             raise doc.error(("version",), f"expected the number 1, found {describe(version)}")
 
-    spec, problems, hidden = validate_collecting(data, doc)
+    spec, problems = validate_collecting(data, doc)
     if spec is not None:
         if not spec.name:
             spec = spec.model_copy(update={"name": Path(file).stem})
-        problems += [p for p in cross_field_problems(spec, data, doc, max_elements)
-                     if not any(p.path[:len(h)] == h for h in hidden)]
+        problems += cross_field_problems(spec, data, doc, max_elements)
     if problems:
         raise doc.errors(problems)
     assert spec is not None

@@ -66,40 +66,35 @@ _MARKERS: dict[type[BaseModel], tuple[str, ...]] = {
 }
 
 
+# How an unknown key close to a field of its mapping is reported: a misspelt field.
+NEAR_MISS = "unknown key (did you mean"
+
+
 def validate_collecting(data: dict[str, Any], doc: Document
-                        ) -> tuple[Spec | None, list[Pending], list[KeyPath]]:
-    """The spec and its problems. When every problem is an unknown key, the spec is also
-    validated without those keys, so that the cross-field checks can run on it and all
-    problems are reported in one run; the third item is then the mappings that hold a key
-    close to a field name (a misspelt field can cause what is found under them: those
-    findings are left out)."""
+                        ) -> tuple[Spec | None, list[Pending]]:
+    """The spec (None if the models reject it) and the models' problems. When every problem
+    is an unknown key and none of them looks like a misspelt field (`evnt_dims`: a near
+    miss of a key that mapping takes), the spec returned is the one without those keys, so
+    the cross-field rules can run on it and every problem is reported in one run. After a
+    misspelt field they would report its consequences (`inptus` makes `at: x` name no
+    input), so then no spec is returned."""
     try:
-        return _model(data), [], []
+        return _model(data), []
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=True)
     problems = _translate(errors, data, doc)
     unknown = [tuple(e["loc"]) for e in errors]
     if not all(e["type"] == "extra_forbidden" for e in errors) or \
-            not all(isinstance(value_at(data, loc[:-1]), dict) for loc in unknown):
-        return None, problems, []
+            not all(isinstance(value_at(data, loc[:-1]), dict) for loc in unknown) or \
+            any(p.message.startswith(NEAR_MISS) for p in problems):
+        return None, problems
     pruned = copy.deepcopy(data)
     for loc in unknown:
         value_at(pruned, loc[:-1]).pop(loc[-1], None)
-    # a key close to a field name is likely that field misspelt: its mapping is hidden
-    typos = [loc[:-1] for loc in unknown if closest(str(loc[-1]), _field_names())]
     try:
-        return _model(pruned), problems, typos
+        return _model(pruned), problems
     except ValidationError:
-        return None, problems, []
-
-
-def _field_names() -> list[str]:
-    """Every key any model of the spec takes."""
-    from gaussdiag.spec import models
-
-    return sorted({name for v in vars(models).values()
-                   if isinstance(v, type) and issubclass(v, BaseModel) and v is not BaseModel
-                   for name in v.model_fields})
+        return None, problems
 
 
 def _model(data: dict[str, Any]) -> Spec:
@@ -185,8 +180,10 @@ def _translate_one(err: ErrorDetails, data: Any, doc: Document) -> Pending | Non
     if kind == "extra_forbidden":
         fields = list(parent.model_fields) if parent is not None else []
         close = closest(str(here[-1]), fields)
-        hint = f"did you mean '{close}'?" if close else f"expected one of: {', '.join(fields)}"
-        return Pending(here, doc.position(here), f"unknown key ({hint})")
+        if close:
+            return Pending(here, doc.position(here), f"{NEAR_MISS} '{close}'?)")
+        return Pending(here, doc.position(here),
+                       f"unknown key (expected one of: {', '.join(fields)})")
     if via_literal_union is not None and kind == "literal_error":
         where, variants = via_literal_union
         what, forms = _FORMS[variants]

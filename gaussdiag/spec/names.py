@@ -9,10 +9,14 @@ from __future__ import annotations
 # Distributions a spec may name as `dist:` (torch.distributions class names). Composite
 # classes (Independent, TransformedDistribution, MixtureSameFamily) are left out: `event_dims`
 # and `transforms` build the first two; mixtures need component specs the format lacks.
+# The torch release ARGUMENTS was read from. A newer torch may take more keywords, so the
+# spec checks `args:` keys against the table only up to this release (read from the package
+# metadata, not by importing torch); the build checks the installed torch's signatures.
+ARGUMENTS_TORCH = (2, 13)
+
 ARGUMENTS: dict[str, tuple[str, ...]] = {
-    # The keywords of each constructor but validate_args, as torch 2.13 spells them: the spec
-    # checks `args:` keys against these without importing torch (a test holds them equal to
-    # the installed torch's signatures; the build checks the installed torch's again).
+    # The keywords of each constructor but validate_args (a test holds them equal to the
+    # installed torch's signatures).
     "Normal": ("loc", "scale"),
     "MultivariateNormal": ("loc", "covariance_matrix", "precision_matrix", "scale_tril"),
     "LowRankMultivariateNormal": ("loc", "cov_factor", "cov_diag"),

@@ -4,6 +4,9 @@ side that cannot take a slice or an override."""
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -114,3 +117,58 @@ def test_a_side_raising_under_an_override_rules_the_candidate_out(
     report = _compare(picky)
     assert report.error is None and report.verdict == "parameterization"
     assert _cause(report) == ("b", "std", "sqrt")
+
+
+def test_what_torch_says_about_the_slice_is_not_a_note() -> None:
+    def mvn_warns_when_small(mean: torch.Tensor, std: torch.Tensor) -> MultivariateNormal:
+        if mean.shape[-1] < 100:
+            warnings.warn("only on the slice", UserWarning, stacklevel=1)
+        return MultivariateNormal(mean, torch.diag_embed(std))
+
+    report = _compare(mvn_warns_when_small)
+    assert any(SLICE_NOTE in n for n in report.notes)  # the slice did run
+    assert not any("only on the slice" in n for n in report.notes)
+
+
+def test_a_side_failing_on_the_jittered_slice_falls_back_to_full_size() -> None:
+    point = _std()[:16].to(torch.float32)
+
+    def mvn_point_only_when_small(mean: torch.Tensor, std: torch.Tensor) -> MultivariateNormal:
+        if std.shape[-1] < 100 and not torch.allclose(std.detach().float(), point):
+            raise RuntimeError("a small std must be the point's")
+        return MultivariateNormal(mean, torch.diag_embed(std))
+
+    report = _compare(mvn_point_only_when_small)
+    assert report.error is None and _cause(report) == ("a", "std", "square")
+    assert not any(SLICE_NOTE in n for n in report.notes)
+
+
+def test_the_default_is_restored_when_the_last_thread_leaves() -> None:
+    """Two threads' blocks overlapping (A opens, B opens, A closes, B closes): checks stay
+    off until B closes, then come back as they were before A."""
+    from gaussdiag.live.sides import _default_validation_off
+
+    before = Distribution._validate_args
+    a_open, b_open, a_closed = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def a() -> None:
+        with _default_validation_off():
+            a_open.set()
+            b_open.wait(10)
+        a_closed.set()
+
+    def b() -> None:
+        a_open.wait(10)
+        with _default_validation_off():
+            b_open.set()
+            a_closed.wait(10)
+            seen["after a closed"] = Distribution._validate_args
+
+    threads = [threading.Thread(target=f) for f in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == {"after a closed": False}
+    assert Distribution._validate_args is before
