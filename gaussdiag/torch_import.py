@@ -35,10 +35,7 @@ def import_torch() -> None:
     gc.disable()
     try:
         import torch.distributions  # noqa: F401
-    except BaseException:
+        gc.freeze()  # only after an import that worked
+    finally:
         if enabled:
             gc.enable()
-        raise
-    gc.freeze()
-    if enabled:
-        gc.enable()

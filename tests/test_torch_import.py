@@ -16,11 +16,15 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, timeout=120)
 
 
+def _owned(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` in a child process that the command owns, as the console entry point makes it."""
+    return _run("import gc, sys\n"
+                "from gaussdiag.torch_import import import_torch, own_process\n"
+                "own_process()\n" + code)
+
+
 def test_imports_torch_freezes_and_turns_the_collector_back_on() -> None:
-    r = _run("import gc, sys\n"
-             "from gaussdiag.torch_import import import_torch, own_process\n"
-             "assert 'torch' not in sys.modules and gc.get_freeze_count() == 0\n"
-             "own_process()\n"
+    r = _owned("assert 'torch' not in sys.modules and gc.get_freeze_count() == 0\n"
              "seen = []\n"
              "gc.callbacks.append(lambda phase, info: seen.append(phase))\n"
              "import_torch()\n"
@@ -33,17 +37,14 @@ def test_imports_torch_freezes_and_turns_the_collector_back_on() -> None:
 
 
 def test_a_disabled_collector_stays_disabled() -> None:
-    r = _run("import gc\n"
-             "from gaussdiag.torch_import import import_torch, own_process\n"
-             "own_process(); gc.disable(); import_torch(); assert not gc.isenabled()\n")
+    r = _owned("gc.disable(); import_torch(); assert not gc.isenabled()\n")
     assert r.returncode == 0, r.stderr
 
 
 def test_leaves_a_process_that_has_torch_alone() -> None:
-    r = _run("import gc, torch\n"
-             "from gaussdiag.torch_import import import_torch, own_process\n"
-             "own_process(); import_torch()\n"
-             "assert gc.get_freeze_count() == 0 and gc.isenabled()\n")
+    r = _owned("import torch\n"
+               "import_torch()\n"
+               "assert gc.get_freeze_count() == 0 and gc.isenabled()\n")
     assert r.returncode == 0, r.stderr
 
 
@@ -59,14 +60,11 @@ def test_a_user_s_program_gets_a_plain_import() -> None:
 
 
 def test_a_failed_import_still_turns_the_collector_back_on() -> None:
-    r = _run("import gc, sys\n"
-             "class Refuse:\n"
+    r = _owned("class Refuse:\n"
              "    def find_spec(self, name, path=None, target=None):\n"
              "        if name == 'torch':\n"
              "            raise ImportError('no torch here')\n"
              "sys.meta_path.insert(0, Refuse())\n"
-             "from gaussdiag.torch_import import import_torch, own_process\n"
-             "own_process()\n"
              "try:\n"
              "    import_torch()\n"
              "except ImportError:\n"

@@ -134,8 +134,6 @@ def cut_copy(problem: P, keep: int) -> P:
     out._sample_inputs = {k: cut(v) for k, v in problem._sample_inputs.items()}
     out._reference = {}
     out.warnings = WarningLog()
-    if hasattr(out, "_kinds"):  # the Python front end caches what each side returned
-        out._kinds = {}
     return out
 
 

@@ -162,7 +162,9 @@ class LiveProblem:
         for name, value in self.settings.inputs.items():  # drawn before cutting
             if isinstance(value, Sample):
                 self.sample_input(name)
-        return cut_copy(self, keep)
+        small = cut_copy(self, keep)
+        small._kinds = {}  # what each side returned, found again on the slice
+        return small
 
     # ---- environments --------------------------------------------------------------------
 
