@@ -44,8 +44,9 @@ def main() -> int:
     from torch.distributions import Independent, MultivariateNormal, Normal
 
     import gaussdiag
-    from gaussdiag.pipeline import Options, diagnose
-    from gaussdiag.spec import load_spec_text
+    from gaussdiag.frontends.yaml.run import diagnose
+    from gaussdiag.frontends.yaml.spec import load_spec_text
+    from gaussdiag.pipeline import Options
 
     def a(mean: torch.Tensor, std: torch.Tensor) -> MultivariateNormal:
         return MultivariateNormal(mean, torch.diag_embed(std))

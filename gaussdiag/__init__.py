@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 
 from gaussdiag.errors import GaussdiagError, SpecError
+from gaussdiag.frontends.python.compare import compare
+from gaussdiag.frontends.python.pair import Pair
+from gaussdiag.frontends.python.settings import sample
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
-from gaussdiag.live.compare import compare
-from gaussdiag.live.pair import Pair
-from gaussdiag.live.settings import sample
 from gaussdiag.results import SpecReport
 from gaussdiag.vocab import Verdict
 

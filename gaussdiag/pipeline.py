@@ -1,4 +1,6 @@
-"""The compare pipeline for one spec: spec -> build -> evaluate -> attribute -> SpecReport.
+"""The coordinator: a problem from any front end -> run both sides in every dtype (engine)
+-> attribute (the judge) -> SpecReport. Both front ends call `diagnose_problem`; `Options`
+and `located` are what they share around it.
 
 Returns frozen results; never prints. Progress goes through an optional callback.
 """
@@ -7,45 +9,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from importlib import resources
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
+from gaussdiag.errors import GaussdiagError, SpecError
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import Interruption, Located, SideCost, SpecReport
-from gaussdiag.spec import DEFAULT_MAX_ELEMENTS, LoadedSpec, load_spec, load_spec_text
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
 
 if TYPE_CHECKING:
-    from gaussdiag.evaluate import TrainFailure, TrainRun
-    from gaussdiag.problem import Problem
+    from gaussdiag.engine.evaluate import TrainFailure, TrainRun
+    from gaussdiag.engine.problem import Problem
 
 Progress = Callable[[str], None]
-
-DEMO_NAME = "mvn_diag_vs_normal.yaml"
 
 
 @dataclass(frozen=True)
 class Options:
+    """How to run, from the command line or the API: the device to override the problem's,
+    the per-tensor element limit, and whether an absent pinned device skips the spec."""
+
     device: str | None = None
     max_elements: int = DEFAULT_MAX_ELEMENTS
     skip_absent_devices: bool = False
-
-
-def demo_spec() -> LoadedSpec:
-    """The built-in default: the std-vs-variance thread (`gaussdiag compare` with no file)."""
-    text = resources.files("gaussdiag").joinpath("data", DEMO_NAME).read_text("utf-8")
-    return load_spec_text(text, f"<built-in demo: {DEMO_NAME}>")
-
-
-def diagnose_file(path: str, options: Options, progress: Progress | None = None) -> SpecReport:
-    """Diagnose one spec file; a spec that cannot be read becomes a report with `error` set."""
-    try:
-        loaded = load_spec(path, max_elements=options.max_elements)
-    except SpecError as err:
-        return SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
-                          error=str(err), error_at=located(err, path))
-    return diagnose(loaded, options, progress)
 
 
 def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
@@ -56,49 +42,13 @@ def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
     return (Located(file, None, None, str(err)),)
 
 
-def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = None
-             ) -> SpecReport:
-    """Diagnose a loaded spec. Spec problems found while building become `error` reports;
-    an absent pinned device becomes `skipped` with --skip-absent-devices."""
-    spec = loaded.spec
-    start = time.perf_counter()
-    line = loaded.line_of(("expect",)) or loaded.line_of(("a",))  # for annotations
-    try:
-        return replace(_diagnose(loaded, options, progress, start), line=line)
-    except DeviceError as err:
-        pinned = any(spec.side(s).device for s in SideName)
-        if options.skip_absent_devices and pinned:
-            return SpecReport(file=loaded.file, name=spec.name, verdict=None,
-                              expect=spec.expect, ok=True, skipped=str(err), line=line)
-        located_err = loaded.device_error(err, options.device)
-        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=str(located_err), line=line,
-                          error_at=located(located_err, loaded.file))
-    except GaussdiagError as err:
-        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
-                          ok=False, error=str(err), line=line,
-                          error_at=located(err, loaded.file))
-
-
-def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
-              start: float) -> SpecReport:
-    from gaussdiag.torch_import import import_torch
-
-    import_torch()  # before the timer starts: the spec's own time
-    from gaussdiag.build import BoundSpec
-
-    start = time.perf_counter()  # after the imports: the spec's own time
-    problem = BoundSpec(loaded, device=options.device, max_elements=options.max_elements)
-    return diagnose_problem(problem, progress, start)
-
-
 def diagnose_problem(problem: Problem, progress: Progress | None = None,
                      start: float | None = None) -> SpecReport:
     """The engine, for a problem from any front end: run both sides in every dtype, train
     in train mode, attribute. Raises GaussdiagError for what the user must fix."""
     from gaussdiag.attribute import attribute, estimate_kappa
-    from gaussdiag.build import ConstraintFailure
-    from gaussdiag.evaluate import SideRun, run_side
+    from gaussdiag.engine.evaluate import SideRun, run_side
+    from gaussdiag.engine.failures import ConstraintFailure
 
     start = time.perf_counter() if start is None else start
     runs: dict[DType, dict[SideName, SideRun | ConstraintFailure]] = {}
@@ -167,7 +117,7 @@ def _train(problem: Problem, progress: Progress | None
            ) -> tuple[dict[DType, dict[SideName, TrainRun | TrainFailure]], Interruption | None]:
     """Train both sides in every dtype; on Ctrl-C, stop there and keep every finished step
     (with an empty run for a side b that had not started), and say where it stopped."""
-    from gaussdiag.evaluate import TrainFailure, TrainRun, train_side
+    from gaussdiag.engine.evaluate import TrainFailure, TrainRun, train_side
 
     trains: dict[DType, dict[SideName, TrainRun | TrainFailure]] = {}
     for dtype in problem.run_dtypes:
@@ -190,7 +140,7 @@ def _train(problem: Problem, progress: Progress | None
 def _check_shapes(problem: Problem,
                   runs: Mapping[DType, Mapping[SideName, object]]) -> None:
     """Sides whose log_prob shapes differ cannot be compared: a spec error with the fix."""
-    from gaussdiag.evaluate import SideRun
+    from gaussdiag.engine.evaluate import SideRun
 
     for sides in runs.values():
         a, b = sides[SideName.A], sides[SideName.B]

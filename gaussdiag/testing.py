@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.live.compare import compare
+from gaussdiag.frontends.python.compare import compare
 from gaussdiag.results import SpecReport
 from gaussdiag.suggest import hint
 from gaussdiag.vocab import Verdict

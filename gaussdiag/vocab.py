@@ -65,6 +65,16 @@ class OutputFormat(str, Enum):
     GITHUB = "github"
 
 
+class SideKind(str, Enum):
+    """What a side returns: a Distribution, a hand-written log-density, or hand-written
+    draws (rsample mode); UNKNOWN for a Python side that never built."""
+
+    DIST = "dist"
+    LOG_PROB = "log_prob"
+    EXPR = "expr"
+    UNKNOWN = "unknown"
+
+
 class SideName(str, Enum):
     A = "a"
     B = "b"

@@ -6,9 +6,10 @@ import textwrap
 
 import pytest
 
-from gaussdiag.pipeline import Options, diagnose
+from gaussdiag.frontends.yaml.run import diagnose
+from gaussdiag.frontends.yaml.spec import LoadedSpec, load_spec_text
+from gaussdiag.pipeline import Options
 from gaussdiag.results import SpecReport
-from gaussdiag.spec import LoadedSpec, load_spec_text
 
 
 def loaded(text: str, file: str = "test.yaml") -> LoadedSpec:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gaussdiag.pipeline import Options, demo_spec, diagnose
-from gaussdiag.spec import load_spec
+from gaussdiag.frontends.yaml.run import demo_spec, diagnose
+from gaussdiag.frontends.yaml.spec import load_spec
+from gaussdiag.pipeline import Options
 from gaussdiag.vocab import DType, Mode, Verdict
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))

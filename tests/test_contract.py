@@ -15,11 +15,12 @@ import torch
 from gaussdiag import tolerance as tl
 from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.candidates import compositions as _compositions
-from gaussdiag.build import BoundSpec, singular
-from gaussdiag.pipeline import Options, diagnose
+from gaussdiag.frontends.yaml.bind import BoundSpec, singular
+from gaussdiag.frontends.yaml.run import diagnose
+from gaussdiag.frontends.yaml.spec import load_spec
+from gaussdiag.pipeline import Options
 from gaussdiag.report import to_json
 from gaussdiag.results import RunReport
-from gaussdiag.spec import load_spec
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
 
@@ -121,7 +122,7 @@ def test_round_off_gap_is_stated_against_tol_times_kappa() -> None:
 @pytest.mark.parametrize("name", ["ill_conditioned_covariance", "scale_tril_vs_covariance",
                                   "mvn_diag_vs_normal", "full_vs_lowrank_draws"])
 def test_accuracy_is_what_precision_check_computes(name: str) -> None:
-    from gaussdiag.evaluate import run_side
+    from gaussdiag.engine.evaluate import run_side
     from gaussdiag.precision import check_spec
 
     spec = load_spec(ROOT / "configs" / f"{name}.yaml")

@@ -15,11 +15,11 @@ import pytest
 import torch
 from rich.console import Console
 
-from gaussdiag.build import BoundSpec
-from gaussdiag.evaluate import run_side
+from gaussdiag.engine.evaluate import run_side
+from gaussdiag.frontends.yaml.bind import BoundSpec
+from gaussdiag.frontends.yaml.spec.names import DISTRIBUTIONS
 from gaussdiag.report import render_markdown, render_spec, to_json
 from gaussdiag.results import RunReport, SpecReport
-from gaussdiag.spec.names import DISTRIBUTIONS
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
 
@@ -260,7 +260,7 @@ def test_cli_prints_no_stray_warning_lines(tmp_path: Path) -> None:
 def test_a_singular_wishart_draw_is_reported_as_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     # draws with a zeroed last row and column are singular; torch's own check cannot report
     # them (it is inverted), the replacement class's check does
-    from gaussdiag.build.dist_args import torch_class
+    from gaussdiag.frontends.yaml.bind.dist_args import torch_class
 
     cls = torch_class("Wishart")
     bartlett = cls._bartlett_sampling

@@ -8,8 +8,8 @@ import torch
 from torch.distributions import MultivariateNormal, Normal
 
 from gaussdiag.attribute import normwise
-from gaussdiag.build import BoundSpec
-from gaussdiag.evaluate import run_side, train_side
+from gaussdiag.engine.evaluate import run_side, train_side
+from gaussdiag.frontends.yaml.bind import BoundSpec
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
 
@@ -141,8 +141,8 @@ def test_ctrl_c_during_training_keeps_finished_steps(
     """Ctrl-C in the middle of a train run: every step both sides finished is kept, with the
     same gaps and losses as the uninterrupted run's first steps; no verdict is claimed, the
     report says where it stopped, and the CLI exits 130."""
-    import gaussdiag.build as ev  # the spec front end's BoundSpec
-    import gaussdiag.evaluate as evaluate
+    import gaussdiag.engine.evaluate as evaluate
+    import gaussdiag.frontends.yaml.bind as ev  # the spec front end's BoundSpec
     from gaussdiag.cli import main
 
     text = (TRAIN % "adam").replace("steps: 5", "steps: 4")

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from gaussdiag.pipeline import Options, demo_spec, diagnose, diagnose_file
+from gaussdiag.frontends.yaml.run import demo_spec, diagnose, diagnose_file
+from gaussdiag.pipeline import Options
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded
 
@@ -37,7 +38,7 @@ def test_report_diff_is_the_normwise_gap_of_hand_written_torch() -> None:
     report = diagnose(loaded(SPEC % "scale ** 2"), Options())
     assert report.verdict is Verdict.PARAMETERIZATION
     # the same point by hand: the spec's seeded params and draws, in float64
-    from gaussdiag.build import BoundSpec
+    from gaussdiag.frontends.yaml.bind import BoundSpec
 
     problem = BoundSpec(loaded(SPEC % "scale ** 2"))
     env = problem.env(DType.FLOAT64, SideName.A, with_grad=False)

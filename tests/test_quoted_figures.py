@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from gaussdiag import tolerance as tl
+from gaussdiag.frontends.yaml.run import diagnose_file
 from gaussdiag.numbers import number
-from gaussdiag.pipeline import Options, diagnose_file
+from gaussdiag.pipeline import Options
 from gaussdiag.precision.point import check_point, parse_point
 from gaussdiag.results import SpecReport
 from gaussdiag.vocab import DType, ScaleParam

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gaussdiag.spec import load_spec
+from gaussdiag.frontends.yaml.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

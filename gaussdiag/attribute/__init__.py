@@ -12,7 +12,7 @@ The rest serves it, one job per module:
   accuracy      digits a side's low-dtype run keeps against its own float64 run
   explain       the words and side-by-side data a verdict comes with
 
-The engine sees only the source-agnostic `Problem` interface (gaussdiag/problem.py); the
+The engine sees only the source-agnostic `Problem` interface (gaussdiag/engine/problem.py); the
 front ends' own words come through it (`Problem.fix`, `Problem.phrases`).
 """
 

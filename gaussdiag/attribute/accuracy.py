@@ -22,8 +22,8 @@ from gaussdiag.vocab import DType, Mode, SideName
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.evaluate import SideRun
-    from gaussdiag.problem import Problem
+    from gaussdiag.engine.evaluate import SideRun
+    from gaussdiag.engine.problem import Problem
 
 TIE_DIGITS = 0.3
 """Two sides tie on a quantity when their digits differ by at most this: 0.3 digits is a
@@ -97,7 +97,7 @@ def side_accuracy(problem: Problem, low: SideRun, ref: SideRun
 def run_low(problem: Problem, side: SideName, dtype: DType) -> SideRun:
     """The side's low-dtype run with its noise drawn in float64 and rounded (`float64_noise`),
     so its draws map the same noise as its float64 run. Raises ConstraintFailure."""
-    from gaussdiag.evaluate import run_side
+    from gaussdiag.engine.evaluate import run_side
 
     with float64_noise():
         return run_side(problem, side, dtype)

@@ -9,7 +9,7 @@ from gaussdiag.attribute.explain import coincidence, gradient_flow, large_values
 from gaussdiag.attribute.facts import Facts, Progress, Runs
 from gaussdiag.attribute.quantities import Trains, trajectories
 from gaussdiag.attribute.rules import ALSO_REPORTED, RULES, Diagnosis
-from gaussdiag.problem import Problem
+from gaussdiag.engine.problem import Problem
 from gaussdiag.results import Evidence, OtherProblem, Quantity, Trajectory
 from gaussdiag.vocab import Verdict
 

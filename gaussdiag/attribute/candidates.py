@@ -2,7 +2,7 @@
 
 CANDIDATES is flat and ordered (the search tries them in this order); each names its inverse,
 so a composition of a candidate with its inverse (a no-op) is never tried. The argument swap
-a fix may offer instead (ALTERNATIVES) is front-end wording: gaussdiag/build/alternatives.py.
+a fix may offer instead (ALTERNATIVES) is front-end wording: gaussdiag/engine/alternatives.py.
 """
 
 from __future__ import annotations

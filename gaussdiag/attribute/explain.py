@@ -13,15 +13,15 @@ from gaussdiag.attribute.candidates import template_of
 from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.search import Explanation
-from gaussdiag.build import ConstraintFailure
-from gaussdiag.evaluate import moments
+from gaussdiag.engine.evaluate import moments
+from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.results import Evidence
-from gaussdiag.vocab import DType, Method, Mode, SideName
+from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName
 
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.problem import Problem
+    from gaussdiag.engine.problem import Problem
 
 
 def describe(ev: Facts, found: Explanation) -> tuple[str, str]:
@@ -122,7 +122,7 @@ def _through(ev: Facts, side: SideName) -> str:
         if ev.problem.method(side) is Method.SAMPLE:
             return "sample(): no gradient through the draws"
         return "reparameterized draws"
-    return "a hand-written log_prob" if kind == "log_prob" else "log_prob"
+    return "a hand-written log_prob" if kind is SideKind.LOG_PROB else "log_prob"
 
 
 def _names(names: list[str]) -> str:

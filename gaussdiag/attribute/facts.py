@@ -11,13 +11,13 @@ from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.accuracy import QuantityAccuracy
 from gaussdiag.attribute.quantities import Trains, compute_quantities, trajectory_quantity
 from gaussdiag.attribute.search import Checker, Explanation, search
-from gaussdiag.build import ConstraintFailure
-from gaussdiag.evaluate import SideRun
+from gaussdiag.engine.evaluate import SideRun
+from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.results import Quantity
 from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:
-    from gaussdiag.problem import Problem
+    from gaussdiag.engine.problem import Problem
 
 Runs = dict[DType, dict[SideName, "SideRun | ConstraintFailure"]]
 Progress = Callable[[str], None]

@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from gaussdiag.build import ConstraintFailure
-from gaussdiag.vocab import SideName
+from gaussdiag.engine.failures import ConstraintFailure
+from gaussdiag.vocab import SideKind, SideName
 
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.problem import Problem
+    from gaussdiag.engine.problem import Problem
 
 # Above this size the eigenvalues cost more than the diagnosis itself.
 EXACT_KAPPA_MAX = 512
@@ -40,7 +40,7 @@ def estimate_kappa(problem: Problem, notes: list[str] | None = None) -> float:
     kappa = 1.0
     unknown: list[str] = []
     for side in SideName:
-        if problem.kind(side) != "dist":
+        if problem.kind(side) is not SideKind.DIST:
             continue
         try:
             built = problem.reference(side)
@@ -89,7 +89,7 @@ def _matrices(args: dict[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
 
 
 def _condition(m: torch.Tensor) -> float | None:
-    from gaussdiag.conditioning import safe_condition
+    from gaussdiag.engine.conditioning import safe_condition
 
     return safe_condition(m)
 
@@ -100,7 +100,7 @@ def _undecomposable(m: torch.Tensor) -> bool:
     constraint check says what is wrong)."""
     import torch
 
-    from gaussdiag.conditioning import eigenvalues
+    from gaussdiag.engine.conditioning import eigenvalues
 
     e = eigenvalues(m)
     return e is not None and not bool(torch.isfinite(e).all())

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gaussdiag import tolerance as tl
-from gaussdiag.evaluate import SideRun, TrainFailure, TrainRun
+from gaussdiag.engine.evaluate import SideRun, TrainFailure, TrainRun
 from gaussdiag.results import Quantity, Trajectory
 from gaussdiag.vocab import DType, SideName, Verdict
 

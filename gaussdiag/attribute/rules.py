@@ -28,10 +28,10 @@ from gaussdiag.attribute.candidates import CANDIDATES
 from gaussdiag.attribute.explain import describe
 from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
-from gaussdiag.build import ConstraintFailure
-from gaussdiag.evaluate import SideRun, TrainFailure
+from gaussdiag.engine.evaluate import SideRun, TrainFailure
+from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.results import Cause, Quantity, RoundOff
-from gaussdiag.vocab import DType, Method, Mode, SideName, Verdict
+from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName, Verdict
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def _different_draws(ev: Facts) -> Diagnosis | None:
     draws = next((q for q in ev.quantities if q.name == "draws"), None)
     if draws is None or not draws.persists:
         return None
-    if any(ev.problem.kind(s) != "dist" for s in SideName):
+    if any(ev.problem.kind(s) is not SideKind.DIST for s in SideName):
         return None  # an `expr` side has no log_prob to test the law with
     pairs = ev.pairs()
     if DType.FLOAT64 not in pairs:

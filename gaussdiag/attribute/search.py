@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING
 from gaussdiag import tolerance as tl
 from gaussdiag.attribute.candidates import CANDIDATES, Candidate, chain, compositions, name_of
 from gaussdiag.attribute.quantities import compute_quantities, normwise, runs_agree
-from gaussdiag.build import ConstraintFailure, Overrides
+from gaussdiag.engine.built import Overrides
+from gaussdiag.engine.evaluate import SideRun, run_side
+from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.evaluate import SideRun, run_side
 from gaussdiag.results import Cause, Quantity
 from gaussdiag.vocab import DType, SideName
 
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.problem import Problem
+    from gaussdiag.engine.problem import Problem
 
 Progress = Callable[[str], None]
 

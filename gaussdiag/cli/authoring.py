@@ -37,7 +37,7 @@ def schema(
 
         body = precision_report_schema()
     else:
-        from gaussdiag.spec.schema import spec_schema
+        from gaussdiag.frontends.yaml.spec.schema import spec_schema
 
         body = spec_schema()
     sys.stdout.write(json.dumps(body, indent=2) + "\n")
@@ -51,7 +51,7 @@ def init(
 ) -> int:
     """Write a commented starter spec that runs as is: `gaussdiag init my_spec`, then
     `gaussdiag compare my_spec.yaml`. Never overwrites a file (exit 2)."""
-    from gaussdiag.spec.starter import write_starter
+    from gaussdiag.frontends.yaml.spec.starter import write_starter
 
     target = write_starter(name)
     if target != "-":

@@ -114,7 +114,7 @@ def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
              ) -> list[SpecReport]:
     """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
     finished and list the rest as not run."""
-    from gaussdiag.pipeline import demo_spec, diagnose
+    from gaussdiag.frontends.yaml.run import demo_spec, diagnose
     from gaussdiag.results import SpecReport
 
     reports: list[SpecReport] = []
@@ -144,12 +144,12 @@ def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
 
 def _diagnose_input(path: str, options: Options, progress: Any) -> list[SpecReport]:
     """The reports of one input: a spec file, stdin, or a Python pairs file (one per Pair)."""
-    from gaussdiag.pipeline import diagnose_file
+    from gaussdiag.frontends.yaml.run import diagnose_file
 
     if path == STDIN:
         return [_stdin_report(options, progress)]
     if path.endswith(".py"):
-        from gaussdiag.live.pair import diagnose_pairs_file
+        from gaussdiag.frontends.python.pair import diagnose_pairs_file
 
         return diagnose_pairs_file(path, options, progress)
     return [diagnose_file(path, options, progress)]
@@ -158,9 +158,10 @@ def _diagnose_input(path: str, options: Options, progress: Any) -> list[SpecRepo
 def _stdin_report(options: Options, progress: Any) -> SpecReport:
     """One spec read from standard input, named `<stdin>` in messages."""
     from gaussdiag.errors import SpecError
-    from gaussdiag.pipeline import diagnose, located
+    from gaussdiag.frontends.yaml.run import diagnose
+    from gaussdiag.frontends.yaml.spec import load_spec_text
+    from gaussdiag.pipeline import located
     from gaussdiag.results import SpecReport
-    from gaussdiag.spec import load_spec_text
 
     file = "<stdin>"
     try:
@@ -231,7 +232,7 @@ def _environment(requested: str) -> dict[str, Any]:
             return {"torch_version": version("torch"), "device": requested}
         except PackageNotFoundError:
             return {"torch_version": "not installed", "device": requested}
-    from gaussdiag.build import resolve_device
+    from gaussdiag.engine.device import resolve_device
 
     try:
         device = str(resolve_device(requested))

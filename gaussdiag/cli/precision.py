@@ -229,10 +229,10 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON, apply the gate."""
     from gaussdiag import precision as pc
+    from gaussdiag.frontends.yaml.spec import load_spec
     from gaussdiag.output import write_text
     from gaussdiag.report import precision_json as rj
     from gaussdiag.report import precision_text as rt
-    from gaussdiag.spec import load_spec
     from gaussdiag.torch_import import import_torch
 
     pc.check_low_dtype(dtype)

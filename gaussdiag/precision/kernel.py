@@ -111,7 +111,7 @@ def normal_compare(param: ScaleParam, dtype: DType, loc64: torch.Tensor,
     inputs (or, with `rounded_reference=False`, at the exact ones)."""
     import torch
 
-    from gaussdiag.build import torch_dtype
+    from gaussdiag.engine.device import torch_dtype
 
     tdt = torch_dtype(dtype)
     raw64 = raw_from_scale(param, scale64)

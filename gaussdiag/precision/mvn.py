@@ -150,7 +150,7 @@ def sweep_mvn(dtype: DType, dim: int, condition: Axis, *,
     import numpy as np
     import torch
 
-    from gaussdiag.build import torch_dtype
+    from gaussdiag.engine.device import torch_dtype
 
     check_low_dtype(dtype)
     if not 1 <= dim <= MAX_DIM:
@@ -179,7 +179,7 @@ def sweep_mvn(dtype: DType, dim: int, condition: Axis, *,
                 torch.float16, torch.bfloat16) else torch.linalg.cholesky_ex(fact).info.ne(0)
             # eigenvalues that never raise: an unknown (nan) row reads as not indefinite, and
             # LAPACK's failure to converge on entries near the float maximum is no crash
-            from gaussdiag.conditioning import eigenvalues  # imports torch: only here
+            from gaussdiag.engine.conditioning import eigenvalues  # imports torch: only here
 
             eigs = eigenvalues(fact)
             indef = (eigs[..., 0].le(0) if eigs is not None

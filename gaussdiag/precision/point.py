@@ -146,7 +146,7 @@ def check_point(dtype: DType, param: ScaleParam, spec: PointSpec) -> PointResult
     """Every quantity at one point in both dtypes, its digits, class and advice."""
     import torch
 
-    from gaussdiag.build import torch_dtype
+    from gaussdiag.engine.device import torch_dtype
 
     check_low_dtype(dtype)
     scale = _point_scale(spec, param)

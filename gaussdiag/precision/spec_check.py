@@ -28,9 +28,10 @@ from gaussdiag.vocab import DType, Mode, SideName
 if TYPE_CHECKING:
     import torch
 
-    from gaussdiag.build import BoundSpec, ConstraintFailure
-    from gaussdiag.evaluate import SideRun
-    from gaussdiag.spec import LoadedSpec
+    from gaussdiag.engine.evaluate import SideRun
+    from gaussdiag.engine.failures import ConstraintFailure
+    from gaussdiag.frontends.yaml.bind import BoundSpec
+    from gaussdiag.frontends.yaml.spec import LoadedSpec
 
 TIMING_REPEATS = 5
 """Low-dtype runs per side for the cost; the fastest counts, the others carry scheduling noise
@@ -76,8 +77,8 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
 
     Raises DeviceError for an absent device and SpecError for a spec that fails to build.
     """
-    from gaussdiag.build import BoundSpec
     from gaussdiag.errors import DeviceError
+    from gaussdiag.frontends.yaml.bind import BoundSpec
 
     check_low_dtype(dtype)
     if repeats < 1:
@@ -115,7 +116,7 @@ def _value_name(mode: Mode) -> str:
 
 def _side_precision(problem: BoundSpec, side: SideName, dtype: DType) -> SidePrecision:
     """The side's quantities; its cost is filled in by `_with_costs`."""
-    from gaussdiag.build import ConstraintFailure
+    from gaussdiag.engine.failures import ConstraintFailure
 
     spec = problem.spec
     label = spec.side(side).display(side)
@@ -157,8 +158,8 @@ def _with_costs(problem: BoundSpec, sides: Sequence[SidePrecision], dtype: DType
 
 
 def _run(problem: BoundSpec, side: SideName, dtype: DType) -> SideRun:
+    from gaussdiag.engine.evaluate import run_side
     from gaussdiag.errors import SpecError
-    from gaussdiag.evaluate import run_side
 
     try:
         return run_side(problem, side, dtype)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gaussdiag.attribute.kappa import estimate_kappa
-from gaussdiag.build import BoundSpec
+from gaussdiag.frontends.yaml.bind import BoundSpec
 from gaussdiag.vocab import Verdict
 from tests.conftest import loaded, run
 

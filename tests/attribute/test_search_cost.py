@@ -8,8 +8,8 @@ from torch.distributions import Normal
 
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.search import CONFIRM_GRADS_MAX, _same_nans
-from gaussdiag.build import BoundSpec
-from gaussdiag.evaluate import SideRun, run_side
+from gaussdiag.engine.evaluate import SideRun, run_side
+from gaussdiag.frontends.yaml.bind import BoundSpec
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gaussdiag.pipeline import Options, diagnose_file
+from gaussdiag.frontends.yaml.run import diagnose_file
+from gaussdiag.pipeline import Options
 from gaussdiag.results import SpecReport
 from gaussdiag.vocab import Verdict
 from tests.conftest import run

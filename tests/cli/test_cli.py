@@ -155,7 +155,7 @@ def test_unknown_option_is_a_usage_error() -> None:
 
 def test_internal_error_is_exit_3_without_traceback(monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    import gaussdiag.pipeline as pipeline
+    import gaussdiag.frontends.yaml.run as pipeline
 
     def boom(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("planted")
@@ -170,7 +170,7 @@ def test_internal_error_is_exit_3_without_traceback(monkeypatch: pytest.MonkeyPa
 
 
 def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gaussdiag.pipeline as pipeline
+    import gaussdiag.frontends.yaml.run as pipeline
 
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

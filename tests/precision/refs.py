@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from gaussdiag.cli import main
+from gaussdiag.frontends.yaml.spec import load_spec
 from gaussdiag.precision import CellClass, SpecPrecision, check_spec, make_axis, precision_digits
-from gaussdiag.spec import load_spec
 from gaussdiag.tolerance import cell_tol
 from gaussdiag.vocab import DType
 

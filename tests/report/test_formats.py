@@ -161,7 +161,8 @@ def test_github_places_each_located_problem_without_reading_the_message() -> Non
 
 
 def test_spec_errors_carry_their_location(tmp_path: Path) -> None:
-    from gaussdiag.pipeline import Options, diagnose_file
+    from gaussdiag.frontends.yaml.run import diagnose_file
+    from gaussdiag.pipeline import Options
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("params: {x: {shape: [2]}}\ninputs: {y: {shape: [2]}}\n"
@@ -264,7 +265,7 @@ def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_ctrl_c_keeps_the_reports_that_finished(monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    import gaussdiag.pipeline as pipeline
+    import gaussdiag.frontends.yaml.run as pipeline
 
     real = pipeline.diagnose_file
     calls: list[str] = []
@@ -294,7 +295,7 @@ def test_ctrl_c_keeps_the_reports_that_finished(monkeypatch: pytest.MonkeyPatch,
 
 def test_ctrl_c_on_the_first_spec_still_exits_130(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    import gaussdiag.pipeline as pipeline
+    import gaussdiag.frontends.yaml.run as pipeline
 
     def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
@@ -388,7 +389,7 @@ def test_schema_accepts_the_configs_and_refuses_a_typo() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     import yaml
 
-    from gaussdiag.spec.schema import spec_schema
+    from gaussdiag.frontends.yaml.spec.schema import spec_schema
 
     validator = jsonschema.Draft202012Validator(spec_schema())
     jsonschema.Draft202012Validator.check_schema(spec_schema())
@@ -416,7 +417,7 @@ def test_init_writes_a_starter_that_runs(tmp_path: Path) -> None:
 
 
 def test_init_keeps_a_suffix_and_quotes_odd_names(tmp_path: Path) -> None:
-    from gaussdiag.spec import load_spec
+    from gaussdiag.frontends.yaml.spec import load_spec
 
     for name, spec_name in (("a.yml", "a"), ("123.yaml", "123"), ("true", "true"),
                             ("two words.yaml", "two words")):

@@ -17,7 +17,8 @@ import pytest
 from rich.console import Console
 
 from gaussdiag.cli.console import print_report
-from gaussdiag.pipeline import Options, diagnose_file
+from gaussdiag.frontends.yaml.run import diagnose_file
+from gaussdiag.pipeline import Options
 from gaussdiag.report.table import render_run
 from gaussdiag.results import RunReport
 

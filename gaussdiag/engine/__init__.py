@@ -1,0 +1,17 @@
+"""The engine: the `Problem` a front end hands over and every type it carries, and how a side
+is run. It knows nothing of where a problem came from (no YAML, no Python pairs).
+
+  problem        `Problem` (the interface, one docstring) and `TrainPlan`
+  base           `ProblemBase`: the point and its caches, shared by every front end
+  built          `Env`, `BuiltSide`, `Overrides` (the search's hook)
+  evaluate       `run_side` / `train_side`: forward, backward, cost; `moments`
+  failures       `ConstraintFailure` (invalid-parameters) and the fixes for broken constraints
+  device         devices, dtypes, seeded draws
+  point          the jittered point and slicing
+  torch_warnings torch's warnings as report notes
+  conditioning   eigenvalues and condition numbers that never raise
+  phrases        the clauses a front end lends the engine's sentences
+  alternatives   the argument swaps a fix may offer
+
+The judge (`gaussdiag.attribute`) reads these; `gaussdiag.pipeline` runs both.
+"""

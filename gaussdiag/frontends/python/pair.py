@@ -1,0 +1,140 @@
+"""`gaussdiag.Pair` and Python pairs files: `gaussdiag compare pairs.py` imports the file
+(trusted code, as pytest imports a test file) and diagnoses every module-level Pair."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
+from gaussdiag.frontends.python.settings import check_keywords, settings
+from gaussdiag.results import Located, SpecReport
+
+if TYPE_CHECKING:
+    from gaussdiag.pipeline import Options, Progress
+
+
+class Pair:
+    """Two sides and the keywords of `gaussdiag.compare`, diagnosed when the CLI runs the file
+    that defines it at module level (reported as `file.py::name`)."""
+
+    def __init__(self, a: Any, b: Any, **keywords: Any) -> None:
+        check_keywords(keywords)
+        settings(**keywords)  # fail at the Pair's line, not later
+        self.a, self.b, self.keywords = a, b, keywords
+        frame = sys._getframe(1)
+        self.file, self.line = frame.f_code.co_filename, frame.f_lineno
+
+    def compare(self, **overrides: Any) -> SpecReport:
+        """Diagnose it now (the keywords given here win)."""
+        from gaussdiag.frontends.python.compare import compare
+
+        return compare(self.a, self.b, **{**self.keywords, **overrides})
+
+    def __repr__(self) -> str:
+        return f"Pair({getattr(self.a, '__qualname__', self.a)!r}, " \
+               f"{getattr(self.b, '__qualname__', self.b)!r})"
+
+
+def load_pairs(path: str) -> list[tuple[str, Pair]]:
+    """Import `path` and return its module-level Pairs in definition order. The file's
+    directory goes first on sys.path (pytest's `prepend` import), so it can import its
+    neighbours. Raises SpecError located at the failing line."""
+    if not os.path.isfile(path):
+        raise SpecError(path, "no such file")
+    module_name = Path(path).stem
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(path, "cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except KeyboardInterrupt:
+        raise
+    except SyntaxError as err:
+        sys.modules.pop(module_name, None)
+        raise SpecError(path, f"cannot import: SyntaxError: {err.msg}", line=err.lineno) from None
+    except BaseException as err:  # noqa: BLE001 - the user's file: one located message
+        sys.modules.pop(module_name, None)
+        raise SpecError(path, f"cannot import: {type(err).__name__}: {_first(err)}",
+                        line=_line_in(err, path)) from None
+    pairs = [(name, v) for name, v in vars(module).items() if isinstance(v, Pair)]
+    if not pairs:
+        raise SpecError(path, "defines no gaussdiag.Pair at module level (e.g. "
+                        "`pair = gaussdiag.Pair(a, b, params={...})`)")
+    return pairs
+
+
+def diagnose_pairs_file(path: str, options: Options, progress: Progress | None = None
+                        ) -> list[SpecReport]:
+    """One report per Pair in the file, named `file.py::name`; a file that fails to import
+    is one error report."""
+    from gaussdiag.frontends.python.compare import run
+    from gaussdiag.pipeline import located
+    from gaussdiag.torch_import import import_torch
+
+    import_torch()  # before the pairs file imports it
+    try:
+        pairs = load_pairs(path)
+    except SpecError as err:
+        return [SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
+                           error=str(err), line=err.line, error_at=located(err, path))]
+    reports = []
+    for name, pair in pairs:
+        title = f"{Path(path).name}::{name}"
+        keywords = {**pair.keywords, "name": title}
+        if options.device is not None:
+            keywords["device"] = options.device
+        chosen = settings(**keywords)
+        chosen = type(chosen)(**{**vars(chosen), "file": path})
+        if progress:
+            progress(f"{title}: starting")
+        try:
+            report = run(pair.a, pair.b, chosen)
+        except DeviceError as err:
+            pinned = "device" in pair.keywords and options.device is None
+            if options.skip_absent_devices and pinned:
+                report = SpecReport(file=path, name=title, verdict=None, expect=chosen.expect,
+                                    ok=True, skipped=str(err))
+            else:
+                report = _error(path, title, pair, chosen.expect, err)
+        except GaussdiagError as err:
+            report = _error(path, title, pair, chosen.expect, err)
+        reports.append(_at_line(report, pair.line))
+    return reports
+
+
+def _error(path: str, title: str, pair: Pair, expect: Any, err: Exception) -> SpecReport:
+    name = title.split("::")[-1]
+    return SpecReport(file=path, name=title, verdict=None, expect=expect, ok=False,
+                      error=f"{path}:{pair.line}: {name}: {err}",
+                      error_at=(Located(path, pair.line, name, str(err)),))
+
+
+def _at_line(report: SpecReport, line: int) -> SpecReport:
+    from dataclasses import replace
+
+    return replace(report, line=line)
+
+
+def _line_in(err: BaseException, path: str) -> int | None:
+    """The deepest traceback line in `path` itself."""
+    target = os.path.abspath(path)
+    tb, line = err.__traceback__, None
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _first(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,35 @@
+"""Pydantic errors as located, plain messages (`gaussdiag.frontends.yaml.spec.messages`)."""
+
+from __future__ import annotations
+
+from gaussdiag.frontends.yaml.spec import (
+    load_spec_text,
+)
+from tests.frontends.yaml.spec.helpers import (
+    BASE,
+    load_error,
+)
+
+
+def test_first_problem_in_document_order() -> None:
+    # pydantic reports `dtypes` before `expect` (field order); the file has `expect` first.
+    err = load_error("expect: bogus\ndtypes: [float8]\n" + BASE)
+    assert err.key == "expect" and err.line == 1
+    # Same line: the column decides (the model declares `event_dims` before `method`).
+    err = load_error(BASE.replace("scale: 1.0}}\nb", "scale: 1.0}, method: bogus, "
+                                                      "event_dims: -1}\nb"))
+    assert err.key == "a.method" and err.line == 5
+
+
+def test_version_is_checked_first() -> None:
+    err = load_error("params: 5\nversion: 3\nfoo: bar\n")
+    assert str(err) == "t.yaml:2:1: version: unsupported spec version 3 (this gaussdiag reads " \
+                       "version 1)"
+    assert load_error("version: '1'\n" + BASE).message == "expected the number 1, found '1'"
+    assert "unsupported spec version 1.5 " in load_error("version: 1.5\n" + BASE).message
+    assert load_spec_text("version: 1\n" + BASE, "t.yaml").spec.version == 1
+
+
+def test_unknown_key_without_close_match_lists_fields() -> None:
+    err = load_error(BASE.replace("x: {shape: [3]}", "x: {shape: [3], zzzz: 1}"))
+    assert err.message == "unknown key (expected one of: shape, init, grad)"
