@@ -1,22 +1,61 @@
-"""The Python API: diagnose a spec file from a program or a test, without the CLI.
+"""The Python API: what `import gaussdiag` offers a program or a test, without the CLI.
 
-    from gaussdiag import diagnose
+    import gaussdiag
 
-    report = diagnose("configs/mvn_diag_vs_normal.yaml")
+    report = gaussdiag.diagnose("configs/mvn_diag_vs_normal.yaml")   # a spec file
+    report = gaussdiag.compare(a, b, params={...}, inputs={...})     # two Python sides
     assert report.verdict == "parameterization", report.explanation
+    print(report)                                                    # the table
+
+Both return a `Report`: the frozen `SpecReport` of `gaussdiag.results`, which also prints
+itself (the renderers live in `gaussdiag.report`, above the results they read).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gaussdiag.errors import GaussdiagError, UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import SpecReport
 
 
+@dataclasses.dataclass(frozen=True)
+class Report(SpecReport):
+    """A spec's or a pair's report, as the API returns it: `SpecReport`'s fields, plus the
+    table it prints and its JSON entry."""
+
+    @classmethod
+    def of(cls, report: SpecReport) -> Report:
+        return cls(**{f.name: getattr(report, f.name) for f in dataclasses.fields(report)})
+
+    def __rich__(self) -> Any:
+        """The table `gaussdiag compare` prints for this spec (`rich.print(report)`)."""
+        from gaussdiag.report.table import render_spec
+
+        return render_spec(self)
+
+    def __str__(self) -> str:
+        """The same table as plain text (`print(report)`, an assertion message)."""
+        from rich.console import Console
+
+        out = io.StringIO()
+        Console(file=out, width=100, no_color=True, color_system=None).print(self)
+        return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        """The object that is this spec's entry in the `--json` report's `specs`."""
+        from gaussdiag.report.json_report import spec_json
+
+        return spec_json(self)
+
+
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
-             max_elements: int = DEFAULT_MAX_ELEMENTS) -> SpecReport:
+             max_elements: int = DEFAULT_MAX_ELEMENTS) -> Report:
     """Diagnose one spec file, as `gaussdiag compare SPEC` does, and return its report.
 
     `device` overrides the spec's (`cpu`, `cuda`, `cuda:N`, `mps`, `auto`); `max_elements` is
@@ -38,4 +77,33 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
         raise KeyboardInterrupt
     if report.error is not None:
         raise GaussdiagError(report.error)
-    return report
+    return Report.of(report)
+
+
+def compare(a: Any, b: Any, *, params: Mapping[str, Any],
+            inputs: Mapping[str, Any] | None = None, at: str | None = None,
+            mode: str = "log_prob", sample_shape: Iterable[int] = (),
+            train: Mapping[str, Any] | None = None,
+            dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
+            device: str | None = None, expect: str | None = None,
+            name: str = "") -> Report:
+    """Diagnose side `a` against side `b`, as `gaussdiag compare` does a spec.
+
+    A side is a callable taking params and inputs by keyword (only the names in its
+    signature) and returning a `torch.distributions.Distribution`, or a tensor: the
+    log-density in log_prob mode, the draws in rsample mode. `params` maps names to tensors
+    or nn.Modules (a module's parameters are the leaves, `net.fc.weight`); `inputs` to
+    tensors or `gaussdiag.sample(side, shape)`; `at` is the input log_prob is evaluated at
+    (default: the only one). `mode`: log_prob, rsample (with `sample_shape`) or train
+    (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`).
+
+    Returns the `Report` (`print(report)` shows the table, `report.to_json()` one `--json`
+    entry). Raises `GaussdiagError`, naming the side, when it cannot diagnose.
+    """
+    from gaussdiag.frontends.python.run import run
+    from gaussdiag.frontends.python.settings import settings
+
+    chosen = settings(params=params, inputs=inputs, at=at, mode=mode,
+                      sample_shape=sample_shape, train=train, dtypes=dtypes, seed=seed,
+                      device=device, expect=expect, name=name)
+    return Report.of(run(a, b, chosen))

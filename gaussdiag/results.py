@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
 
@@ -151,28 +150,6 @@ class SpecReport:
     not_run: bool = False  # Ctrl-C came before this spec started
     seconds: float = 0.0
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations
-
-    def __rich__(self) -> Any:
-        """The table `gaussdiag compare` prints for this spec (`rich.print(report)`)."""
-        from gaussdiag.report.table import render_spec
-
-        return render_spec(self)
-
-    def __str__(self) -> str:
-        """The same table as plain text (`print(report)`, an assertion message)."""
-        import io
-
-        from rich.console import Console
-
-        out = io.StringIO()
-        Console(file=out, width=100, no_color=True, color_system=None).print(self)
-        return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
-
-    def to_json(self) -> dict[str, Any]:
-        """The object that is this spec's entry in the `--json` report's `specs`."""
-        from gaussdiag.report.json_report import spec_json
-
-        return spec_json(self)
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from gaussdiag.api import Report, compare
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.frontends.python.compare import compare
-from gaussdiag.results import SpecReport
 from gaussdiag.suggest import hint
 from gaussdiag.vocab import Verdict
 
 __all__ = ["assert_equivalent", "assert_verdict"]
 
 
-def assert_equivalent(a: Any, b: Any, **keywords: Any) -> SpecReport:
+def assert_equivalent(a: Any, b: Any, **keywords: Any) -> Report:
     """Pass when the verdict is `agree` or `round-off`; otherwise AssertionError with the
     report. Takes the keywords of `gaussdiag.compare`; returns the report."""
     report = compare(a, b, **keywords)
@@ -32,7 +31,7 @@ def assert_equivalent(a: Any, b: Any, **keywords: Any) -> SpecReport:
     return report
 
 
-def assert_verdict(a: Any, b: Any, verdict: str, **keywords: Any) -> SpecReport:
+def assert_verdict(a: Any, b: Any, verdict: str, **keywords: Any) -> Report:
     """Pass when the verdict is `verdict` (e.g. "parameterization"); otherwise AssertionError
     with the report. Takes the keywords of `gaussdiag.compare`; returns the report."""
     names = [v.value for v in Verdict]

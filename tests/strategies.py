@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=200, deadline=None, derandomize=True)
 
-# ---- expressions (gaussdiag.frontends.yaml.expr) ----------------------------------------------------------
+# ---- expressions (gaussdiag.frontends.yaml.expr) ----------------------------------------
 
 # The names generated expressions use, one per rank: a scalar, a vector, a square matrix.
 # Sizes agree (3) so that every generated expression broadcasts and multiplies cleanly.

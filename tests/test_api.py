@@ -107,6 +107,7 @@ def test_import_gaussdiag_is_light() -> None:
 
 def test_public_names() -> None:
     assert set(gaussdiag.__all__) == {"GaussdiagError", "SpecError", "SpecReport", "Verdict",
-                                      "__version__", "diagnose", "compare", "sample", "Pair"}
+                                      "__version__", "diagnose", "compare", "sample", "Pair",
+                                      "Report"}
     for name in gaussdiag.__all__:
         assert getattr(gaussdiag, name) is not None

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
+import gaussdiag
 from gaussdiag.attribute import normwise
 from gaussdiag.engine.evaluate import run_side, train_side
 from gaussdiag.frontends.yaml.bind import BoundSpec
@@ -180,10 +181,10 @@ def test_ctrl_c_during_training_keeps_finished_steps(
         assert (len(t.loss_a), len(t.loss_b)) == (done_a, done_b)
         assert t.loss_a == full[d].loss_a[:done_a] and t.loss_b == full[d].loss_b[:done_b]
         assert t.gaps == full[d].gaps[:min(done_a, done_b)]
-    js = report.to_json()
+    js = gaussdiag.Report.of(report).to_json()
     assert js["interrupted_at"] == {"dtype": dtype.value, "side": side.value, "step": step,
                                     "steps": 4}
-    shown = str(report)
+    shown = str(gaussdiag.Report.of(report))
     assert "steps done a, b" in shown and f"{done_a}, {done_b}" in shown
     now.clear()
     import pathlib

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gaussdiag import __version__
+from gaussdiag._version import __version__
 from gaussdiag.cli.authoring import init, schema
 from gaussdiag.cli.compare import compare
 from gaussdiag.cli.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE

@@ -1,7 +1,7 @@
 """`Phrases`: the few words the engine's messages borrow from a front end, so that a fix for
 a YAML spec names its keys and a fix for Python callables names Python calls. Each front end
-has one (`gaussdiag.frontends.yaml.bind.wording.SPEC_PHRASES`, `gaussdiag.frontends.python.problem.LIVE_PHRASES`),
-exposed as `Problem.phrases`."""
+has one (`gaussdiag.frontends.yaml.bind.wording.SPEC_PHRASES`,
+`gaussdiag.frontends.python.problem.LIVE_PHRASES`), exposed as `Problem.phrases`."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from gaussdiag.precision.cells import (
     CellClass,
     InputError,
     ProgressCallback,
+    QuantityMap,
     accurate_digits,
     check_low_dtype,
     make_axis,
@@ -29,7 +30,7 @@ from gaussdiag.precision.cells import (
 from gaussdiag.precision.findings import Finding, describe_region, normal_findings
 from gaussdiag.precision.gate import Gate, gate
 from gaussdiag.precision.mvn import MvnLine, MvnParam, MvnSweep, mvn_matrices, sweep_mvn
-from gaussdiag.precision.normal import NormalSweep, QuantityMap, sweep_normal
+from gaussdiag.precision.normal import NormalSweep, sweep_normal
 from gaussdiag.precision.point import (
     PointQuantity,
     PointResult,

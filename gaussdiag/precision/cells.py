@@ -211,3 +211,28 @@ def make_axis(name: str, lo: float, hi: float, n: int, *, zero: bool = False) ->
     if not 2 <= n <= MAX_AXIS:
         raise InputError(f"{{0}} must be between 2 and {MAX_AXIS}; found {n}", f_n)
     return Axis(name, lo, hi, n, zero)
+
+
+@dataclass(frozen=True, eq=False)
+class QuantityMap:
+    """One quantity over the sigma x z grid, as (sigma, z) arrays: rows are sigma, columns z.
+
+    `digits` is NaN where the class is `undefined` or `overflow`; `codes` are class codes
+    (`CELL_CLASSES[code]`); `reference` holds the float64 values and `cancellation` marks
+    inaccurate cells explained by cancellation. Treat the arrays as read-only.
+    """
+
+    name: str
+    digits: FloatArray
+    codes: CodeArray
+    reference: FloatArray
+    cancellation: BoolArray
+
+    def cell_class(self, i: int, j: int) -> CellClass:
+        return CELL_CLASSES[int(self.codes[i, j])]
+
+    @property
+    def classes(self) -> tuple[tuple[CellClass, ...], ...]:
+        """Every cell's class as nested tuples (one Python object per cell: for small grids
+        and tests; renderers use `codes`)."""
+        return tuple(tuple(CELL_CLASSES[k] for k in row) for row in self.codes.tolist())

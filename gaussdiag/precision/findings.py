@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gaussdiag.numbers import sentence as fmt
-from gaussdiag.precision.cells import DTYPE_MAX, CellClass
+from gaussdiag.precision.cells import DTYPE_MAX, CellClass, QuantityMap
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-
-    from gaussdiag.precision.normal import QuantityMap
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gaussdiag.precision.cells import (
-    CELL_CLASSES,
     Axis,
-    CellClass,
     ProgressCallback,
+    QuantityMap,
     accurate_digits,
     check_low_dtype,
     classify_values,
@@ -24,35 +23,10 @@ from gaussdiag.tolerance import LARGE_MAGNITUDE, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 if TYPE_CHECKING:
-    from gaussdiag.precision.cells import BoolArray, CodeArray, FloatArray
+    pass
 
 CHUNK_CELLS = 1 << 18
 """Cells per batched call: bounds memory on huge grids and paces the progress callback."""
-
-
-@dataclass(frozen=True, eq=False)
-class QuantityMap:
-    """One quantity over the sigma x z grid, as (sigma, z) arrays: rows are sigma, columns z.
-
-    `digits` is NaN where the class is `undefined` or `overflow`; `codes` are class codes
-    (`CELL_CLASSES[code]`); `reference` holds the float64 values and `cancellation` marks
-    inaccurate cells explained by cancellation. Treat the arrays as read-only.
-    """
-
-    name: str
-    digits: FloatArray
-    codes: CodeArray
-    reference: FloatArray
-    cancellation: BoolArray
-
-    def cell_class(self, i: int, j: int) -> CellClass:
-        return CELL_CLASSES[int(self.codes[i, j])]
-
-    @property
-    def classes(self) -> tuple[tuple[CellClass, ...], ...]:
-        """Every cell's class as nested tuples (one Python object per cell: for small grids
-        and tests; renderers use `codes`)."""
-        return tuple(tuple(CELL_CLASSES[k] for k in row) for row in self.codes.tolist())
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gaussdiag import __version__
+from gaussdiag._version import __version__
 from gaussdiag.numbers import json_number
 from gaussdiag.report.status import status_word
 from gaussdiag.results import RoundOff, RunReport, SpecReport

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import assert_never
 
-from gaussdiag.precision.cells import CellClass
-from gaussdiag.precision.normal import NormalSweep, QuantityMap
+from gaussdiag.precision.cells import CellClass, QuantityMap
+from gaussdiag.precision.normal import NormalSweep
 from gaussdiag.report.plot_cells import (
     cell_rgba,
     hatch_cells,

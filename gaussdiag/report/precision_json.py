@@ -20,7 +20,7 @@ from gaussdiag.precision.sides import SidePrecision
 from gaussdiag.precision.spec_check import SpecPrecision
 
 if TYPE_CHECKING:
-    from gaussdiag.precision.normal import QuantityMap
+    from gaussdiag.precision.cells import QuantityMap
 
 
 def _class_names(qm: QuantityMap) -> list[list[str]]:

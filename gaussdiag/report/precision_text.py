@@ -17,10 +17,10 @@ from rich.text import Span, Text
 from typing_extensions import assert_never
 
 from gaussdiag.numbers import sentence as fmt
-from gaussdiag.precision.cells import CELL_CLASSES, CellClass, ProgressCallback
+from gaussdiag.precision.cells import CELL_CLASSES, CellClass, ProgressCallback, QuantityMap
 from gaussdiag.precision.findings import Finding
 from gaussdiag.precision.mvn import MvnSweep
-from gaussdiag.precision.normal import NormalSweep, QuantityMap
+from gaussdiag.precision.normal import NormalSweep
 from gaussdiag.precision.point import PointResult
 from gaussdiag.precision.recommend import Better
 from gaussdiag.precision.spec_check import SpecPrecision

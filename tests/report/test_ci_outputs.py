@@ -164,7 +164,7 @@ def test_train_tables_fit_every_width_without_cutting(
     narrows: a number, a dtype or a verdict is never cut to an ellipsis."""
     for report in train_reports:
         out = io.StringIO()
-        print_report(Console(file=out, width=width, color_system=None), report)
+        print_report(Console(file=out, width=width, color_system=None), rp.render_spec(report))
         text = out.getvalue()
         # the one ellipsis allowed is the evidence's "more values" mark: `[3.822, …]`
         assert not re.search(r"(?<!, )(?<!\[)…", text), (width, text)

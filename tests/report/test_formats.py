@@ -311,9 +311,15 @@ def test_ctrl_c_on_the_first_spec_still_exits_130(monkeypatch: pytest.MonkeyPatc
 
 
 def test_version_matches_the_package_metadata() -> None:
-    found = re.search(r'^version = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    """One version: pyproject reads gaussdiag/_version.py, and `--version` prints it."""
+    from importlib.metadata import version
+
+    assert re.search(r'^dynamic = \["version"\]$', (ROOT / "pyproject.toml").read_text(), re.M)
+    found = re.search(r'^__version__ = "([^"]+)"$',
+                      (ROOT / "gaussdiag" / "_version.py").read_text(), re.M)
     assert found is not None
     meta = found.group(1)
+    assert version("gaussdiag") == meta
     r = gd("--version")
     assert r.returncode == 0 and r.stdout == f"gaussdiag {meta}\n"
 

@@ -28,12 +28,6 @@ class Pair:
         frame = sys._getframe(1)
         self.file, self.line = frame.f_code.co_filename, frame.f_lineno
 
-    def compare(self, **overrides: Any) -> SpecReport:
-        """Diagnose it now (the keywords given here win)."""
-        from gaussdiag.frontends.python.compare import compare
-
-        return compare(self.a, self.b, **{**self.keywords, **overrides})
-
     def __repr__(self) -> str:
         return f"Pair({getattr(self.a, '__qualname__', self.a)!r}, " \
                f"{getattr(self.b, '__qualname__', self.b)!r})"
@@ -76,7 +70,7 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
                         ) -> list[SpecReport]:
     """One report per Pair in the file, named `file.py::name`; a file that fails to import
     is one error report."""
-    from gaussdiag.frontends.python.compare import run
+    from gaussdiag.frontends.python.run import run
     from gaussdiag.pipeline import located
     from gaussdiag.torch_import import import_torch
 

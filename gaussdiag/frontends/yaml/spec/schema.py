@@ -1,6 +1,6 @@
 """The JSON Schema of the spec format (`gaussdiag schema`), for editors and CI linters.
 
-Generated from the pydantic models in `gaussdiag.frontends.yaml.spec.models`, so it cannot drift from what the
+Generated from the pydantic models in `spec.models`, so it cannot drift from what the
 loader accepts. The loader checks more than a schema can say (names declared before use,
 expressions, shapes that broadcast): a document the schema accepts may still be refused, with
 a message that names the key and the line. No torch here.

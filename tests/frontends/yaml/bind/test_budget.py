@@ -1,4 +1,4 @@
-"""The dry-run meter (`gaussdiag.frontends.yaml.bind.budget`): counts checked against hand-counted sequences, the
+"""The dry-run meter (`bind.budget`): counts checked against hand-counted sequences, the
 hostile shapes of the fuzz refused before any allocation (with the stage named), and peak
 memory staying flat in a child process while they are refused."""
 

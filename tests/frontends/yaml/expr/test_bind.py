@@ -1,4 +1,4 @@
-"""Tests for gaussdiag.frontends.yaml.expr.bind: every whitelisted function bound to torch, checked against
+"""Tests for expr.bind: every whitelisted function bound to torch, checked against
 independent references (numpy, mpmath, closed forms)."""
 
 from __future__ import annotations

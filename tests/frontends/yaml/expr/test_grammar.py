@@ -1,4 +1,4 @@
-"""Tests for gaussdiag.frontends.yaml.expr.grammar: the whitelist is the spec's list, the limits are sane."""
+"""Tests for expr.grammar: the whitelist is the spec's list, the limits are sane."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for gaussdiag.frontends.yaml.expr.parse: what is accepted, what is rejected with which message and
+"""Tests for expr.parse: what is accepted, what is rejected with which message and
 piece, the limits at their boundaries, hostile text, and that parsing never imports torch."""
 
 from __future__ import annotations

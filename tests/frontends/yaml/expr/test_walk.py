@@ -1,4 +1,4 @@
-"""Tests for gaussdiag.frontends.yaml.expr.walk: evaluation (literals, argument passing, the check hook,
+"""Tests for expr.walk: evaluation (literals, argument passing, the check hook,
 missing values) and substitution, on fixed and generated expressions."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""YAML text to values (`gaussdiag.frontends.yaml.spec.document`): YAML 1.2 scalars, aliases, hostile
+"""YAML text to values (`spec.document`): YAML 1.2 scalars, aliases, hostile
 YAML, and characters that cannot reach a message raw."""
 
 from __future__ import annotations

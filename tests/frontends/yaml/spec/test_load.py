@@ -1,4 +1,4 @@
-"""Loading specs (`gaussdiag.frontends.yaml.spec.load`): the contract's example, golden messages for bad
+"""Loading specs (`spec.load`): the contract's example, golden messages for bad
 specs, located errors, reading files, and no torch."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a spec may name (`gaussdiag.frontends.yaml.spec.names`), against the models and torch itself."""
+"""What a spec may name (`spec.names`), against the models and torch itself."""
 
 from __future__ import annotations
 
