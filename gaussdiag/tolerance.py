@@ -66,6 +66,47 @@ CHANGE_FACTOR = 1.0
 LARGE_MAGNITUDE = 1e4
 
 
+# ---- judgements around the verdict ---------------------------------------------------------
+
+# Two sides tie on a quantity when their digits differ by at most this: 0.3 digits is a
+# factor of 2 in the error, about what the order of a reduction alone can change. Read by
+# compare's round-off blame and precision-check's recommendation alike.
+TIE_DIGITS = 0.3
+
+# A side is cheaper only when the other takes at least this many times its time (or memory):
+# the best of several timings of a small spec still varies by 10-20% between runs.
+COST_RATIO = 1.25
+
+# An inaccurate precision-check cell counts as cancellation when its value is smaller than
+# this fraction of the terms it is computed from and its absolute error is within tolerance of
+# those terms: the low dtype did as well as its precision allows, and the lost digits are the
+# conditioning of the formula (round-off), not a bug.
+CANCELLATION_RATIO = 1e-2
+
+# Matrices up to this size get exact float64 eigenvalues (kappa, the singular-covariance
+# rule); above it the eigenvalues cost more than the diagnosis itself, and a cheaper bound
+# from the Cholesky factor stands in.
+EXACT_EIGEN_MAX = 512
+
+# Largest dimension up to which the search's full-size confirmation also runs a backward
+# pass: above it a float64 backward through an n x n Cholesky factor costs about half the
+# whole diagnosis, and the gradients were already checked on the slice.
+CONFIRM_GRADS_MAX = 1024
+
+# A training gap "grows exponentially" (an unstable problem) when the low dtype's gap grows
+# by more than 2% a step on average and spans more than two orders of magnitude over the run:
+# round-off that merely accumulates grows like sqrt(steps) or linearly, far slower. Judged
+# only on runs of at least GROWTH_MIN_STEPS steps, below which a fitted rate is noise.
+GROWTH_RATE = 1.02
+GROWTH_SPAN = 100.0
+GROWTH_MIN_STEPS = 10
+
+# precision-check describes a region as a band of z per sigma row when the gaps inside the
+# rows' spans are at most this fraction of the region (a stray cell of another class does not
+# hide the band).
+BAND_GAP_FRACTION = 0.1
+
+
 def precision_digits(dtype: DType) -> float:
     """Decimal digits the dtype can hold: -log10 of half its eps (7.22 for float32)."""
     return -math.log10(EPS[dtype] / 2)

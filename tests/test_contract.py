@@ -126,7 +126,7 @@ def test_accuracy_is_what_precision_check_computes(name: str) -> None:
     from gaussdiag.precision import check_spec
 
     spec = load_spec(ROOT / "configs" / f"{name}.yaml")
-    checked = check_spec(spec, DType.FLOAT32, repeats=1)
+    checked = check_spec(BoundSpec(spec), DType.FLOAT32, repeats=1)
     problem = BoundSpec(spec)
     for side in SideName:
         ref = run_side(problem, side, DType.FLOAT64)
@@ -224,7 +224,7 @@ def test_singular_batch_element_is_located() -> None:
 
 
 def test_pivot_certificate_above_the_exact_size() -> None:
-    n = singular.EXACT_MAX + 8
+    n = tl.EXACT_EIGEN_MAX + 8
     d = torch.ones(n, dtype=torch.float32)
     d[-1] = 1e-12  # smallest eigenvalue 1e-12 <= n eps x 1 = 6e-5 (numpy's rule agrees)
     assert np.linalg.matrix_rank(np.diag(d.numpy()), hermitian=True) < n

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from gaussdiag.tolerance import precision_digits
+from gaussdiag.tolerance import TIE_DIGITS, precision_digits
 from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
 
     from gaussdiag.engine.evaluate import SideRun
     from gaussdiag.engine.problem import Problem
-
-TIE_DIGITS = 0.3
-"""Two sides tie on a quantity when their digits differ by at most this: 0.3 digits is a
-factor of 2 in the error, about what the order of a reduction alone can change."""
-
 
 class Status(str, Enum):
     """Whether a quantity has digits, and why not."""

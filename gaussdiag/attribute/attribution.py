@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gaussdiag.attribute.explain import coincidence, gradient_flow, large_values, moment_evidence
+from gaussdiag.attribute.explain import (
+    coincidence,
+    gradient_flow,
+    growth_note,
+    large_values,
+    moment_evidence,
+)
 from gaussdiag.attribute.facts import Facts, Progress, Runs
 from gaussdiag.attribute.quantities import Trains, trajectories
 from gaussdiag.attribute.rules import ALSO_REPORTED, RULES, Diagnosis
@@ -29,29 +35,32 @@ class Attribution:
 def attribute(problem: Problem, runs: Runs, kappa: float,
               progress: Progress | None = None, trains: Trains | None = None) -> Attribution:
     """Apply RULES in order; the first that finds something is the verdict."""
-    ev = Facts(problem, runs, kappa, progress, trains)
-    evidence = tuple(moment_evidence(problem)) if ev.pairs() else ()
+    facts = Facts(problem, runs, kappa, progress, trains)
+    evidence = tuple(moment_evidence(problem)) if facts.pairs() else ()
     problem.release_references()  # the search builds its own; at n = 4096 this is 256 MiB
-    verdict, diagnosis = next((v, f) for v, rule in RULES if (f := rule(ev)) is not None)
+    verdict, diagnosis = next((v, f) for v, rule in RULES if (f := rule(facts)) is not None)
     others = [OtherProblem(v, f.explanation) for v, rule in RULES
-              if v in ALSO_REPORTED and v is not verdict and (f := rule(ev)) is not None]
-    quantities = ev.quantities if ev.pairs() else []
+              if v in ALSO_REPORTED and v is not verdict and (f := rule(facts)) is not None]
+    quantities = facts.quantities if facts.pairs() else []
     if verdict in (Verdict.PARAMETERIZATION, Verdict.DIFFERENT_DRAWS):
         quantities = [_relabel(q, verdict) if q.persists else q for q in quantities]
-    notes = list(ev.notes)
-    found = (coincidence(ev) if ev.pairs() and verdict is not Verdict.INVALID_PARAMETERS
+    notes = list(facts.notes)
+    found = (coincidence(facts) if facts.pairs() and verdict is not Verdict.INVALID_PARAMETERS
              else None)
     if found:
         notes.append(found[0])
         evidence += found[1]
-    flow = gradient_flow(ev) if verdict is not Verdict.INVALID_PARAMETERS else None
+    flow = gradient_flow(facts) if verdict is not Verdict.INVALID_PARAMETERS else None
     if flow:
         notes.append(flow)
-    notes += large_values(ev)
-    point = tuple(ev.point_quantities) if trains is not None and ev.pairs() else ()
+    notes += large_values(facts)
+    paths = tuple(trajectories(trains)) if trains is not None else ()
+    growth = growth_note(paths)
+    if growth:
+        notes.append(growth)
+    point = tuple(facts.point_quantities) if trains is not None and facts.pairs() else ()
     return Attribution(verdict, diagnosis, tuple(quantities), tuple(others), evidence,
-                       tuple(notes), point,
-                       tuple(trajectories(trains)) if trains is not None else ())
+                       tuple(notes), point, paths)
 
 
 def _relabel(q: Quantity, verdict: Verdict) -> Quantity:

@@ -5,6 +5,7 @@ moment evidence, and the sentences on gradient flow and large-but-correct quanti
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gaussdiag import tolerance as tl
@@ -15,7 +16,7 @@ from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.search import Explanation
 from gaussdiag.engine.evaluate import moments
 from gaussdiag.engine.failures import ConstraintFailure
-from gaussdiag.results import Evidence
+from gaussdiag.results import Evidence, Trajectory
 from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName
 
 if TYPE_CHECKING:
@@ -24,41 +25,42 @@ if TYPE_CHECKING:
     from gaussdiag.engine.problem import Problem
 
 
-def describe(ev: Facts, found: Explanation) -> tuple[str, str]:
+def describe(facts: Facts, found: Explanation) -> tuple[str, str]:
     cause = found.cause
     side, other, p = cause.side.value, cause.side.other.value, cause.param
     if len(found.steps) == 1:
         expects = found.steps[0].expects.format(p=p)
     else:
         expects = f"{cause.transform}(`{p}`)"
-    point = ev.problem.phrases.point
+    point = facts.problem.phrases.point
     where = f"at {point} and at a jittered point" if found.jitter_checked else (
         f"at {point} (the jittered point was not valid for the other side)")
     text = (f"side {side} treats `{p}` differently from side {other}: side {side} expects "
             f"{expects}. With `{p}` replaced by {cause.transform}({p}) on side {side}, every "
             f"value and gradient matches side {other} in float64, {where}")
     template = template_of(found.steps)
-    return text, ev.problem.fix(cause.side, p, template, cause.transform)
+    return text, facts.problem.fix(cause.side, p, template, cause.transform)
 
 
-def coincidence(ev: Facts) -> tuple[str, tuple[Evidence, ...]] | None:
+def coincidence(facts: Facts) -> tuple[str, tuple[Evidence, ...]] | None:
     """Values agree at the point but a gradient persists: do the values still agree at a
     jittered point? If not, they agreed by coincidence (std == 1 makes std == std**2): the note,
     and the log_prob at both points as evidence, labelled, so the difference shows."""
-    qs = {q.name: q for q in ev.point_quantities}
+    qs = {q.name: q for q in facts.point_quantities}
     value = qs.get("log_prob")
-    if value is None or value.persists or not any(q.persists for q in ev.point_quantities):
+    if value is None or value.persists or not any(q.persists for q in facts.point_quantities):
         return None
-    a = ev.reference(SideName.A, True, grads=False)
-    b = ev.reference(SideName.B, True, grads=False)
+    a = facts.reference(SideName.A, jittered=True, grads=False)
+    b = facts.reference(SideName.B, jittered=True, grads=False)
     if a is None or b is None:
         return None
     d = normwise(a.value, b.value)
-    if d <= tl.search_tol(ev.kappa):
+    if d <= tl.search_tol(facts.kappa):
         return None
-    point = ev.problem.phrases.point
-    special = [n for n in ev.problem.leaf_names
-               if bool((ev.problem.base[n] == 1).all()) or bool((ev.problem.base[n] == 0).all())]
+    point = facts.problem.phrases.point
+    base = facts.problem.base
+    special = [n for n in facts.problem.leaf_names
+               if bool((base[n] == 1).all()) or bool((base[n] == 0).all())]
     why = ""
     if special:
         why = (f" ({', '.join(f'`{n}`' for n in special)} "
@@ -67,7 +69,7 @@ def coincidence(ev: Facts) -> tuple[str, tuple[Evidence, ...]] | None:
     note = (f"log_prob agrees at {point} only by coincidence{why}: at a jittered point "
             f"it differs by {d:.3g} in float64")
     evidence = [Evidence("log_prob at a jittered point", head(a.value), head(b.value), d)]
-    pair = ev.pairs().get(DType.FLOAT64)
+    pair = facts.pairs().get(DType.FLOAT64)
     if pair is not None:
         pa, pb = pair
         evidence.insert(0, Evidence(f"log_prob at {point}", head(pa.value),
@@ -92,14 +94,14 @@ def head(t: torch.Tensor, n: int = 4) -> tuple[float, ...]:
     return tuple(float(x) for x in t.detach().double().flatten()[:n])
 
 
-def gradient_flow(ev: Facts) -> str | None:
+def gradient_flow(facts: Facts) -> str | None:
     """Which params the gradient reaches on each side, and through what (float64 runs)."""
-    pair = ev.pairs().get(DType.FLOAT64)
-    names = ev.problem.grad_names
-    if pair is None or not names or ev.trains is not None:
+    pair = facts.pairs().get(DType.FLOAT64)
+    names = facts.problem.grad_names
+    if pair is None or not names or facts.trains is not None:
         return None
     reach = {run.side: [n for n in names if run.grads.get(n) is not None] for run in pair}
-    through = {s: _through(ev, s) for s in SideName}
+    through = {s: _through(facts, s) for s in SideName}
     a, b = reach[SideName.A], reach[SideName.B]
     none = [n for n in names if n not in a and n not in b]
     parts = []
@@ -116,10 +118,10 @@ def gradient_flow(ev: Facts) -> str | None:
     return "; ".join(parts) or None
 
 
-def _through(ev: Facts, side: SideName) -> str:
-    kind = ev.problem.kind(side)
-    if ev.problem.mode is Mode.RSAMPLE:
-        if ev.problem.method(side) is Method.SAMPLE:
+def _through(facts: Facts, side: SideName) -> str:
+    kind = facts.problem.kind(side)
+    if facts.problem.mode is Mode.RSAMPLE:
+        if facts.problem.method(side) is Method.SAMPLE:
             return "sample(): no gradient through the draws"
         return "reparameterized draws"
     return "a hand-written log_prob" if kind is SideKind.LOG_PROB else "log_prob"
@@ -129,15 +131,32 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
 
-def large_values(ev: Facts) -> list[str]:
+def growth_note(trajectories: Sequence[Trajectory]) -> str | None:
+    """In words: does the low dtype's training gap grow exponentially (an unstable problem),
+    or does round-off merely accumulate? None for runs too short to tell."""
+    low = next((tr for tr in trajectories if tr.dtype is not DType.FLOAT64), None)
+    if low is None or low.growth is None or len(low.gaps) < tl.GROWTH_MIN_STEPS:
+        return None
+    nonzero = [g for g in low.gaps if g > 0 and math.isfinite(g)]
+    if (low.growth > tl.GROWTH_RATE and nonzero
+            and max(nonzero) / min(nonzero) > tl.GROWTH_SPAN):
+        return (f"the {low.dtype.value} gap grows about x{low.growth:.3g} per step: "
+                "exponential growth of round-off means the training dynamics amplify tiny "
+                "differences (an unstable problem); seeded runs will diverge whichever "
+                "formulation is used")
+    return (f"the {low.dtype.value} gap grows slowly (x{low.growth:.3g} per step): round-off "
+            "accumulates without blowing up")
+
+
+def large_values(facts: Facts) -> list[str]:
     """A sentence for each value or gradient of magnitude LARGE_MAGNITUDE or more: how large,
     and how many digits the low dtype keeps against float64 on each side (accuracy.py)."""
-    lows: list[DType] = [dt for dt in ev.runs if dt is not DType.FLOAT64]
-    if not lows or DType.FLOAT64 not in ev.runs:
+    lows: list[DType] = [dt for dt in facts.runs if dt is not DType.FLOAT64]
+    if not lows or DType.FLOAT64 not in facts.runs:
         return []
     low = tl.low_dtype(lows)
     per: dict[str, list[tuple[SideName, accuracy.QuantityAccuracy]]] = {}
-    for side, quantities in ev.side_accuracy(low).items():
+    for side, quantities in facts.side_accuracy(low).items():
         for q in quantities:
             if q.status is accuracy.Status.FINITE and q.magnitude >= tl.LARGE_MAGNITUDE:
                 per.setdefault(q.name, []).append((side, q))

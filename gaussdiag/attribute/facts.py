@@ -103,9 +103,9 @@ class Facts:
                                        self.point_quantities, self.progress, self.notes)
         return self._explanation
 
-    def reference(self, side: SideName, jittered: bool, grads: bool) -> SideRun | None:
+    def reference(self, side: SideName, *, jittered: bool, grads: bool) -> SideRun | None:
         """A float64 run of `side` on the full problem without overrides (cached)."""
-        return self._full.reference(side, jittered, grads)
+        return self._full.reference(side, jittered=jittered, grads=grads)
 
     @property
     def _full(self) -> Checker:

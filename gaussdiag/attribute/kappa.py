@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from gaussdiag import tolerance as tl
 from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.vocab import SideKind, SideName
 
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
 
     from gaussdiag.engine.problem import Problem
 
-# Above this size the eigenvalues cost more than the diagnosis itself.
-EXACT_KAPPA_MAX = 512
 _MATRIX_ARGS = ("covariance_matrix", "precision_matrix", "scale_tril", "cov_factor")
 
 
@@ -24,8 +23,9 @@ def estimate_kappa(problem: Problem, notes: list[str] | None = None) -> float:
     """cond(L) for the covariance each side implies (largest over the batch and both sides):
     log_prob standardizes x through a triangular solve with the scale L, whose condition number
     is sqrt(cond(covariance)). 1 when no side has a covariance-like argument. Exact (from the
-    eigenvalues) up to n = EXACT_KAPPA_MAX; above that, max|L_ii| / min|L_ii| of the Cholesky
-    factor the distribution already holds: O(n), a lower bound, exact for diagonal scales.
+    eigenvalues) up to n = tolerance.EXACT_EIGEN_MAX; above that, max|L_ii| / min|L_ii| of the
+    Cholesky factor the distribution already holds: O(n), a lower bound, exact for diagonal
+    scales.
     When a side's matrix has no computable eigenvalues, that side counts as 1 and a sentence
     saying so is appended to `notes`.
 
@@ -50,7 +50,7 @@ def estimate_kappa(problem: Problem, notes: list[str] | None = None) -> float:
         n = next((v.shape[-2] for k, v in args.items() if k in _MATRIX_ARGS and v.ndim >= 2), 0)
         if n == 0:
             continue
-        if n > EXACT_KAPPA_MAX:
+        if n > tl.EXACT_EIGEN_MAX:
             tril = getattr(built.dist, "scale_tril", None)
             if isinstance(tril, torch.Tensor):
                 d = torch.diagonal(tril.detach().double(), dim1=-2, dim2=-1).abs()

@@ -47,10 +47,10 @@ class Diagnosis:
 Rule = Callable[[Facts], "Diagnosis | None"]
 
 
-def _invalid(ev: Facts) -> Diagnosis | None:
-    failures = ev.failures()
-    if not failures and ev.trains is not None:
-        stopped = [r for sides in ev.trains.values() for r in sides.values()
+def _invalid(facts: Facts) -> Diagnosis | None:
+    failures = facts.failures()
+    if not failures and facts.trains is not None:
+        stopped = [r for sides in facts.trains.values() for r in sides.values()
                    if isinstance(r, TrainFailure)]
         if stopped:
             f = stopped[0]
@@ -63,9 +63,9 @@ def _invalid(ev: Facts) -> Diagnosis | None:
     if not failures:
         return None
     first = failures[0]
-    where = _failed_dtypes(ev, first.side)
+    where = _failed_dtypes(facts, first.side)
     only = ""
-    ok_dtypes = [dt for dt in ev.runs if dt not in where]
+    ok_dtypes = [dt for dt in facts.runs if dt not in where]
     if ok_dtypes:
         only = (f" in {', '.join(d.value for d in where)} only "
                 f"({', '.join(d.value for d in ok_dtypes)} is fine: round-off breaks it)")
@@ -77,18 +77,18 @@ def _invalid(ev: Facts) -> Diagnosis | None:
     return Diagnosis(f"side {first.side.value}{only}: {what}", first.fix or "")
 
 
-def _failed_dtypes(ev: Facts, side: SideName) -> list[DType]:
-    return [dt for dt, sides in ev.runs.items() if isinstance(sides[side], ConstraintFailure)]
+def _failed_dtypes(facts: Facts, side: SideName) -> list[DType]:
+    return [dt for dt, sides in facts.runs.items() if isinstance(sides[side], ConstraintFailure)]
 
 
-def _non_finite(ev: Facts) -> Diagnosis | None:
+def _non_finite(facts: Facts) -> Diagnosis | None:
     import torch
 
     found: list[str] = []
-    value = "draws" if ev.problem.mode is Mode.RSAMPLE else "log_prob"
+    value = "draws" if facts.problem.mode is Mode.RSAMPLE else "log_prob"
     # every side that ran, not only dtypes where both did: when the other side broke a
     # constraint, this side's NaN draws are still a problem of its own (listed as `also`)
-    for dt, ran in ev.runs.items():
+    for dt, ran in facts.runs.items():
         for run in (r for r in ran.values() if isinstance(r, SideRun)):
             items: list[tuple[str, torch.Tensor | None]] = [(value, run.value)]
             items += [(f"grad[{n}]", g) for n, g in run.grads.items()]
@@ -102,7 +102,7 @@ def _non_finite(ev: Facts) -> Diagnosis | None:
                                                      f"{inf} inf" if inf else "") if x)
                     found.append(f"side {run.side.value}, {dt.value}: {qname} has {kinds} "
                                  f"of {t.numel()} element(s)")
-    for dt, sides in (ev.trains or {}).items():
+    for dt, sides in (facts.trains or {}).items():
         for r in sides.values():
             trained = r.partial if isinstance(r, TrainFailure) else r
             bad = next((i for i, p in enumerate(trained.params, 1)
@@ -121,27 +121,27 @@ def _non_finite(ev: Facts) -> Diagnosis | None:
                    "work with log-scale parameters")
 
 
-def _no_gradient(ev: Facts) -> Diagnosis | None:
-    pairs = ev.pairs()
+def _no_gradient(facts: Facts) -> Diagnosis | None:
+    pairs = facts.pairs()
     if DType.FLOAT64 not in pairs:
         return None
     a, b = pairs[DType.FLOAT64]
-    for name in ev.problem.grad_names:
+    for name in facts.problem.grad_names:
         has = {SideName.A: a.grads.get(name) is not None, SideName.B: b.grads.get(name) is not None}
         if has[SideName.A] == has[SideName.B]:
             continue
         without = SideName.A if not has[SideName.A] else SideName.B
-        if name not in ev.problem.params_used(without, leaves_only=True):
+        if name not in facts.problem.params_used(without, leaves_only=True):
             return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on "
                            f"side {without.value}, which does not use `{name}` at all",
                            f"make side {without.value} depend on `{name}`, or "
-                           f"{ev.problem.phrases.constant}")
-        if ev.problem.mode is Mode.RSAMPLE and ev.problem.method(without) is Method.SAMPLE:
+                           f"{facts.problem.phrases.constant}")
+        if facts.problem.mode is Mode.RSAMPLE and facts.problem.method(without) is Method.SAMPLE:
             return Diagnosis(
                 f"`{name}` gets a gradient on side {without.other.value} and none on side "
                 f"{without.value}: side {without.value} draws with sample(), which runs without "
                 "autograd, so its draws are constants to backward()",
-                f"{ev.problem.phrases.use_rsample.format(side=without.value)}, or write the "
+                f"{facts.problem.phrases.use_rsample.format(side=without.value)}, or write the "
                 "reparameterization by hand so the noise stays out of the graph: "
                 "sqrt(var) * randn_like(mean) + mean")
         return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on side "
@@ -152,26 +152,26 @@ def _no_gradient(ev: Facts) -> Diagnosis | None:
     return None
 
 
-def _different_draws(ev: Facts) -> Diagnosis | None:
+def _different_draws(facts: Facts) -> Diagnosis | None:
     """rsample mode: the draws persist, yet each side's log_prob agrees at both sides' draws
     (same law, different map from noise to sample)."""
     import torch
 
-    if ev.problem.mode is not Mode.RSAMPLE:
+    if facts.problem.mode is not Mode.RSAMPLE:
         return None
-    draws = next((q for q in ev.quantities if q.name == "draws"), None)
+    draws = next((q for q in facts.quantities if q.name == "draws"), None)
     if draws is None or not draws.persists:
         return None
-    if any(ev.problem.kind(s) is not SideKind.DIST for s in SideName):
+    if any(facts.problem.kind(s) is not SideKind.DIST for s in SideName):
         return None  # an `expr` side has no log_prob to test the law with
-    pairs = ev.pairs()
+    pairs = facts.pairs()
     if DType.FLOAT64 not in pairs:
         return None
-    tol64 = tl.search_tol(ev.kappa)
+    tol64 = tl.search_tol(facts.kappa)
     worst = 0.0
     try:
         with torch.no_grad():
-            built = {s: ev.problem.build(s, ev.problem.env(DType.FLOAT64, s, with_grad=False),
+            built = {s: facts.problem.build(s, facts.problem.env(DType.FLOAT64, s, with_grad=False),
                                          DType.FLOAT64) for s in SideName}
             for run in pairs[DType.FLOAT64]:
                 x = run.value
@@ -190,24 +190,24 @@ def _different_draws(ev: Facts) -> Diagnosis | None:
         "the same factor (the same scale_tril), or compare log_prob instead of draws")
 
 
-def _parameterization(ev: Facts) -> Diagnosis | None:
-    if not ev.persisting():
+def _parameterization(facts: Facts) -> Diagnosis | None:
+    if not facts.persisting():
         return None
-    if not any(q.persists for q in ev.point_quantities):
+    if not any(q.persists for q in facts.point_quantities):
         return None  # train mode: the sides agree at the start and drift apart later
-    found = ev.explanation()
+    found = facts.explanation()
     if found is None:
         return None
-    return Diagnosis(*describe(ev, found), cause=found.cause)
+    return Diagnosis(*describe(facts, found), cause=found.cause)
 
 
-def _mismatch(ev: Facts) -> Diagnosis | None:
-    persisting = ev.persisting()
+def _mismatch(facts: Facts) -> Diagnosis | None:
+    persisting = facts.persisting()
     if not persisting:
         return None
     listed = ", ".join(f"{q.name} {q.diff[DType.FLOAT64]:.3g}" for q in persisting[:4])
     tried = ", ".join(c.name for c in CANDIDATES)
-    zeros = _structural_zeros(ev, persisting)
+    zeros = _structural_zeros(facts, persisting)
     if zeros:
         return Diagnosis(
             f"differences persist in float64 ({listed}), and only in gradient entries where "
@@ -215,9 +215,9 @@ def _mismatch(ev: Facts) -> Diagnosis | None:
             "lower triangle), the other all of it (e.g. through L @ transpose(L)), so their "
             "gradients differ where the param is structurally zero. Values agree",
             f"derive {zeros} from a free parameter through the structure on both sides, e.g. "
-            f"{ev.problem.phrases.structure}, so no gradient reaches the entries that must "
+            f"{facts.problem.phrases.structure}, so no gradient reaches the entries that must "
             "stay zero")
-    if ev.trains is not None and not any(q.persists for q in ev.point_quantities):
+    if facts.trains is not None and not any(q.persists for q in facts.point_quantities):
         return Diagnosis(
             f"the trajectories drift apart in float64 too ({listed}), although the sides agree "
             "at the starting point: they differ somewhere training takes them (a clamp or a "
@@ -228,24 +228,24 @@ def _mismatch(ev: Facts) -> Diagnosis | None:
         f"differences persist in float64 ({listed}): not round-off. No reparameterization of "
         f"one param on either side ({tried}, or a composition of two) explains them",
         f"the two sides compute different functions: compare them term by term "
-        f"({ev.problem.phrases.bisect}), and check every argument's meaning in the "
+        f"({facts.problem.phrases.bisect}), and check every argument's meaning in the "
         "torch.distributions docs")
 
 
-def _structural_zeros(ev: Facts, persisting: list[Quantity]) -> str | None:
+def _structural_zeros(facts: Facts, persisting: list[Quantity]) -> str | None:
     """The leaf params (as `name` list) whose gradient diff lies only where the param is zero,
     when the values and every other quantity agree; None otherwise."""
     import torch
 
-    pairs = ev.pairs()
+    pairs = facts.pairs()
     if DType.FLOAT64 not in pairs or any(not q.name.startswith("grad[") for q in persisting):
         return None
     a, b = pairs[DType.FLOAT64]
-    tol64 = tl.search_tol(ev.kappa)
+    tol64 = tl.search_tol(facts.kappa)
     names = []
     for q in persisting:
         name = q.name[len("grad["):-1]
-        ga, gb, p = a.grads.get(name), b.grads.get(name), ev.problem.base.get(name)
+        ga, gb, p = a.grads.get(name), b.grads.get(name), facts.problem.base.get(name)
         if ga is None or gb is None or p is None or p.shape != ga.shape:
             return None
         zero = p == 0
@@ -257,21 +257,21 @@ def _structural_zeros(ev: Facts, persisting: list[Quantity]) -> str | None:
     return ", ".join(names) if names else None
 
 
-def _round_off(ev: Facts) -> Diagnosis | None:
-    if all(q.verdict is Verdict.AGREE for q in ev.quantities):
+def _round_off(facts: Facts) -> Diagnosis | None:
+    if all(q.verdict is Verdict.AGREE for q in facts.quantities):
         return None
-    worst = max((q for q in ev.quantities if q.verdict is not Verdict.AGREE),
+    worst = max((q for q in facts.quantities if q.verdict is not Verdict.AGREE),
                 key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
     low = tl.low_dtype(list(worst.diff))
     gap = worst.diff[low]
     text = (f"differences exceed tol in {low.value} but shrink in float64 ({worst.name}: "
             f"{gap:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
             "floating-point round-off, not a bug")
-    explained = tl.explained(low, ev.kappa)
+    explained = tl.explained(low, facts.kappa)
     ratio = gap / explained
     text += (f". The gap is {ratio:.3g}x what the conditioning explains "
-             f"(tol({low.value}) x kappa = {explained:.3g}, kappa {ev.kappa:.3g})")
-    digits = _side_digits(ev, low)
+             f"(tol({low.value}) x kappa = {explained:.3g}, kappa {facts.kappa:.3g})")
+    digits = _side_digits(facts, low)
     worse = accuracy.worse_side(digits)
     fix = "nothing to fix in the parameterization"
     if low is not DType.FLOAT64:
@@ -291,18 +291,18 @@ def _round_off(ev: Facts) -> Diagnosis | None:
                                                  digits, worse))
 
 
-def _side_digits(ev: Facts, low: DType) -> dict[SideName, float]:
+def _side_digits(facts: Facts, low: DType) -> dict[SideName, float]:
     """Each side's worst quantity, in digits its `low` run keeps against its own float64 run
     (accuracy.py, as `precision-check SPEC` computes them). NaN where unknown."""
     out = {s: math.nan for s in SideName}
     if low is DType.FLOAT64:
         return out
-    for side, quantities in ev.side_accuracy(low).items():
+    for side, quantities in facts.side_accuracy(low).items():
         out[side] = accuracy.worst(quantities)
     return out
 
 
-def _agree(ev: Facts) -> Diagnosis | None:
+def _agree(facts: Facts) -> Diagnosis | None:
     return Diagnosis("every difference is within tol in every dtype", "")
 
 

@@ -6,7 +6,7 @@ values before gradients and the spec's point before the jittered one; the first 
 explains every quantity wins. Compositions of two are tried only when no single one explains.
 A faithful slice of the problem (`Problem.sliced`) screens candidates cheaply; a candidate it
 accepts is confirmed at full size: values and gradients at the spec's point and values at the
-jittered point, or, above CONFIRM_GRADS_MAX, values only (gradients at both points were
+jittered point, or, above tolerance.CONFIRM_GRADS_MAX, values only (gradients at both points were
 checked on the slice; a float64 backward through a 4096 x 4096 Cholesky factor costs about
 half of the whole diagnosis). The candidates' runs skip torch's argument checks: the spec's
 own runs validated it, and an override that breaks a constraint shows up as values (or NaNs)
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-# Largest dimension up to which the full-size confirmation also runs a backward pass.
-CONFIRM_GRADS_MAX = 1024
-
-
 @dataclass(frozen=True)
 class Explanation:
     """The search's answer: which transform explains, and whether the jittered point was
@@ -55,7 +51,7 @@ def search(problem: Problem, kappa: float, full: Checker, point_quantities: list
     """The first transform that explains every quantity (module docstring's order), or None."""
     small = screen(problem, kappa, point_quantities)
     big = max((d for n in problem.leaf_names for d in problem.base[n].shape), default=0)
-    confirm_grads = big <= CONFIRM_GRADS_MAX
+    confirm_grads = big <= tl.CONFIRM_GRADS_MAX
     if small is not None and confirm_grads:
         notes.append("the explanation search screened candidates on a slice of the "
                      "largest dimension, then confirmed at full size")
@@ -96,10 +92,10 @@ def screen(problem: Problem, kappa: float, point_quantities: list[Quantity]) -> 
         return None
     checker = Checker(small, kappa, {})
     try:  # every reference the screen reads, at both points, before any candidate
-        a = checker.reference(SideName.A, False, True)
-        b = checker.reference(SideName.B, False, True)
+        a = checker.reference(SideName.A, jittered=False, grads=True)
+        b = checker.reference(SideName.B, jittered=False, grads=True)
         for side in SideName:
-            checker.reference(side, True, True)
+            checker.reference(side, jittered=True, grads=True)
     except GaussdiagError:  # a side that cannot take the cut shapes: full size only
         return None
     if a is None or b is None:
@@ -122,7 +118,7 @@ class Checker:
         self._cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = {
             (s, False, True): r for s, r in base.items()}
 
-    def reference(self, side: SideName, jittered: bool, grads: bool) -> SideRun | None:
+    def reference(self, side: SideName, *, jittered: bool, grads: bool) -> SideRun | None:
         key = (side, jittered, grads)
         if key not in self._cache and (side, jittered, True) in self._cache:
             key = (side, jittered, True)  # a run with gradients has the value too
@@ -165,21 +161,21 @@ class Checker:
         grads=False, forwards at both points."""
         other = side.other
         overrides = {param: fn}
-        jitter_ok = self.reference(other, True, grads=False) is not None
+        jitter_ok = self.reference(other, jittered=True, grads=False) is not None
         plan = [(False, grads), (True, False)] if screened else \
             [(False, False), (True, False), (False, True), (True, True)]
         for jittered, with_grads in plan:
             if jittered and not jitter_ok:
                 continue
-            ref = self.reference(other, jittered, grads=with_grads)
-            got = None if ref is None else self._run(side, jittered, overrides,
-                                                     grads=with_grads)
+            ref = self.reference(other, jittered=jittered, grads=with_grads)
+            got = None if ref is None else self._run(side, jittered=jittered,
+                                                     overrides=overrides, grads=with_grads)
             if (ref is None or got is None or not _same_nans(got, ref)
                     or not runs_agree(got, ref, self.tol64)):
                 return None
         return jitter_ok
 
-    def _run(self, side: SideName, jittered: bool, overrides: Overrides,
+    def _run(self, side: SideName, *, jittered: bool, overrides: Overrides,
              grads: bool) -> SideRun | None:
         try:
             return run_side(self.problem, side, DType.FLOAT64, jittered=jittered,

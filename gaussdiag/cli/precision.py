@@ -229,18 +229,19 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON, apply the gate."""
     from gaussdiag import precision as pc
+    from gaussdiag.frontends.yaml.run import bind
     from gaussdiag.frontends.yaml.spec import load_spec
     from gaussdiag.output import write_text
+    from gaussdiag.pipeline import Options
     from gaussdiag.report import precision_json as rj
     from gaussdiag.report import precision_text as rt
-    from gaussdiag.torch_import import import_torch
 
     pc.check_low_dtype(dtype)
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
-    import_torch()
     with progress_line(console, verbose) as progress:
-        results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements,
-                                 progress=progress) for spec in loaded]
+        options = Options(device=device, max_elements=max_elements)
+        results = [pc.check_spec(bind(spec, options), dtype, progress=progress)
+                   for spec in loaded]
     if json_out is not None:
         write_text(json_out, rj.dumps(rj.specs_json(results)))
     if json_out != "-":

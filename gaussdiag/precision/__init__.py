@@ -40,7 +40,6 @@ from gaussdiag.precision.point import (
     parse_point,
 )
 from gaussdiag.precision.recommend import (
-    TIE_DIGITS,
     Better,
     Recommendation,
     compare_digits,
@@ -48,7 +47,7 @@ from gaussdiag.precision.recommend import (
 )
 from gaussdiag.precision.sides import SidePrecision, SideQuantity
 from gaussdiag.precision.spec_check import SpecPrecision, check_spec
-from gaussdiag.tolerance import LARGE_MAGNITUDE, precision_digits
+from gaussdiag.tolerance import LARGE_MAGNITUDE, TIE_DIGITS, precision_digits
 from gaussdiag.vocab import ScaleParam, SweepDist
 
 __all__ = [

@@ -27,7 +27,13 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import UsageError
-from gaussdiag.tolerance import CELL_FACTOR, LARGE_MAGNITUDE, cell_tol, precision_digits
+from gaussdiag.tolerance import (
+    CANCELLATION_RATIO,
+    CELL_FACTOR,
+    LARGE_MAGNITUDE,
+    cell_tol,
+    precision_digits,
+)
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:
@@ -68,12 +74,6 @@ class CellClass(str, Enum):
 
 CELL_CLASSES: tuple[CellClass, ...] = tuple(CellClass)
 """Class codes: `CELL_CLASSES[code]` is the class of a cell with that code."""
-
-CANCELLATION_RATIO = 1e-2
-"""An inaccurate cell counts as cancellation when its value is smaller than this fraction of
-the terms it is computed from and its absolute error is within tolerance of those terms: the
-low dtype did as well as its precision allows, and the lost digits are the conditioning of
-the formula (round-off), not a bug."""
 
 MAX_AXIS = 2000
 """Longest grid axis accepted: 2000 x 2000 cells take about 1 GB of float64 intermediates."""

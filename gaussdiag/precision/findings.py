@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import DTYPE_MAX, CellClass, QuantityMap
+from gaussdiag.tolerance import BAND_GAP_FRACTION
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:
@@ -43,10 +44,6 @@ CLASS_PHRASES = {
 _FINDING_CLASSES = (CellClass.UNDEFINED, CellClass.OVERFLOW, CellClass.INACCURATE,
                     CellClass.LARGE_BUT_CORRECT)
 
-# A region is described as a band of z per sigma row when the gaps inside the rows' spans are
-# at most this fraction of the region (a stray cell of another class does not hide the band).
-_BAND_GAP_FRACTION = 0.1
-
 
 def _same(vals: npt.NDArray[np.float64]) -> bool:
     return bool((vals == vals[0]).all())
@@ -74,7 +71,7 @@ def describe_region(mask: npt.ArrayLike, sigma: Sequence[float], z: Sequence[flo
     last = n_cols - 1 - sub[:, ::-1].argmax(axis=1)
     gaps = int((last - first + 1 - row_cells[rows]).sum())
     z_arr, s_arr = np.asarray(z, dtype=float), np.asarray(sigma, dtype=float)
-    if gaps > _BAND_GAP_FRACTION * cells:
+    if gaps > BAND_GAP_FRACTION * cells:
         cols = np.flatnonzero(m.any(axis=0))
         return (f"in {cells} scattered cells (sigma {fmt(sigma[r0])} to "
                 f"{fmt(sigma[r1])}, z {fmt(z[cols[0]])} to {fmt(z[cols[-1]])})")

@@ -10,6 +10,7 @@ from enum import Enum
 
 from gaussdiag.precision.cells import CellClass
 from gaussdiag.precision.sides import SidePrecision
+from gaussdiag.tolerance import COST_RATIO, TIE_DIGITS
 from gaussdiag.vocab import DType, SideName
 
 
@@ -20,16 +21,6 @@ class Better(str, Enum):
     B = "b"
     TIE = "tie"
     NEITHER = "neither"
-
-
-TIE_DIGITS = 0.3
-"""Two sides tie on a quantity when their digits differ by at most this: 0.3 digits is a
-factor of 2 in the error, about what the order of a reduction alone can change."""
-
-
-COST_RATIO = 1.25
-"""A side is cheaper only when the other takes at least this many times its time (or memory):
-the best of `TIMING_REPEATS` timings of a small spec still varies by 10-20% between runs."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from typing_extensions import assert_never
 
 from gaussdiag.attribute.accuracy import Status, float64_noise, quantity_accuracy
-from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.precision.cells import (
     CellClass,
     accurate_digits,
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
 
     from gaussdiag.engine.evaluate import SideRun
     from gaussdiag.engine.failures import ConstraintFailure
-    from gaussdiag.frontends.yaml.bind import BoundSpec
-    from gaussdiag.frontends.yaml.spec import LoadedSpec
+    from gaussdiag.engine.problem import Problem
 
 TIMING_REPEATS = 5
 """Low-dtype runs per side for the cost; the fastest counts, the others carry scheduling noise
@@ -58,13 +56,11 @@ class SpecPrecision:
         return self.sides[0] if name is SideName.A else self.sides[1]
 
 
-def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
-               max_elements: int = DEFAULT_MAX_ELEMENTS,
-               repeats: int = TIMING_REPEATS,
+def check_spec(problem: Problem, dtype: DType, *, repeats: int = TIMING_REPEATS,
                progress: Callable[[str], None] | None = None) -> SpecPrecision:
-    """Evaluate each side of `loaded` in `dtype` and in float64 at the spec's point (log_prob
-    and train specs: log_prob at the starting point; rsample specs: the draws) and compare
-    each side's value and every gradient with its own float64 result.
+    """Evaluate each side of `problem` (a bound spec) in `dtype` and in float64 at its point
+    (log_prob and train specs: log_prob at the starting point; rsample specs: the draws) and
+    compare each side's value and every gradient with its own float64 result.
 
     Digits are -log10 of the normwise relative error max|low - ref| / max(max|low|, max|ref|),
     floored at 0 and capped at `precision_digits(dtype)`. A quantity is accurate within
@@ -75,18 +71,12 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
 
     `progress`, when given, is told each step in words.
 
-    Raises DeviceError for an absent device and SpecError for a spec that fails to build.
+    Raises SpecError for a spec that fails to build.
     """
-    from gaussdiag.errors import DeviceError
-    from gaussdiag.frontends.yaml.bind import BoundSpec
 
     check_low_dtype(dtype)
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, found {repeats}")
-    try:
-        problem = BoundSpec(loaded, device=device, max_elements=max_elements)
-    except DeviceError as err:
-        raise DeviceError(str(loaded.device_error(err, device))) from None
     sides = []
     for s in SideName:
         if progress:
@@ -99,7 +89,7 @@ def check_spec(loaded: LoadedSpec, dtype: DType, *, device: str | None = None,
                    for qa, qb in zip(a.quantities, b.quantities, strict=True))
     devices = sorted({str(problem.side_devices[s]) for s in SideName})
     return SpecPrecision(
-        file=loaded.file, name=loaded.spec.name, dtype=dtype, mode=loaded.spec.mode,
+        file=problem.file, name=problem.name, dtype=dtype, mode=problem.mode,
         device=", ".join(devices), sides=(a, b), better=better,
         recommendation=recommend(a, b, better, dtype),
         precision_digits=precision_digits(dtype), accurate_digits=accurate_digits(dtype),
@@ -114,13 +104,12 @@ def _value_name(mode: Mode) -> str:
     assert_never(mode)
 
 
-def _side_precision(problem: BoundSpec, side: SideName, dtype: DType) -> SidePrecision:
+def _side_precision(problem: Problem, side: SideName, dtype: DType) -> SidePrecision:
     """The side's quantities; its cost is filled in by `_with_costs`."""
     from gaussdiag.engine.failures import ConstraintFailure
 
-    spec = problem.spec
-    label = spec.side(side).display(side)
-    names = [_value_name(spec.mode), *(f"grad[{n}]" for n in problem.grad_names)]
+    label = problem.labels[side]
+    names = [_value_name(problem.mode), *(f"grad[{n}]" for n in problem.grad_names)]
     try:
         ref = _run(problem, side, DType.FLOAT64)
     except ConstraintFailure as err:
@@ -137,7 +126,7 @@ def _side_precision(problem: BoundSpec, side: SideName, dtype: DType) -> SidePre
     return SidePrecision(side, label, quantities, None)
 
 
-def _with_costs(problem: BoundSpec, sides: Sequence[SidePrecision], dtype: DType,
+def _with_costs(problem: Problem, sides: Sequence[SidePrecision], dtype: DType,
                 repeats: int) -> tuple[SidePrecision, SidePrecision]:
     """Time the sides that evaluate, alternating a, b, a, b, ... so both meet the same load
     on the machine, and keep each side's fastest run. Timed without the noise hook, whose
@@ -157,7 +146,7 @@ def _with_costs(problem: BoundSpec, sides: Sequence[SidePrecision], dtype: DType
     return out[0], out[1]
 
 
-def _run(problem: BoundSpec, side: SideName, dtype: DType) -> SideRun:
+def _run(problem: Problem, side: SideName, dtype: DType) -> SideRun:
     from gaussdiag.engine.evaluate import run_side
     from gaussdiag.errors import SpecError
 

@@ -195,21 +195,6 @@ def _trajectory_lines(report: SpecReport, marks: list[int]) -> RenderableType:
     return Group(*lines)
 
 
-def growth_note(report: SpecReport) -> str | None:
-    """In words: does round-off grow exponentially (an unstable problem)?"""
-    low = next((tr for tr in report.trajectories if tr.dtype is not DType.FLOAT64), None)
-    if low is None or low.growth is None or len(low.gaps) < 10:
-        return None
-    nonzero = [g for g in low.gaps if g > 0 and math.isfinite(g)]
-    if low.growth > 1.02 and nonzero and max(nonzero) / min(nonzero) > 100:
-        return (f"the {low.dtype.value} gap grows about x{low.growth:.3g} per step: "
-                "exponential growth of round-off means the training dynamics amplify tiny "
-                "differences (an unstable problem); seeded runs will diverge whichever "
-                "formulation is used")
-    return (f"the {low.dtype.value} gap grows slowly (x{low.growth:.3g} per step): round-off "
-            "accumulates without blowing up")
-
-
 def cost_table(report: SpecReport) -> RenderableType:
     """Time and memory of each side's forward+backward per dtype; a line per side where the
     console is too narrow for the table."""
@@ -280,9 +265,6 @@ def render_spec(report: SpecReport) -> RenderableType:
                              (1, 0, 0, 2)))
     if report.trajectories:
         parts.append(Padding(trajectory_table(report), (1, 0, 0, 2)))
-        note = growth_note(report)
-        if note:
-            parts.append(Padding(Text(note, style="dim"), (0, 0, 0, 4)))
     if report.point_quantities:
         parts.append(Padding(Text("at the starting point (log_prob mode):", style="bold"),
                              (1, 0, 0, 2)))

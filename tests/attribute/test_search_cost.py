@@ -7,9 +7,10 @@ import torch
 from torch.distributions import Normal
 
 from gaussdiag.attribute.quantities import normwise
-from gaussdiag.attribute.search import CONFIRM_GRADS_MAX, _same_nans
+from gaussdiag.attribute.search import _same_nans
 from gaussdiag.engine.evaluate import SideRun, run_side
 from gaussdiag.frontends.yaml.bind import BoundSpec
+from gaussdiag.tolerance import CONFIRM_GRADS_MAX
 from gaussdiag.vocab import DType, SideName, Verdict
 from tests.conftest import loaded, run
 

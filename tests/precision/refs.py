@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from gaussdiag.cli import main
+from gaussdiag.frontends.yaml.run import bind
 from gaussdiag.frontends.yaml.spec import load_spec
+from gaussdiag.pipeline import Options
 from gaussdiag.precision import CellClass, SpecPrecision, check_spec, make_axis, precision_digits
 from gaussdiag.tolerance import cell_tol
 from gaussdiag.vocab import DType
@@ -87,7 +89,7 @@ TRIL = ROOT / "configs" / "scale_tril_vs_covariance.yaml"
 
 def spec_check(path: Path) -> SpecPrecision:
     # One timing run: these tests check digits, not timings.
-    return check_spec(load_spec(str(path)), F32, repeats=1)
+    return check_spec(bind(load_spec(str(path)), Options()), F32, repeats=1)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

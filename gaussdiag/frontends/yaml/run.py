@@ -10,12 +10,16 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
 from gaussdiag.frontends.yaml.spec import LoadedSpec, load_spec, load_spec_text
 from gaussdiag.pipeline import Options, Progress, located
 from gaussdiag.results import SpecReport
 from gaussdiag.vocab import SideName
+
+if TYPE_CHECKING:
+    from gaussdiag.frontends.yaml.bind import BoundSpec
 
 DEMO_NAME = "mvn_diag_vs_normal.yaml"
 
@@ -58,6 +62,18 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
         return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
                           ok=False, error=str(err), line=line,
                           error_at=located(err, loaded.file))
+
+
+def bind(loaded: LoadedSpec, options: Options) -> BoundSpec:
+    """The spec bound to torch (imported here); an absent device is located at its key."""
+    from gaussdiag.frontends.yaml.bind import BoundSpec
+    from gaussdiag.torch_import import import_torch
+
+    import_torch()
+    try:
+        return BoundSpec(loaded, device=options.device, max_elements=options.max_elements)
+    except DeviceError as err:
+        raise DeviceError(str(loaded.device_error(err, options.device))) from None
 
 
 def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,

@@ -3,10 +3,10 @@ smallest eigenvalue is at most n x finfo(dtype).eps x its largest is not positiv
 that dtype, whether or not torch's Cholesky happens to succeed on this CPU.
 
 The rule is numpy.linalg.matrix_rank's (rank < n when a singular value is at most
-n x eps x the largest). Up to EXACT_MAX the eigenvalues are computed in float64 from the
-matrix as the run's dtype holds it; above, the pivots of the Cholesky factor torch computes
-anyway are a sufficient sign (every pivot is at least the smallest eigenvalue, and the largest
-diagonal entry at most the largest eigenvalue), at O(n) extra cost.
+n x eps x the largest). Up to tolerance.EXACT_EIGEN_MAX the eigenvalues are computed in
+float64 from the matrix as the run's dtype holds it; above, the pivots of the Cholesky factor
+torch computes anyway are a sufficient sign (every pivot is at least the smallest eigenvalue,
+and the largest diagonal entry at most the largest eigenvalue), at O(n) extra cost.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from gaussdiag import tolerance as tl
 
 if TYPE_CHECKING:
     import torch
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
 # constraint: its log_prob never forms or factors the covariance.
 MATRIX_ARGS = ("covariance_matrix", "precision_matrix")
 
-# Above this size eigenvalues cost more than the diagnosis (the same bound as kappa's).
-EXACT_MAX = 512
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,11 @@ def _is_matrix_arg(arg: str, value: Any) -> bool:
 
 
 def exact(arg: str, value: torch.Tensor) -> Singular | None:
-    """The eigenvalue rule for n <= EXACT_MAX (None: fine, or too large to decide here)."""
+    """The eigenvalue rule for n <= EXACT_EIGEN_MAX (None: fine, or too large to decide
+    here)."""
     import torch
 
-    if not _is_matrix_arg(arg, value) or value.shape[-1] > EXACT_MAX:
+    if not _is_matrix_arg(arg, value) or value.shape[-1] > tl.EXACT_EIGEN_MAX:
         return None
     n = value.shape[-1]
     eps = torch.finfo(value.dtype).eps
@@ -102,12 +103,12 @@ def exact(arg: str, value: torch.Tensor) -> Singular | None:
 
 
 def from_pivots(arg: str, value: torch.Tensor, built: Any) -> Singular | None:
-    """The pivot certificate for n > EXACT_MAX, from the factor torch holds: for a covariance
+    """The pivot certificate for n > EXACT_EIGEN_MAX, from the factor torch holds: for a covariance
     the pivots are L_ii^2; for a precision matrix torch factorizes it in reverse order and
     inverts, so its pivots are 1 / L_ii^2."""
     import torch
 
-    if not _is_matrix_arg(arg, value) or value.shape[-1] <= EXACT_MAX:
+    if not _is_matrix_arg(arg, value) or value.shape[-1] <= tl.EXACT_EIGEN_MAX:
         return None
     tril = getattr(built, "_unbroadcasted_scale_tril", None)
     if not isinstance(tril, torch.Tensor):
