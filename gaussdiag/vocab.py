@@ -59,10 +59,26 @@ class Optimizer(str, Enum):
 
 
 class OutputFormat(str, Enum):
+    """How `compare` prints its report; each has a renderer in `gaussdiag.report.RENDERERS`
+    and its line in `compare --help` (`help`)."""
+
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
     GITHUB = "github"
+
+    @property
+    def help(self) -> str:
+        return _FORMAT_HELP[self]
+
+
+_FORMAT_HELP = {
+    OutputFormat.TABLE: "the terminal report",
+    OutputFormat.JSON: "the JSON report",
+    OutputFormat.MARKDOWN: "the summary in markdown, e.g. >> $GITHUB_STEP_SUMMARY",
+    OutputFormat.GITHUB: "workflow commands that annotate the spec files in a GitHub Actions "
+                         "run, then the plain report",
+}
 
 
 class SideKind(str, Enum):

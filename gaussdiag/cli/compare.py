@@ -59,9 +59,8 @@ def compare(
     ] = False,
     output_format: Annotated[
         OutputFormat,
-        typer.Option("--format", help="How to print the report: table (terminal), json, "
-                     "markdown (e.g. >> $GITHUB_STEP_SUMMARY) or github (workflow commands "
-                     "that annotate the spec files in a GitHub Actions run)."),
+        typer.Option("--format", help="How to print the report: " + "; ".join(
+            f"{f.value} ({f.help})" for f in OutputFormat) + "."),
     ] = OutputFormat.TABLE,
     no_timings: Annotated[
         bool,
