@@ -2,6 +2,11 @@
 
 Read by spec validation (which must answer without importing torch) and by the build, which
 binds each name to its torch class; this module sits below both, so neither imports the other.
+
+To add a distribution: its row in ARGUMENTS (the constructor's keywords; a test holds them to
+the installed torch); a row in `bind/dist_args.py` if it takes plain-number arguments or
+needs a workaround; a case in `tests/test_distributions.py` (a test checks every name has
+one). Python sides take any distribution as they are.
 """
 
 from __future__ import annotations
