@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from gaussdiag.attribute.closed_forms import Form, Why
 from gaussdiag.attribute.relations import Relation
+from gaussdiag.numbers import sentence
 from gaussdiag.problem import Problem
 from gaussdiag.vocab import Mode, Optimizer, RelationKind, SideName
 
@@ -15,12 +16,12 @@ SHOWN_ELEMENTS = 6
 
 # Where a constant typically comes from, by the catalog entry's origin.
 _CONSTANT_HINTS = {
-    Why.HALF: "a half-distribution (HalfCauchy, HalfNormal) against its full counterpart, "
-              "whose density is half as large on x > 0, or a factor 2 inside a density",
+    Why.HALF: "a half-distribution against its full counterpart (HalfCauchy has twice "
+              "Cauchy's density on x > 0), or a factor 2 inside a density",
     Why.PI: "a squared error against a Gaussian log-likelihood: -(x - μ)² is the log-density "
             "of a Gaussian with variance ½ up to ½·log π per coordinate",
-    Why.GAUSS: "the Gaussian normalizing constant (½·log 2π per coordinate) is missing or "
-               "counted twice on one side",
+    Why.GAUSS: "the Gaussian normalizing constant, ½·log 2π per coordinate, missing or counted "
+               "twice on one side",
     Why.COUNT: "a log of a count: a mean where a sum is taken inside a log (log-mean-exp "
                "against logsumexp), or weights normalized by n on one side only",
 }
@@ -38,8 +39,8 @@ def _value(problem: Problem) -> str:
 def _number(x: float, form: Form | None) -> str:
     """`1/784 (1/784 = 1 / the event size)`, `0.6931 = log 2`, or the plain number."""
     if form is None:
-        return f"{x:.6g}"
-    return f"{x:.4g} = {form.text}" + (f" ({form.meaning})" if form.meaning else "")
+        return sentence(x)
+    return f"{sentence(x)} = {form.text}" + (f" ({form.meaning})" if form.meaning else "")
 
 
 def _names(names: tuple[str, ...]) -> str:
@@ -57,7 +58,7 @@ def _elements(r: Relation) -> str:
 def _factor(problem: Problem, r: Relation) -> tuple[str, str]:
     assert r.value is not None
     c, form, value = r.value, r.form, _value(problem)
-    shown = form.text if form is not None else f"{c:.6g}"
+    shown = form.text if form is not None else sentence(c)
     text = (f"side a's {value} and gradients are side b's × {shown}"
             + (f" ({form.meaning})" if form is not None and form.meaning else ""))
     if form is not None and form.why in (Why.MEAN, Why.SUM) and form.size is not None:
@@ -89,7 +90,7 @@ def _step_size(problem: Problem, c: float, shown: str) -> str:
     if plan.optimizer is Optimizer.SGD:
         return (f"In training a factor in the gradients is a change of step size: side a "
                 f"trains like side b with the learning rate × {shown} "
-                f"({plan.lr:.3g} -> {plan.lr * c:.3g})")
+                f"({sentence(plan.lr)} -> {sentence(plan.lr * c)})")
     return ("In training a factor in the gradients is a change of step size, which adam "
             f"divides out except through its eps: side a trains like side b with eps ÷ {shown}")
 
@@ -101,11 +102,13 @@ def _offset(problem: Problem, r: Relation) -> tuple[str, str]:
             "every gradient agrees: a normalizing constant differs")
     hint = _CONSTANT_HINTS.get(r.form.why) if r.form is not None else None
     if hint:
-        text += f" ({hint})"
+        text += f", as with {hint}"
+    shown = r.form.text if r.form is not None else sentence(r.value)
+    more, less = ("a", "b") if r.value > 0 else ("b", "a")
     fix = ("training is unaffected (the gradients agree); where the values themselves matter "
-           "(a reported likelihood, model comparison), add the missing constant "
-           f"{r.form.text if r.form is not None else f'{r.value:.6g}'} to side b or take it "
-           "from side a")
+           f"(a reported likelihood, model comparison), side {more} has {shown.lstrip('-')} "
+           f"more than side {less}: drop it from side {more} or add it to side {less}, "
+           "whichever density is meant")
     return text, fix
 
 
@@ -113,8 +116,8 @@ def _point_term(problem: Problem, r: Relation) -> tuple[str, str]:
     assert r.at is not None
     x0, d0 = r.at
     name = problem.at_name(SideName.A)
-    where = (f"at {name} = {x0:.4g}: {d0:.4g}" if x0 is not None
-             else f"at the first point: {d0:.4g}")
+    where = (f"at {name} = {sentence(x0)}: {sentence(d0)}" if x0 is not None
+             else f"at the first point: {sentence(d0)}")
     term = r.term
     if term is not None:
         where += f"; matches {term.text}"
@@ -133,7 +136,7 @@ def _point_term(problem: Problem, r: Relation) -> tuple[str, str]:
 
 def _affine(problem: Problem, r: Relation) -> tuple[str, str]:
     assert r.value is not None and r.constant is not None
-    c = r.form.text if r.form is not None else f"{r.value:.6g}"
+    c = r.form.text if r.form is not None else sentence(r.value)
     k = _number(r.constant, r.constant_form)
     text = (f"side a's {_value(problem)} is side b's × {c} + {k} at every point, and its "
             f"gradients are side b's × {c}"
