@@ -8,7 +8,8 @@ that finds something is the verdict (spec-v1's precedence):
   4. different-draws     rsample mode: same law, different map from noise to sample
   5. parameterization    something persists in float64, and one transform of one param on
                          one side (candidates.py, or a composition of two) explains everything
-  6. mismatch            something persists in float64, unexplained
+  6. mismatch            something persists in float64, unexplained by a reparameterization;
+                         what relates the sides (relations.py) gives its words and structure
   7. round-off           not all within tol, nothing persists
   8. agree               every diff within tol(dtype) in every dtype
 

@@ -143,16 +143,21 @@ def test_mean_over_pixels_in_training_is_a_change_of_step_size() -> None:
     assert f"(0.1 -> {sentence(0.1 / 16)})" in report.explanation  # 0.00625
 
 
-def test_squared_error_against_a_gaussian_is_an_offset_of_d_over_2_log_pi() -> None:
-    report, pt = _inline("""
+def _squared_error(reduce: str) -> tuple[SpecReport, dict[str, torch.Tensor]]:
+    """-reduce((x - mu)²) over 10 coordinates against a Gaussian of variance ½ summed."""
+    return _inline(f"""
         params:
-          mu: {shape: [10], init: normal}
+          mu: {{shape: [10], init: normal}}
         inputs:
-          x: {shape: [6, 10], init: normal}
-        a: {log_prob: "-sum((x - mu)**2, dim=-1)"}
-        b: {dist: Normal, args: {loc: mu, scale: "0.7071067811865476 * ones_like(mu)"},
-            event_dims: 1}
+          x: {{shape: [6, 10], init: normal}}
+        a: {{log_prob: "-{reduce}((x - mu)**2, dim=-1)"}}
+        b: {{dist: Normal, args: {{loc: mu, scale: "0.7071067811865476 * ones_like(mu)"}},
+            event_dims: 1}}
     """)
+
+
+def test_squared_error_against_a_gaussian_is_an_offset_of_d_over_2_log_pi() -> None:
+    report, pt = _squared_error("sum")
     _mismatch(report, RelationKind.OFFSET)
     mu, x = pt["mu"], pt["x"]
     d = -((x - mu) ** 2).sum(-1) - Normal(mu, math.sqrt(0.5)).log_prob(x).sum(-1)
@@ -299,15 +304,7 @@ def test_a_clamp_on_the_data_sits_in_the_clamped_elements() -> None:
 
 
 def test_a_mean_reduced_squared_error_is_affine() -> None:
-    report, pt = _inline("""
-        params:
-          mu: {shape: [10], init: normal}
-        inputs:
-          x: {shape: [6, 10], init: normal}
-        a: {log_prob: "-mean((x - mu)**2, dim=-1)"}
-        b: {dist: Normal, args: {loc: mu, scale: "0.7071067811865476 * ones_like(mu)"},
-            event_dims: 1}
-    """)
+    report, pt = _squared_error("mean")
     _mismatch(report, RelationKind.AFFINE)
     mu, x = pt["mu"], pt["x"]
     a = -((x - mu) ** 2).mean(-1)
