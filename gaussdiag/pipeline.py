@@ -80,8 +80,9 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
                   for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
     verdict: Verdict | None = result.verdict
     explanation, fix = result.diagnosis.explanation, result.diagnosis.fix
+    structure = result.diagnosis.structure
     if stop is not None:  # a partial run decides nothing: say so rather than judge the part
-        verdict, fix = None, ""
+        verdict, fix, structure = None, "", None
         explanation = _interrupted_text(stop)
     expect = problem.expect
     ok = verdict is not None and (verdict is expect if expect is not None
@@ -91,6 +92,7 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
         file=problem.file, name=problem.name, verdict=verdict, expect=expect, ok=ok,
         explanation=explanation, fix=fix,
         cause=result.diagnosis.cause, round_off=result.diagnosis.round_off,
+        structure=structure,
         quantities=result.quantities, problems=result.problems,
         evidence=result.evidence, costs=costs,
         notes=result.notes + tuple(kappa_notes) + problem.warnings.notes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gaussdiag.vocab import DType, Mode, SideName, Verdict
+from gaussdiag.vocab import DType, Mode, RelationKind, SideName, Verdict
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,30 @@ class Quantity:
     tol: dict[DType, float]
     shrink: float | None
     persists: bool
+
+
+@dataclass(frozen=True)
+class ElementRef:
+    """One element of a compared quantity: `log_prob` at `index`, or `grad[p]` at `index`."""
+
+    quantity: str
+    index: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What relates the two sides of a `mismatch` (attribute/relations.py): the relation's
+    `kind`; its number `value` (a factor's c, an offset's k, affine's c with its k in
+    `constant`; None for the other kinds) and the catalog's `closed_form` of it (None: no
+    match, a plain number), or for point-term the matched term of the point; the `params` it
+    names and the `elements` the differences sit in."""
+
+    kind: RelationKind
+    value: float | None = None
+    closed_form: str | None = None
+    params: tuple[str, ...] = ()
+    elements: tuple[ElementRef, ...] = ()
+    constant: float | None = None  # affine only: k in a = c·b + k
 
 
 @dataclass(frozen=True)
@@ -130,6 +154,7 @@ class SpecReport:
     fix: str = ""
     cause: Cause | None = None
     round_off: RoundOff | None = None  # set only when the verdict is round-off
+    structure: Structure | None = None  # set only when the verdict is mismatch
     quantities: tuple[Quantity, ...] = ()
     problems: tuple[OtherProblem, ...] = ()
     evidence: tuple[Evidence, ...] = ()

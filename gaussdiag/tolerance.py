@@ -129,6 +129,14 @@ def search_tol(kappa: float) -> float:
     return explained(DType.FLOAT64, kappa)
 
 
+def relation_tol(kappa: float) -> float:
+    """What a relation between the sides of a mismatch (a factor, an offset, a term of the
+    point, ...: attribute/relations.py) must hold within at both points, relative to each
+    quantity's size, and what a closed form must then still meet: the search's standard,
+    so a relation is no less established than a reparameterization."""
+    return search_tol(kappa)
+
+
 def cell_tol(dtype: DType, dim: int = 1) -> float:
     """precision-check's relative tolerance for one quantity of a `dim`-dimensional matrix
     computation (dim 1: a scalar); KeyError for float64, which is the reference."""

@@ -100,6 +100,20 @@ class SideName(str, Enum):
         return SideName.B if self is SideName.A else SideName.A
 
 
+class RelationKind(str, Enum):
+    """What relates the two sides of a `mismatch` (the JSON's `structure.kind`), in the order
+    the relations are tried (gaussdiag/attribute/relations.py)."""
+
+    FACTOR = "factor"
+    OFFSET = "offset"
+    POINT_TERM = "point-term"
+    AFFINE = "affine"
+    GRADIENTS_ONLY = "gradients-only"
+    PARAMS = "params"
+    SWAP = "swap"
+    ELEMENTS = "elements"
+
+
 # ---- precision-check ----------------------------------------------------------------------
 
 

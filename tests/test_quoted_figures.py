@@ -130,10 +130,32 @@ ROWS: list[tuple[str, str, str, Check]] = [
     ("readme_point_sizes", "README.md", "log_prob = -5e5, grad[loc] = 1e5, grad[scale] = 1e8",
      lambda: [f"{v:.0e}".replace("e+0", "e") for v in grads_at(0, 0.01, 10)]
      == ["-5e5", "1e5", "1e8"]),
+    # the relations the mismatch configs and the README's example quote (closed forms)
+    ("half_cauchy_log_2", "configs/half_cauchy_vs_cauchy.yaml",
+     "the values differ by log 2 at every point",
+     lambda: _closed_form("half_cauchy_vs_cauchy") == ("offset", "log 2")
+     and math.log(2) == pytest.approx(report("half_cauchy_vs_cauchy").structure.value,
+                                      rel=1e-12)),  # type: ignore[union-attr]
+    ("vae_factor", "configs/vae_mean_over_pixels.yaml", "side b's times 1/784",
+     lambda: _closed_form("vae_mean_over_pixels") == ("factor", "1/784")),
+    ("lognormal_term", "configs/lognormal_without_jacobian.yaml", "matches log x",
+     lambda: _closed_form("lognormal_without_jacobian") == ("point-term", "log x")),
+    ("readme_vae_factor", "README.md", "relation: factor 0.001276 = 1/784",
+     lambda: number(1 / 784, 4) == "0.001276"
+     and _closed_form("vae_mean_over_pixels") == ("factor", "1/784")),
+    ("readme_half_cauchy", "README.md", "offset 0.6931 = log 2",
+     lambda: number(math.log(2), 4) == "0.6931"
+     and _closed_form("half_cauchy_vs_cauchy") == ("offset", "log 2")),
     ("mvn_diag_factor_2", "configs/mvn_diag_vs_normal.yaml",
      "differ by a factor of exactly 2 (the derivative of std ** 2)",
      lambda: _factor_at_ones() == 2.0),
 ]
+
+
+def _closed_form(name: str) -> tuple[str, str | None] | None:
+    """A mismatch config's relation: its kind and closed form."""
+    s = report(name).structure
+    return None if s is None else (s.kind.value, s.closed_form)
 
 
 def _factor_at_ones() -> float:

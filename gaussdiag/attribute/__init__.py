@@ -9,6 +9,10 @@ The rest serves it, one job per module:
   candidates    CANDIDATES (each with its inverse), their compositions and fix templates
   search        the reparameterization search and its order
   kappa         `estimate_kappa`, the conditioning that widens the float64 tests
+  relations     RELATIONS: what relates the sides of a mismatch (first that holds wins)
+  relation_runs   the float64 runs at both points that the relations read
+  closed_forms    the catalog a relation's number is matched against
+  relation_words  a relation's sentence and fix
   accuracy      digits a side's low-dtype run keeps against its own float64 run
   explain       the words and side-by-side data a verdict comes with
 

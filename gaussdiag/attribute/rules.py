@@ -8,7 +8,8 @@ that finds something is the verdict (spec-v1's precedence):
   4. different-draws     rsample mode: same law, different map from noise to sample
   5. parameterization    something persists in float64, and one transform of one param on
                          one side (candidates.py, or a composition of two) explains everything
-  6. mismatch            something persists in float64, unexplained
+  6. mismatch            something persists in float64, unexplained by a reparameterization;
+                         what relates the sides (relations.py) gives its words and structure
   7. round-off           not all within tol, nothing persists
   8. agree               every diff within tol(dtype) in every dtype
 
@@ -28,20 +29,24 @@ from gaussdiag.attribute.candidates import CANDIDATES
 from gaussdiag.attribute.explain import describe
 from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
+from gaussdiag.attribute.relation_words import words
+from gaussdiag.attribute.relations import relate
 from gaussdiag.engine.evaluate import SideRun, TrainFailure
 from gaussdiag.engine.failures import ConstraintFailure
-from gaussdiag.results import Cause, Quantity, RoundOff
+from gaussdiag.results import Cause, Quantity, RoundOff, Structure
 from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName, Verdict
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A rule's answer: the verdict's explanation, its fix and (parameterization) its cause."""
+    """A rule's answer: the verdict's explanation, its fix and (parameterization) its cause,
+    (round-off) its size and blame, (mismatch) the relation between the sides."""
 
     explanation: str
     fix: str
     cause: Cause | None = None
     round_off: RoundOff | None = None
+    structure: Structure | None = None
 
 
 Rule = Callable[[Facts], "Diagnosis | None"]
@@ -207,6 +212,9 @@ def _mismatch(facts: Facts) -> Diagnosis | None:
         return None
     listed = ", ".join(f"{q.name} {q.diff[DType.FLOAT64]:.3g}" for q in persisting[:4])
     tried = ", ".join(c.name for c in CANDIDATES)
+    # what relates the sides at the point (relations.py); none when only training drifts
+    found = relate(facts) if any(q.persists for q in facts.point_quantities) else None
+    structure = found.structure if found is not None else None
     zeros = _structural_zeros(facts, persisting)
     if zeros:
         return Diagnosis(
@@ -216,7 +224,7 @@ def _mismatch(facts: Facts) -> Diagnosis | None:
             "gradients differ where the param is structurally zero. Values agree",
             f"derive {zeros} from a free parameter through the structure on both sides, e.g. "
             f"{facts.problem.phrases.structure}, so no gradient reaches the entries that must "
-            "stay zero")
+            "stay zero", structure=structure)
     if facts.trains is not None and not any(q.persists for q in facts.point_quantities):
         return Diagnosis(
             f"the trajectories drift apart in float64 too ({listed}), although the sides agree "
@@ -224,9 +232,18 @@ def _mismatch(facts: Facts) -> Diagnosis | None:
             "branch that only bites after some steps)",
             "find the step where the gap appears (see the table) and compare the sides at the "
             "parameters reached there")
+    if found is not None:
+        text, fix = words(facts.problem, found)
+        said = ("at the starting point, " if facts.trains is not None else "") + text
+        said = said[0].upper() + said[1:]
+        return Diagnosis(f"differences persist in float64 ({listed}): not round-off, and no "
+                         f"reparameterization of one param explains them. {said}", fix,
+                         structure=structure)
     return Diagnosis(
         f"differences persist in float64 ({listed}): not round-off. No reparameterization of "
-        f"one param on either side ({tried}, or a composition of two) explains them",
+        f"one param on either side ({tried}, or a composition of two) explains them, and "
+        "there is no simple relation between the sides (no common factor or constant, no term "
+        "of the point alone, no subset of params or elements)",
         f"the two sides compute different functions: compare them term by term "
         f"({facts.problem.phrases.bisect}), and check every argument's meaning in the "
         "torch.distributions docs")
@@ -260,9 +277,11 @@ def _structural_zeros(facts: Facts, persisting: list[Quantity]) -> str | None:
 def _round_off(facts: Facts) -> Diagnosis | None:
     if all(q.verdict is Verdict.AGREE for q in facts.quantities):
         return None
-    worst = max((q for q in facts.quantities if q.verdict is not Verdict.AGREE),
-                key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
+    off = [q for q in facts.quantities if q.verdict is not Verdict.AGREE]
+    worst = max(off, key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
     low = tl.low_dtype(list(worst.diff))
+    if low is not DType.FLOAT64 and all(q.diff[low] <= tl.tol(low) for q in off):
+        return _float64_only(facts, off, low)
     gap = worst.diff[low]
     text = (f"differences exceed tol in {low.value} but shrink in float64 ({worst.name}: "
             f"{gap:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
@@ -289,6 +308,29 @@ def _round_off(facts: Facts) -> Diagnosis | None:
                     "(scale_tril over covariance_matrix) or compute in float64")
     return Diagnosis(text, fix, round_off=RoundOff(worst.name, low, gap, explained, ratio,
                                                  digits, worse))
+
+
+def _float64_only(facts: Facts, off: list[Quantity], low: DType) -> Diagnosis:
+    """Round-off where `low` shows no gap (every diff within its tol) and only float64 does:
+    nothing persists, so the verdict stays, but no gap shrank either, and the words say so.
+    The sides then differ below what `low` resolves (softplus is linear past 20)."""
+    worst = max(off, key=lambda q: q.diff[DType.FLOAT64])
+    gap = worst.diff[DType.FLOAT64]
+    explained = tl.explained(DType.FLOAT64, facts.kappa)
+    digits = _side_digits(facts, low)
+    text = (f"{low.value} shows no gap: every diff is within tol({low.value}) ({worst.name}: "
+            f"{worst.diff[low]:.3g} in {low.value}); only float64 shows one ({gap:.3g}, "
+            f"{gap / explained:.3g}x tol(float64) x kappa = {explained:.3g}, kappa "
+            f"{facts.kappa:.3g}). The sides differ by less than {low.value} resolves, as where "
+            "one side approximates (softplus is linear past its threshold of 20): invisible "
+            f"at {low.value} precision, hence round-off, though no {low.value} gap shrank: the "
+            "functions themselves differ that little")
+    fix = (f"nothing to fix for {low.value} work; if float64 accuracy matters, find the "
+           "approximation on one side (softplus's threshold, a clamp at a tiny value, a "
+           "truncated series)")
+    return Diagnosis(text, fix, round_off=RoundOff(worst.name, DType.FLOAT64, gap, explained,
+                                                 gap / explained, digits,
+                                                 accuracy.worse_side(digits)))
 
 
 def _side_digits(facts: Facts, low: DType) -> dict[SideName, float]:

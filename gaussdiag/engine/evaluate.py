@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,24 +58,29 @@ def warm_up(device: torch.device) -> None:
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
              overrides: Overrides | None = None, grads: bool = True,
-             validate: bool = True) -> SideRun:
+             validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None
+             ) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
     With grads=False only the forward value is computed (the cheap first test of a candidate);
     validate=False skips torch's argument checks (at n = 4096 a MultivariateNormal's
     symmetry and positive-definiteness checks cost more than its Cholesky factor).
+    `leaf_values` supplies some leaves themselves, on the side's device in `dtype`, requiring
+    grad (the relations' swap of two params); their gradients are reported under their names.
     """
     import torch
 
     device = problem.side_devices[side]
     warm_up(device)
     counter = _Memory(device)
-    with counter, problem.warnings.during(side, dtype, keep=not (jittered or overrides)):
+    moved = bool(jittered or overrides or leaf_values)  # not the spec's own point
+    with counter, problem.warnings.during(side, dtype, keep=not moved):
         start = time.perf_counter()
-        env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads)
+        env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads,
+                          leaf_values=leaf_values)
         if grads:
             value = _forward(problem, side, env, dtype, validate=validate,
-                             keep=dtype is DType.FLOAT64 and not jittered and not overrides)
+                             keep=dtype is DType.FLOAT64 and not moved)
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]

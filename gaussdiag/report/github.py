@@ -33,7 +33,8 @@ def _gh_command(kind: str, file: str, line: int | None, title: str | None,
 
 def render_github(run: RunReport) -> str:
     """Annotations only where a reader should look: `::error` at each located problem of a
-    spec error and for a spec that is not ok (at the line of `expect:`, else of `a:`),
+    spec error and for a spec that is not ok (at the line of `expect:`, else of `a:`; a
+    mismatch's title names its relation, the message carries the relation's sentence),
     `::warning` for an interrupted spec and for each other problem seen in a spec that is
     not ok. An ok spec says nothing: the step summary carries the whole report."""
     lines = []
@@ -51,7 +52,8 @@ def render_github(run: RunReport) -> str:
             text = "Ctrl-C came before it started" if s.not_run else s.skipped or word
             lines.append(_gh_command("warning", s.file, s.line, f"gaussdiag {word}", text))
             continue
-        lines.append(_gh_command("error", s.file, s.line, f"gaussdiag {s.verdict.value}",
+        kind = f" ({s.structure.kind.value})" if s.structure is not None else ""
+        lines.append(_gh_command("error", s.file, s.line, f"gaussdiag {s.verdict.value}{kind}",
                                  message(s)))
         for p in s.problems:
             if p.verdict is not s.verdict:

@@ -8,7 +8,7 @@ from typing import Any
 from gaussdiag._version import __version__
 from gaussdiag.numbers import json_number
 from gaussdiag.report.status import status_word
-from gaussdiag.results import RoundOff, RunReport, SpecReport
+from gaussdiag.results import RoundOff, RunReport, SpecReport, Structure
 
 # Bumped when a key is removed or changes meaning; new keys keep the version.
 FORMAT_VERSION = 1
@@ -57,6 +57,7 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         "cause": None if s.cause is None else {
             "side": s.cause.side.value, "param": s.cause.param, "transform": s.cause.transform},
         "round_off": None if s.round_off is None else _round_off_json(s.round_off),
+        "structure": None if s.structure is None else structure_json(s.structure),
         "quantities": [
             {"name": q.name, "verdict": q.verdict.value,
              "diff": {dt.value: json_number(d) for dt, d in q.diff.items()},
@@ -92,3 +93,12 @@ def _round_off_json(r: RoundOff) -> dict[str, Any]:
             "explained": json_number(r.explained), "ratio": json_number(r.ratio),
             "digits": {side.value: json_number(d) for side, d in r.digits.items()},
             "worse_side": r.worse_side.value if r.worse_side else None}
+
+
+def structure_json(r: Structure) -> dict[str, Any]:
+    """A mismatch's relation: kind, number, closed form, params, elements (and affine's k)."""
+    return {"kind": r.kind.value,
+            "value": None if r.value is None else json_number(r.value),
+            "closed_form": r.closed_form, "params": list(r.params),
+            "elements": [{"quantity": e.quantity, "index": list(e.index)} for e in r.elements],
+            "constant": None if r.constant is None else json_number(r.constant)}

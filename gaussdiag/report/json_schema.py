@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gaussdiag.report.json_report import FORMAT_VERSION
-from gaussdiag.vocab import DType, Mode, SideName, Verdict
+from gaussdiag.vocab import DType, Mode, RelationKind, SideName, Verdict
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -33,6 +33,21 @@ _QUANTITY = _obj({
     "persists": {"type": "boolean"},
 })
 
+# A mismatch's relation between the sides (null for every other verdict, and for a mismatch
+# no relation explains): `value` is a factor's c, an offset's k, affine's c (its k in
+# `constant`), else null; `closed_form` the catalog's formula for it (or point-term's matched
+# term), null when none matches; `elements` the entries the differences sit in.
+_STRUCTURE = {"anyOf": [{"type": "null"}, _obj({
+    "kind": {"enum": [k.value for k in RelationKind]},
+    "value": {"anyOf": [{"type": "null"}, _NUMBER]},
+    "closed_form": _NULLABLE_STR,
+    "params": {"type": "array", "items": {"type": "string"}},
+    "elements": {"type": "array", "items": _obj({
+        "quantity": {"type": "string"},
+        "index": {"type": "array", "items": {"type": "integer", "minimum": 0}}})},
+    "constant": {"anyOf": [{"type": "null"}, _NUMBER]},
+}, required=["kind", "value", "closed_form", "params", "elements"])]}
+
 _SPEC = _obj({
     "file": {"type": "string"},
     "name": {"type": "string"},
@@ -51,6 +66,7 @@ _SPEC = _obj({
         "digits": {"type": "object", "propertyNames": {"enum": [s.value for s in SideName]},
                    "additionalProperties": _NUMBER},
         "worse_side": {"enum": [s.value for s in SideName] + [None]}})]},
+    "structure": _STRUCTURE,
     "quantities": {"type": "array", "items": _QUANTITY},
     "kappa": _NUMBER,
     "mode": {"enum": [m.value for m in Mode]},
@@ -81,7 +97,7 @@ _SPEC = _obj({
     "not_run": {"type": "boolean"},
     "error": _NULLABLE_STR,
 }, required=["file", "name", "verdict", "status", "expect", "ok", "explanation", "fix",
-             "cause", "round_off", "quantities", "error", "interrupted",
+             "cause", "round_off", "structure", "quantities", "error", "interrupted",
              "not_run"])  # not required: costs, seconds (timings)
 
 

@@ -6,7 +6,7 @@ import re
 
 from gaussdiag.numbers import number
 from gaussdiag.printable import printable
-from gaussdiag.report.status import status_word
+from gaussdiag.report.status import relation_text, status_word
 from gaussdiag.report.table import environment_line, shrink_text
 from gaussdiag.results import RunReport, SpecReport
 
@@ -50,6 +50,8 @@ def _numbers(s: SpecReport) -> list[str]:
     if s.cause is not None:
         lines += ["", f"**cause:** side {s.cause.side.value}, `{printable(s.cause.param)}` needs "
                       f"`{s.cause.transform}`"]
+    if s.structure is not None:
+        lines += ["", f"**relation:** {_md_text(relation_text(s.structure))}"]
     return lines
 
 

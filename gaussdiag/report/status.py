@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gaussdiag.results import SpecReport
+from gaussdiag.numbers import number
+from gaussdiag.results import SpecReport, Structure
 
 
 def status_word(s: SpecReport) -> str:
@@ -26,4 +27,22 @@ def message(s: SpecReport) -> str:
         text += f" -- {s.fix}"
     if s.verdict is not None and s.expect is not None and s.verdict is not s.expect:
         text += f" (expected {s.expect.value})"
+    return text
+
+
+def relation_text(r: Structure) -> str:
+    """A mismatch's relation in one line: `factor 0.05 = 1/20`, `offset 0.693 = log 2`,
+    `point-term 2·log y`, `swap c1, c0`, `gradients-only log_std · 2 elements`."""
+    parts = [r.kind.value]
+    if r.value is not None:
+        parts.append(number(r.value, 4) + (f" = {r.closed_form}" if r.closed_form else ""))
+    elif r.closed_form:
+        parts.append(r.closed_form)
+    if r.constant is not None:
+        parts[-1] += f" + {number(r.constant, 4)}"
+    text = " ".join(parts)
+    if r.params:
+        text += f" · {', '.join(r.params)}"
+    if r.elements:
+        text += f" · {len(r.elements)} element{'s' if len(r.elements) > 1 else ''}"
     return text

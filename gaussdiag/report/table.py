@@ -15,7 +15,7 @@ from gaussdiag._version import __version__
 from gaussdiag.numbers import number, size
 from gaussdiag.printable import printable
 from gaussdiag.report.prose import Prose, Values
-from gaussdiag.report.status import status_word
+from gaussdiag.report.status import relation_text, status_word
 from gaussdiag.results import Quantity, RunReport, SpecReport
 from gaussdiag.vocab import DType, SideName, Verdict
 
@@ -275,6 +275,8 @@ def render_spec(report: SpecReport) -> RenderableType:
         line.append(f"  (expected {report.expect.value}: "
                     f"{'ok' if report.verdict is report.expect else 'NOT ok'})")
     parts.append(Padding(line, (1, 0, 0, 0)))
+    if report.structure is not None:
+        parts.append(_prose("relation: ", relation_text(report.structure)))
     parts.append(Padding(Prose(printable(report.explanation, multiline=True)), (0, 0, 0, 4)))
     if report.fix:
         parts.append(_prose("fix: ", report.fix))

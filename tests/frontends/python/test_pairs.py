@@ -37,6 +37,7 @@ def test_every_example_gives_its_verdict() -> None:
         for r in diagnose_pairs_file(str(path), Options()):
             assert r.error is None, r.error
             got[r.name] = r.verdict.value if r.verdict else None
+            assert r.structure is None, r.name  # none of them is a mismatch
     assert set(got) == set(EXAMPLES)
     for name, want in EXAMPLES.items():
         ok = {"agree", "round-off"} if want == "equivalent" else {want}
