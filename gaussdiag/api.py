@@ -86,7 +86,7 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
             train: Mapping[str, Any] | None = None,
             dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
             device: str | None = None, expect: str | None = None,
-            name: str = "") -> Report:
+            name: str = "", reference: str | None = None) -> Report:
     """Diagnose side `a` against side `b`, as `gaussdiag compare` does a spec.
 
     A side is a callable taking params and inputs by keyword (only the names in its
@@ -95,7 +95,8 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     or nn.Modules (a module's parameters are the leaves, `net.fc.weight`); `inputs` to
     tensors or `gaussdiag.sample(side, shape)`; `at` is the input log_prob is evaluated at
     (default: the only one). `mode`: log_prob, rsample (with `sample_shape`) or train
-    (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`).
+    (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`). `reference` ("a" or "b")
+    names the side that is right by definition: a found fix on the other side comes first.
 
     Returns the `Report` (`print(report)` shows the table, `report.to_json()` one `--json`
     entry). Raises `GaussdiagError`, naming the side, when it cannot diagnose.
@@ -105,5 +106,5 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
 
     chosen = settings(params=params, inputs=inputs, at=at, mode=mode,
                       sample_shape=sample_shape, train=train, dtypes=dtypes, seed=seed,
-                      device=device, expect=expect, name=name)
+                      device=device, expect=expect, name=name, reference=reference)
     return Report.of(run(a, b, chosen))

@@ -9,12 +9,37 @@ from gaussdiag.vocab import DType, Mode, RelationKind, SideName, Verdict
 
 @dataclass(frozen=True)
 class Cause:
-    """A reparameterization that explains every difference: `transform` applied to `param` on
-    `side` makes the sides agree."""
+    """A reparameterization that explains every difference: `transform` applied on `side` to
+    the leaf `param` (`on` "param"), or to `argument` of the distribution `dist` the side
+    constructs (`on` "argument"; its `occurrence`-th construction of that class, from 0),
+    makes the sides agree. `factor` is the number of the `scale` transform (x -> factor x)."""
 
     side: SideName
-    param: str
+    param: str | None
     transform: str
+    on: str = "param"
+    dist: str | None = None
+    argument: str | None = None
+    occurrence: int | None = None
+    factor: float | None = None
+
+    @property
+    def target(self) -> str:
+        """What the transform applies to, in words: `std`, or `MultivariateNormal's
+        covariance_matrix`."""
+        if self.on == "param":
+            return str(self.param)
+        nth = "" if not self.occurrence else f"#{self.occurrence + 1} "
+        return f"{nth}{self.dist}'s {self.argument}"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another fix that explains as well as the cause: on the other side, the inverse
+    transform (square on one side, sqrt on the other)."""
+
+    cause: Cause
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -153,6 +178,7 @@ class SpecReport:
     explanation: str = ""
     fix: str = ""
     cause: Cause | None = None
+    also: tuple[Alternative, ...] = ()  # other fixes, each explaining as well as `cause`
     round_off: RoundOff | None = None  # set only when the verdict is round-off
     structure: Structure | None = None  # set only when the verdict is mismatch
     quantities: tuple[Quantity, ...] = ()

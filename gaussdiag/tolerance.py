@@ -93,6 +93,11 @@ EXACT_EIGEN_MAX = 512
 # whole diagnosis, and the gradients were already checked on the slice.
 CONFIRM_GRADS_MAX = 1024
 
+# The scale candidate's fitted number counts as a simple number (2, 1/2, -1, a size) when it
+# is within this relative distance of it: an exact scale fits to float64's last digits in a
+# few secant steps, and an inexact one misses by far more.
+SCALE_MATCH = 1e-6
+
 # A training gap "grows exponentially" (an unstable problem) when the low dtype's gap grows
 # by more than 2% a step on average and spans more than two orders of magnitude over the run:
 # round-off that merely accumulates grows like sqrt(steps) or linearly, far slower. Judged

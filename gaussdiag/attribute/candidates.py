@@ -27,6 +27,7 @@ class Candidate:
     expects: str
     inverse: str
     matrix: bool = False
+    factor: float | None = None  # the scale candidate's number (attribute/scale.py)
 
 
 def _softplus(t: torch.Tensor) -> torch.Tensor:
@@ -132,4 +133,4 @@ def template_of(steps: tuple[Candidate, ...]) -> str:
     out = "{p}"
     for c in steps:
         out = c.template.replace("{p}", f"({out})" if out != "{p}" else "{p}")
-    return out.replace("{p}", "{}")
+    return out.replace("{p}", "{0}")

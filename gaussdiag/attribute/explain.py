@@ -1,6 +1,6 @@
-"""The words and side-by-side data a verdict comes with: the parameterization sentence and its
-fix (the fix itself in the front end's words, `Problem.fix`), the coincidence note, the
-moment evidence, and the sentences on gradient flow and large-but-correct quantities."""
+"""The words and side-by-side data a verdict comes with: the coincidence note, the moment
+evidence, and the sentences on gradient flow, large-but-correct quantities and a training
+gap's growth. (The parameterization's own words are in cause_words.py.)"""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING
 
 from gaussdiag import tolerance as tl
 from gaussdiag.attribute import accuracy
-from gaussdiag.attribute.candidates import template_of
 from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
-from gaussdiag.attribute.search import Explanation
 from gaussdiag.engine.evaluate import moments
 from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.results import Evidence, Trajectory
@@ -23,23 +21,6 @@ if TYPE_CHECKING:
     import torch
 
     from gaussdiag.engine.problem import Problem
-
-
-def describe(facts: Facts, found: Explanation) -> tuple[str, str]:
-    cause = found.cause
-    side, other, p = cause.side.value, cause.side.other.value, cause.param
-    if len(found.steps) == 1:
-        expects = found.steps[0].expects.format(p=p)
-    else:
-        expects = f"{cause.transform}(`{p}`)"
-    point = facts.problem.phrases.point
-    where = f"at {point} and at a jittered point" if found.jitter_checked else (
-        f"at {point} (the jittered point was not valid for the other side)")
-    text = (f"side {side} treats `{p}` differently from side {other}: side {side} expects "
-            f"{expects}. With `{p}` replaced by {cause.transform}({p}) on side {side}, every "
-            f"value and gradient matches side {other} in float64, {where}")
-    template = template_of(found.steps)
-    return text, facts.problem.fix(cause.side, p, template, cause.transform)
 
 
 def coincidence(facts: Facts) -> tuple[str, tuple[Evidence, ...]] | None:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.accuracy import QuantityAccuracy
+from gaussdiag.attribute.checker import Checker
 from gaussdiag.attribute.quantities import Trains, compute_quantities, trajectory_quantity
-from gaussdiag.attribute.search import Checker, Explanation, search
+from gaussdiag.attribute.search import Explanation, search
 from gaussdiag.engine.evaluate import SideRun
 from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.results import Quantity

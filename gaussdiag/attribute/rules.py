@@ -26,27 +26,29 @@ from dataclasses import dataclass
 from gaussdiag import tolerance as tl
 from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.candidates import CANDIDATES
-from gaussdiag.attribute.explain import describe
+from gaussdiag.attribute.cause_words import describe
 from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.relation_words import words
 from gaussdiag.attribute.relations import relate
 from gaussdiag.engine.evaluate import SideRun, TrainFailure
 from gaussdiag.engine.failures import ConstraintFailure
-from gaussdiag.results import Cause, Quantity, RoundOff, Structure
+from gaussdiag.results import Alternative, Cause, Quantity, RoundOff, Structure
 from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName, Verdict
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A rule's answer: the verdict's explanation, its fix and (parameterization) its cause,
-    (round-off) its size and blame, (mismatch) the relation between the sides."""
+    """A rule's answer: the verdict's explanation, its fix and (parameterization) its cause
+    and the other side's fixes, (round-off) its size and blame, (mismatch) the relation
+    between the sides."""
 
     explanation: str
     fix: str
     cause: Cause | None = None
     round_off: RoundOff | None = None
     structure: Structure | None = None
+    also: tuple[Alternative, ...] = ()
 
 
 Rule = Callable[[Facts], "Diagnosis | None"]
@@ -203,7 +205,8 @@ def _parameterization(facts: Facts) -> Diagnosis | None:
     found = facts.explanation()
     if found is None:
         return None
-    return Diagnosis(*describe(facts, found), cause=found.cause)
+    text, fix, also = describe(facts, found)
+    return Diagnosis(text, fix, cause=found.cause, also=also)
 
 
 def _mismatch(facts: Facts) -> Diagnosis | None:

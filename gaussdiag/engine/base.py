@@ -10,7 +10,7 @@ hooks below `# ---- hooks`; the rest of `Problem` (gaussdiag/engine/problem.py) 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.device import seeded, torch_dtype
@@ -53,24 +53,31 @@ class ProblemBase:
             self.jittered = jitter_point(self.base, self.grad_names, self.seed)
         return self.jittered
 
-    def sliced(self, keep: int = 16) -> Any:
-        """The same problem on the first `keep` entries of its largest repeated dimension:
-        every dim of that size, in every leaf, input and draw, is cut to `keep`. Cheap
-        evidence for the reparameterization search at large n (a diagonal or elementwise
-        structure survives slicing; the search checks the slice differs as the full size
-        does, and confirms every candidate at full size). None when nothing is large enough
-        to cut, or when the front end cannot cut (`_can_slice`)."""
+    def sliced(self, keep: int = 16, focus: Sequence[int] = ()) -> Any:
+        """The same problem on `keep` entries of its largest repeated dimension: every dim of
+        that size, in every leaf, input and draw, is cut to the same entries, the first ones,
+        or with `focus` those entries and the first ones after them (where the sides' float64
+        differences concentrate, when the first entries do not show them). Cheap evidence for
+        the reparameterization search at large n (a diagonal or elementwise structure
+        survives slicing; the search checks the slice differs as the full size does, and
+        confirms every candidate at full size). None when nothing is large enough to cut, or
+        when the front end cannot cut (`_can_slice`)."""
+        import torch
+
         if not self._can_slice():
             return None
         big = largest(self.base, self.leaf_names, keep)
         if big is None:
             return None
+        chosen = sorted({i for i in focus if 0 <= i < big})[:keep]
+        chosen += [i for i in range(big) if i not in chosen][:keep - len(chosen)]
+        index = torch.tensor(sorted(chosen), dtype=torch.long)
         for name in self._sample_names():  # drawn at full size before cutting
             self.sample_input(name)
         out = copy.copy(self)
-        out.base = {k: cut(v, big, keep) for k, v in self.base.items()}
-        out.jittered = {k: cut(v, big, keep) for k, v in self.jitter().items()}
-        out._sample_inputs = {k: cut(v, big, keep) for k, v in self._sample_inputs.items()}
+        out.base = {k: cut(v, big, index) for k, v in self.base.items()}
+        out.jittered = {k: cut(v, big, index) for k, v in self.jitter().items()}
+        out._sample_inputs = {k: cut(v, big, index) for k, v in self._sample_inputs.items()}
         out._reference = {}
         out.warnings = WarningLog()  # what torch says about the slice is not a note
         out._after_cut()

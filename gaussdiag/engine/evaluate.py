@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gaussdiag.engine.arguments import Fn, Seen, Site, watching
 from gaussdiag.engine.built import Env, Overrides
 from gaussdiag.engine.device import seeded
 from gaussdiag.vocab import DType, Mode, Optimizer, SideKind, SideName
@@ -58,8 +60,8 @@ def warm_up(device: torch.device) -> None:
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
              overrides: Overrides | None = None, grads: bool = True,
-             validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None
-             ) -> SideRun:
+             validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None,
+             arguments: Mapping[Site, Fn] | None = None) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
     With grads=False only the forward value is computed (the cheap first test of a candidate);
@@ -67,14 +69,17 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
     symmetry and positive-definiteness checks cost more than its Cholesky factor).
     `leaf_values` supplies some leaves themselves, on the side's device in `dtype`, requiring
     grad (the relations' swap of two params); their gradients are reported under their names.
+    `arguments` transforms arguments of the distributions the side constructs (the search's
+    hook on what a side computes, `engine.arguments`).
     """
     import torch
 
     device = problem.side_devices[side]
     warm_up(device)
     counter = _Memory(device)
-    moved = bool(jittered or overrides or leaf_values)  # not the spec's own point
-    with counter, problem.warnings.during(side, dtype, keep=not moved):
+    moved = bool(jittered or overrides or leaf_values or arguments)  # not the spec's own point
+    hooked = watching(arguments) if arguments else nullcontext()
+    with counter, problem.warnings.during(side, dtype, keep=not moved), hooked:
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads,
                           leaf_values=leaf_values)
@@ -102,6 +107,20 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
         seconds = time.perf_counter() - start
     return SideRun(side, dtype, value.detach().cpu(), out_grads, seconds,
                    counter.bytes, counter.kind)
+
+
+def arguments_of(problem: Problem, side: SideName, *, jittered: bool) -> dict[Site, Seen]:
+    """The tensor arguments of every distribution the side constructs, in float64 at the
+    point (or the jittered one), with the graph from the params kept long enough to tell
+    which are computed from them (a forward pass, no backward)."""
+    import torch
+
+    with problem.warnings.during(side, DType.FLOAT64, keep=False), watching() as seen:
+        env = problem.env(DType.FLOAT64, side, jittered=jittered)
+        _forward(problem, side, env, DType.FLOAT64, validate=False)
+        given = {id(v) for v in env.values.values()}
+        return {site: Seen(v.detach(), v.requires_grad, id(v) in given)
+                for site, v in seen.items() if isinstance(v, torch.Tensor)}
 
 
 def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,

@@ -16,11 +16,11 @@ def largest(base: Mapping[str, torch.Tensor], leaf_names: Iterable[str], keep: i
     return max((d for n in leaf_names for d in base[n].shape if d > 4 * keep), default=None)
 
 
-def cut(t: torch.Tensor, big: int, keep: int) -> torch.Tensor:
-    """`t` on the first `keep` entries of every dim of size `big`."""
+def cut(t: torch.Tensor, big: int, index: torch.Tensor) -> torch.Tensor:
+    """`t` on the entries `index` (sorted) of every dim of size `big`."""
     for dim, size in enumerate(t.shape):
         if size == big:
-            t = t.narrow(dim, 0, keep)
+            t = t.index_select(dim, index)
     return t.contiguous()
 
 

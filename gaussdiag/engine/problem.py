@@ -8,7 +8,7 @@ imports torch at run time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideKind, SideName, Verdict
@@ -16,6 +16,7 @@ from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideKind, SideName, 
 if TYPE_CHECKING:
     import torch
 
+    from gaussdiag.engine.arguments import Site
     from gaussdiag.engine.built import BuiltSide, Env, Overrides
     from gaussdiag.engine.phrases import Phrases
     from gaussdiag.engine.torch_warnings import WarningLog
@@ -63,8 +64,15 @@ class Problem(Protocol):
     draw; `params_used(side)` the params the side depends on, in declaration order (the
     search's targets; `leaves_only` drops derived ones).
 
+    The reference: `reference_side` is the side that is right by definition (`reference:`,
+    `compare(..., reference=)`), or None; the search puts the other side's fix first.
+
     Words, in the front end's own language: `fix(side, param, template, transform)` is the
     fix sentence for a found reparameterization (`template` writes it, `{}` is the param);
+    `argument_fix(side, site, template, transform, on_diagonal=)` the same for an argument
+    of a distribution the side constructs (`on_diagonal`: the template applies to the
+    diagonal of a diagonal matrix), and `argument_origin(side, site)` where that argument
+    was computed ("computed as `diag_embed(std)`", "computed inside `a`");
     `shape_hint(side, k)` says how to make a side's log_prob k dims smaller; `error(side,
     message)` is the located error to raise for a problem with that side; `phrases`
     (`gaussdiag.engine.phrases.Phrases`) the clauses the engine's own sentences borrow: what the
@@ -99,9 +107,11 @@ class Problem(Protocol):
     def grad_names(self) -> list[str]: ...
     @property
     def warnings(self) -> WarningLog: ...
+    @property
+    def reference_side(self) -> SideName | None: ...
 
     def jitter(self) -> Mapping[str, torch.Tensor]: ...
-    def sliced(self, keep: int = 16) -> Problem | None: ...
+    def sliced(self, keep: int = 16, focus: Sequence[int] = ()) -> Problem | None: ...
     def env(self, dtype: DType, side: SideName, *, jittered: bool = False,
             overrides: Overrides | None = None, with_grad: bool = True,
             leaf_values: Mapping[str, torch.Tensor] | None = None) -> Env: ...
@@ -117,5 +127,8 @@ class Problem(Protocol):
     @property
     def phrases(self) -> Phrases: ...
     def fix(self, side: SideName, param: str, template: str, transform: str) -> str: ...
+    def argument_fix(self, side: SideName, site: Site, template: str, transform: str, *,
+                     on_diagonal: bool) -> str: ...
+    def argument_origin(self, side: SideName, site: Site) -> str: ...
     def shape_hint(self, side: SideName, k: int) -> str: ...
     def error(self, side: SideName, message: str) -> GaussdiagError: ...

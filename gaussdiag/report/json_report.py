@@ -8,7 +8,7 @@ from typing import Any
 from gaussdiag._version import __version__
 from gaussdiag.numbers import json_number
 from gaussdiag.report.status import status_word
-from gaussdiag.results import RoundOff, RunReport, SpecReport, Structure
+from gaussdiag.results import Cause, RoundOff, RunReport, SpecReport, Structure
 
 # Bumped when a key is removed or changes meaning; new keys keep the version.
 FORMAT_VERSION = 1
@@ -54,8 +54,8 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         "ok": s.ok,
         "explanation": s.explanation,
         "fix": s.fix,
-        "cause": None if s.cause is None else {
-            "side": s.cause.side.value, "param": s.cause.param, "transform": s.cause.transform},
+        "cause": None if s.cause is None else cause_json(s.cause),
+        "also": [{**cause_json(a.cause), "fix": a.fix} for a in s.also],
         "round_off": None if s.round_off is None else _round_off_json(s.round_off),
         "structure": None if s.structure is None else structure_json(s.structure),
         "quantities": [
@@ -86,6 +86,12 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         "not_run": s.not_run,
         "error": s.error,
     }
+
+
+def cause_json(c: Cause) -> dict[str, Any]:
+    return {"side": c.side.value, "on": c.on, "param": c.param, "dist": c.dist,
+            "argument": c.argument, "occurrence": c.occurrence, "transform": c.transform,
+            "factor": c.factor}
 
 
 def _round_off_json(r: RoundOff) -> dict[str, Any]:

@@ -20,6 +20,18 @@ def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, 
             "required": list(props) if required is None else required}
 
 
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_CAUSE = _obj({
+    "side": {"enum": [s.value for s in SideName]},
+    "on": {"enum": ["param", "argument"]},
+    "param": _NULLABLE_STRING,  # the param (on a param)
+    "dist": _NULLABLE_STRING, "argument": _NULLABLE_STRING,  # the argument (on an argument)
+    "occurrence": {"type": ["integer", "null"]},  # which construction of `dist`, from 0
+    "transform": {"type": "string"},
+    "factor": {"type": ["number", "null"]},  # the scale transform's number
+}, required=["side", "on", "param", "transform"])
+
+
 def _per_dtype(value: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "propertyNames": {"enum": [d.value for d in DType]},
             "additionalProperties": value}
@@ -57,9 +69,10 @@ _SPEC = _obj({
     "ok": {"type": "boolean"},
     "explanation": {"type": "string"},
     "fix": {"type": "string"},
-    "cause": {"anyOf": [{"type": "null"}, _obj({
-        "side": {"enum": [s.value for s in SideName]}, "param": {"type": "string"},
-        "transform": {"type": "string"}})]},
+    "cause": {"anyOf": [{"type": "null"}, _CAUSE]},
+    "also": {"type": "array", "items": {**_CAUSE, "properties": {
+        **_CAUSE["properties"], "fix": {"type": "string"}},
+        "required": [*_CAUSE["required"], "fix"]}},
     "round_off": {"anyOf": [{"type": "null"}, _obj({
         "quantity": {"type": "string"}, "dtype": {"enum": [d.value for d in DType]},
         "gap": _NUMBER, "explained": _NUMBER, "ratio": _NUMBER,

@@ -47,9 +47,10 @@ def _numbers(s: SpecReport) -> list[str]:
         diffs = " · ".join(f"{dt.value} {number(worst.diff.get(dt))}" for dt in s.dtypes)
         lines += ["", f"**worst diff:** {_md_text(worst.name)}: {diffs} · shrink "
                       f"{shrink_text(worst)} · tol {low.value} {number(worst.tol.get(low))}"]
-    if s.cause is not None:
-        lines += ["", f"**cause:** side {s.cause.side.value}, `{printable(s.cause.param)}` needs "
-                      f"`{s.cause.transform}`"]
+    for label, cause in ([("cause", s.cause)] if s.cause is not None else []) + [
+            ("or", a.cause) for a in s.also]:
+        lines += ["", f"**{label}:** side {cause.side.value}, `{printable(cause.target)}` "
+                      f"needs `{cause.transform}`"]
     if s.structure is not None:
         lines += ["", f"**relation:** {_md_text(relation_text(s.structure))}"]
     return lines

@@ -441,11 +441,11 @@ def test_relations_cost_at_most_one_evaluation_per_side_besides_a_swap(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Counted while the relations run: the jittered run with gradients per side (when the
     search made none), and for swap one run per side."""
-    from gaussdiag.attribute import rules, search
+    from gaussdiag.attribute import checker, rules
 
     calls: list[tuple[str, str]] = []
     inside = [False]
-    real_relate, real_search_run, real_swap_run = rules.relate, search.run_side, \
+    real_relate, real_search_run, real_swap_run = rules.relate, checker.run_side, \
         relations.run_side
 
     def counting(where: str, real: object) -> object:
@@ -463,7 +463,7 @@ def test_relations_cost_at_most_one_evaluation_per_side_besides_a_swap(
             inside[0] = False
 
     monkeypatch.setattr(rules, "relate", relate)
-    monkeypatch.setattr(search, "run_side", counting("reference", real_search_run))
+    monkeypatch.setattr(checker, "run_side", counting("reference", real_search_run))
     monkeypatch.setattr(relations, "run_side", counting("swap", real_swap_run))
     for text, swap in [("""
         params: {c1: {shape: [3], init: {uniform: [0.5, 3.0]}},

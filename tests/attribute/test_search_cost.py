@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch.distributions import Normal
 
+from gaussdiag.attribute.checker import _same_nans
 from gaussdiag.attribute.quantities import normwise
-from gaussdiag.attribute.search import _same_nans
 from gaussdiag.engine.evaluate import SideRun, run_side
 from gaussdiag.frontends.yaml.bind import BoundSpec
 from gaussdiag.tolerance import CONFIRM_GRADS_MAX

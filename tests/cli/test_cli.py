@@ -90,8 +90,11 @@ def test_json_report_has_the_contract_keys(tmp_path: Path) -> None:
     assert set(spec) >= {"file", "name", "verdict", "expect", "ok", "explanation", "fix",
                          "cause", "quantities", "error"}
     assert spec["verdict"] == "parameterization"
-    assert spec["cause"] in ({"side": "a", "param": "std", "transform": "square"},
-                             {"side": "b", "param": "std", "transform": "sqrt"})
+    first = {k: spec["cause"][k] for k in ("side", "on", "param", "transform")}
+    assert first == {"side": "a", "on": "param", "param": "std", "transform": "square"}
+    # both fixes: the inverse on the other side explains as well
+    assert [(c["side"], c["param"], c["transform"]) for c in spec["also"]] == [
+        ("b", "std", "sqrt")]
     names = [q["name"] for q in spec["quantities"]]
     assert names == ["log_prob", "grad[mean]", "grad[std]"]
     for q in spec["quantities"]:

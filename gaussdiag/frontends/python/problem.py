@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.alternatives import ALTERNATIVES
+from gaussdiag.engine.arguments import Site
 from gaussdiag.engine.base import ProblemBase
 from gaussdiag.engine.built import BuiltSide, Env, Overrides
 from gaussdiag.engine.device import resolve_device, torch_dtype
@@ -268,6 +269,25 @@ class LiveProblem(ProblemBase):
                 text += (f" (it reaches {arg}=); or pass the same value as {alt}= instead of "
                          f"{arg}=")
         return text
+
+    def argument_fix(self, side: SideName, site: Site, template: str, transform: str, *,
+                     on_diagonal: bool) -> str:
+        arg = site.argument
+        new = (f"diag_embed({template.format(f'diagonal({arg})')})" if on_diagonal
+               else template.format(arg))
+        text = f"on side {side.value}, pass {arg}={new} to {site.distribution}"
+        alt = ALTERNATIVES.get((arg, transform))
+        if alt:
+            text += f", or pass the same {arg} as {alt}= instead of {arg}="
+        return text
+
+    def argument_origin(self, side: SideName, site: Site) -> str:
+        del site
+        return f"computed inside `{self.sides[side].label}`"
+
+    @property
+    def reference_side(self) -> SideName | None:
+        return self.settings.reference
 
     def _args_reached(self, side: SideName, param: str) -> list[str]:
         """The distribution's constructor keywords whose value depends on `param`."""

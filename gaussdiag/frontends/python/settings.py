@@ -9,11 +9,11 @@ from typing import Any
 
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.suggest import hint
-from gaussdiag.vocab import DType, Mode, Optimizer, Verdict
+from gaussdiag.vocab import DType, Mode, Optimizer, SideName, Verdict
 
 # compare()'s keywords besides the two sides: what a Pair may be given.
 KEYWORDS = ("params", "inputs", "at", "mode", "sample_shape", "train", "dtypes", "seed",
-            "device", "expect", "name")
+            "device", "expect", "name", "reference")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Settings:
     expect: Verdict | None = None
     name: str = ""
     file: str = "<python>"
+    reference: SideName | None = None
 
 
 def _choice(what: str, value: Any, enum: type[Any]) -> Any:
@@ -86,7 +87,7 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
              train: Mapping[str, Any] | None = None,
              dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
              device: str | None = None, expect: str | None = None, name: str = "",
-             file: str = "<python>") -> Settings:
+             file: str = "<python>", reference: str | None = None) -> Settings:
     """compare()'s keywords, checked: every message says which keyword and what is allowed."""
     if not isinstance(params, Mapping):
         raise GaussdiagError(f"params must be a dict of name -> tensor or nn.Module, found "
@@ -115,7 +116,8 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
         sample_shape=_shape("sample_shape", sample_shape), train=_train(train or {}),
         dtypes=tuple(_choice("dtypes", d, DType) for d in dtypes), seed=seed, device=device,
         expect=None if expect is None else _choice("expect", expect, Verdict),
-        name=name, file=file)
+        name=name, file=file,
+        reference=None if reference is None else _choice("reference", reference, SideName))
 
 
 def _train(train: Mapping[str, Any]) -> TrainSettings:

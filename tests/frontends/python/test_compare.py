@@ -58,6 +58,8 @@ def test_same_diagnosis_as_the_yaml_spec() -> None:
     skip = {"file", "name", "fix", "explanation", "costs", "seconds"}
     mine = {k: v for k, v in py.to_json().items() if k not in skip}
     theirs = {k: v for k, v in gaussdiag.Report.of(spec).to_json().items() if k not in skip}
+    for entry in (mine, theirs):  # the other side's fix is in each front end's words
+        entry["also"] = [{k: v for k, v in a.items() if k != "fix"} for a in entry["also"]]
     assert mine == theirs
     # the same sentence, each in its front end's words for the point
     assert py.explanation == spec.explanation.replace("the spec's point", "the given point")

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gaussdiag.engine.arguments import Site
 from gaussdiag.engine.base import ProblemBase
 from gaussdiag.engine.built import BuiltSide, Env, Overrides
 from gaussdiag.engine.device import resolve_device
@@ -18,7 +19,13 @@ from gaussdiag.engine.phrases import Phrases
 from gaussdiag.errors import SpecError
 from gaussdiag.frontends.yaml.bind import dry_run, point, sides
 from gaussdiag.frontends.yaml.bind.exprs import SpecExprs
-from gaussdiag.frontends.yaml.bind.wording import SPEC_PHRASES, params_used, spec_fix
+from gaussdiag.frontends.yaml.bind.wording import (
+    SPEC_PHRASES,
+    argument_source,
+    params_used,
+    spec_argument_fix,
+    spec_fix,
+)
 from gaussdiag.frontends.yaml.spec import (
     DEFAULT_MAX_ELEMENTS,
     ExprTensor,
@@ -201,6 +208,19 @@ class BoundSpec(ProblemBase, SpecExprs):
 
     def fix(self, side: SideName, param: str, template: str, transform: str) -> str:
         return spec_fix(self, side, param, template, transform)
+
+    def argument_fix(self, side: SideName, site: Site, template: str, transform: str, *,
+                     on_diagonal: bool) -> str:
+        return spec_argument_fix(self, side, site, template, transform,
+                                 on_diagonal=on_diagonal)
+
+    def argument_origin(self, side: SideName, site: Site) -> str:
+        src = argument_source(self, side, site)
+        return f"computed as `{src}`" if src else f"computed inside side {side.value}"
+
+    @property
+    def reference_side(self) -> SideName | None:
+        return self.spec.reference
 
     def shape_hint(self, side: SideName, k: int) -> str:
         return (f"add `event_dims: {k}` to {side.value}" if self.kind(side) is SideKind.DIST

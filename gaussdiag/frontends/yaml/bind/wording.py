@@ -7,9 +7,11 @@ calls them directly, it asks the `BoundSpec` interface (gaussdiag/engine/problem
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from gaussdiag.engine.alternatives import ALTERNATIVES
+from gaussdiag.engine.arguments import Site
 from gaussdiag.engine.phrases import Phrases
 from gaussdiag.frontends.yaml import expr as ex
 from gaussdiag.frontends.yaml.spec import AffineTransform, ExprTensor, PowerTransform
@@ -90,3 +92,59 @@ def spec_fix(problem: SpecExprs, side_name: SideName, p: str, template: str,
     if not fixes:  # p reaches the side only through a derived param or an input
         fixes.append(f"use {template.format(p=p)} wherever side {side} uses `{p}`")
     return f"on side {side}, pass " + ", ".join(fixes)
+
+
+def argument_source(problem: SpecExprs, side: SideName, site: Site) -> str | None:
+    """The expression the spec writes for `site`, when the site is the side's own `dist:`."""
+    s = problem.spec.side(side)
+    if s.dist != site.dist or site.occurrence != 0:
+        return None
+    v = s.args.get(site.argument)
+    return None if v is None else str(v)
+
+
+def spec_argument_fix(problem: SpecExprs, side_name: SideName, site: Site, template: str,
+                      transform: str, *, on_diagonal: bool) -> str:
+    """A spec's fix for an argument: its expression rewritten by `template` (inside
+    `diag_embed(...)` when the transform acts on a diagonal)."""
+    side, arg = side_name.value, site.argument
+    src = argument_source(problem, side_name, site)
+    if src is None:
+        return (f"on side {side}, use {template.format(arg)} where {site.distribution}'s {arg} "
+                "is computed")
+    inner = _diag_embed_of(src)
+    if on_diagonal:
+        new = (f"diag_embed({template.format(_operand(inner))})" if inner is not None
+               else f"diag_embed({template.format(f'diagonal({src})')})")
+    else:
+        new = template.format(_operand(src))
+    text = f"on side {side}, pass {arg}={new}"
+    alt = ALTERNATIVES.get((arg, transform))
+    if alt:
+        text += f", or {alt}={src}"
+    return text
+
+
+def _diag_embed_of(src: str) -> str | None:
+    """`v` when `src` is `diag_embed(v)` as a whole."""
+    text = src.strip()
+    return text[len("diag_embed("):-1] if _call_name(text) == "diag_embed" else None
+
+
+def _operand(src: str) -> str:
+    """`src` as an operand: a name or a whole call as it is, anything else parenthesized."""
+    text = src.strip()
+    return text if re.fullmatch(r"[\w.]+", text) or _call_name(text) else f"({text})"
+
+
+def _call_name(text: str) -> str | None:
+    """`f` when `text` is one call `f(...)` whose parenthesis closes at the end."""
+    head = re.match(r"[\w.]+\(", text)
+    if head is None or not text.endswith(")"):
+        return None
+    depth = 0
+    for i, ch in enumerate(text[head.end() - 1:], start=head.end() - 1):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return head.group(0)[:-1] if i == len(text) - 1 else None
+    return None

@@ -203,6 +203,7 @@ class Spec(_Model):
     sample_shape: list[NonNegativeInt] = Field(default_factory=list)
     train: TrainSpec | None = None
     expect: Verdict | None = None
+    reference: SideName | None = None
 
     def side(self, name: SideName) -> Side:
         return self.a if name is SideName.A else self.b
