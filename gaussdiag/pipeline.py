@@ -154,11 +154,13 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
 
 
 def _interrupted_text(stop: Interruption) -> str:
-    done = stop.step - 1
     other = ("" if stop.side is SideName.B else
              f"; side b had not started in {stop.dtype.value}")
+    # both numbers, as the JSON's `interrupted_at` has them: the step cut short and the
+    # steps finished
     return (f"interrupted with Ctrl-C while training side {stop.side.value} in "
-            f"{stop.dtype.value}, after {done} of {stop.steps} steps{other}. The gaps shown "
+            f"{stop.dtype.value}, during step {stop.step} of {stop.steps} ({stop.done} "
+            f"finished){other}. The gaps shown "
             "are over the steps both sides finished in each dtype; no verdict from a partial "
             "run")
 

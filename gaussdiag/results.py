@@ -90,13 +90,19 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class Interruption:
-    """Where Ctrl-C stopped a train run: side `side` in `dtype` had finished `step - 1` of
-    `steps` steps (the sides run in order, a then b, each dtype in turn)."""
+    """Where Ctrl-C stopped a train run: side `side` in `dtype` was in step `step` of `steps`
+    and had finished `done` = step - 1 of them (the sides run in order, a then b, each dtype
+    in turn)."""
 
     dtype: DType
     side: SideName
     step: int
     steps: int
+
+    @property
+    def done(self) -> int:
+        """The steps the interrupted side finished in that dtype."""
+        return self.step - 1
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         "skipped": s.skipped,
         "interrupted": s.interrupted,
         "interrupted_at": None if (i := s.interrupted_at) is None else {
-            "dtype": i.dtype.value, "side": i.side.value, "step": i.step, "steps": i.steps},
+            "dtype": i.dtype.value, "side": i.side.value, "step": i.step, "done": i.done,
+            "steps": i.steps},
         "not_run": s.not_run,
         "error": s.error,
     }

@@ -72,11 +72,13 @@ _SPEC = _obj({
         "failed": _NULLABLE_STR})},
     "skipped": _NULLABLE_STR,
     "interrupted": {"type": "boolean"},
-    # train mode's Ctrl-C: side `side` in `dtype` had finished `step - 1` of `steps` steps
+    # train mode's Ctrl-C: side `side` in `dtype` was in step `step` of `steps` and had
+    # finished `done` = step - 1 of them
     "interrupted_at": {"oneOf": [{"type": "null"}, _obj({
         "dtype": {"enum": [d.value for d in DType]},
         "side": {"enum": [s.value for s in SideName]},
         "step": {"type": "integer", "minimum": 1},
+        "done": {"type": "integer", "minimum": 0},
         "steps": {"type": "integer", "minimum": 1}})]},
     "not_run": {"type": "boolean"},
     "error": _NULLABLE_STR,
