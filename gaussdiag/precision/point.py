@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing_extensions import assert_never
+
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
@@ -214,8 +216,7 @@ def point_advice(dtype: DType, param: ScaleParam, spec: PointSpec, scale: float,
             f"validate_args=True (torch's default) Normal(...) raises ValueError: "
             f"{behavior.validate_error or '(no error raised)'}. With validate_args=False it "
             f"returns {vals}: the NaN spreads silently through the loss into every parameter. "
-            "Keep scale positive by construction: scale = softplus(rho) or exp(log_scale), "
-            "plus a lower bound (scale = 1e-3 + softplus(rho)) if it must not collapse."
+            + _positive_advice(param)
         )
         return tuple(out)
     if by_class[CellClass.OVERFLOW]:
@@ -247,10 +248,7 @@ def point_advice(dtype: DType, param: ScaleParam, spec: PointSpec, scale: float,
             f"{precision_digits(dtype):.1f} digits agree with float64). The cause is "
             f"{cause}, not round-off: d/dloc = (x - loc)/scale^2 and d/dscale = "
             f"((x - loc)^2 - scale^2)/scale^3 are this large in exact arithmetic "
-            f"(z = |x - loc|/scale = {fmt(z)}). Options: parameterize scale as softplus(rho) "
-            "or exp(log_scale) (the raw gradient is then about scale times smaller), put a "
-            "lower bound on scale (scale = 1e-3 + softplus(rho)), or clip gradients "
-            "(torch.nn.utils.clip_grad_norm_)."
+            f"(z = |x - loc|/scale = {fmt(z)}). Options: {_large_options(param)}."
         )
     if param is not ScaleParam.SCALE:
         raw = next((q for q in quantities if q.name == f"grad[{param.raw_name}]"), None)
@@ -276,3 +274,32 @@ def point_advice(dtype: DType, param: ScaleParam, spec: PointSpec, scale: float,
         out.insert(0, f"Every quantity agrees with float64 to {d} precision and none is large: "
                       "nothing to fix here.")
     return tuple(out)
+
+
+def _bounded(param: ScaleParam) -> str:
+    """A lower bound on scale, written over the parameterization in use."""
+    if param is ScaleParam.SCALE or param is ScaleParam.SOFTPLUS:
+        return "scale = 1e-3 + softplus(rho)"
+    if param is ScaleParam.LOG:
+        return "scale = 1e-3 + exp(log_scale)"
+    assert_never(param)
+
+
+def _positive_advice(param: ScaleParam) -> str:
+    """How to keep scale > 0: a positive parameterization, unless one is already in use (it
+    reaches 0 only by underflow, and only a lower bound helps)."""
+    if param is ScaleParam.SCALE:
+        return ("Keep scale positive by construction: scale = softplus(rho) or "
+                f"exp(log_scale), plus a lower bound ({_bounded(param)}) if it must not "
+                "collapse.")
+    return (f"{param.formula} is > 0 in exact arithmetic and reaches 0 only when it "
+            f"underflows: add a lower bound ({_bounded(param)}).")
+
+
+def _large_options(param: ScaleParam) -> str:
+    """What to do about a large but correct gradient; a parameterization already in use is
+    not offered again."""
+    reparam = ("parameterize scale as softplus(rho) or exp(log_scale) (the raw gradient is "
+               "then about scale times smaller), " if param is ScaleParam.SCALE else "")
+    return (f"{reparam}put a lower bound on scale ({_bounded(param)}), or clip gradients "
+            "(torch.nn.utils.clip_grad_norm_)")
