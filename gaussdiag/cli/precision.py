@@ -46,8 +46,8 @@ def precision_check(
         "scale itself, softplus(rho) or exp(log_scale).",
     )] = ScaleParam.SCALE,
     point: Annotated[str | None, typer.Option(
-        help="Check one point instead of a grid, e.g. loc=0,scale=0.01,x=10 (rho= or "
-        "log_scale= instead of scale= with --param softplus or log).",
+        help="Check one point instead of a grid, e.g. loc=0,scale=0.01,x=10 (sigma= is "
+        "scale=; rho= or log_scale= instead of scale= with --param softplus or log).",
         show_default=False,
     )] = None,
     sigma_lo: Annotated[float, typer.Option(help="Smallest scale.", rich_help_panel=_GRID)

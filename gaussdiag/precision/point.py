@@ -75,35 +75,43 @@ class PointResult:
 
 
 _POINT_KEYS = ("loc", "x", "scale", "rho", "log_scale")
+_ALIASES = {"sigma": "scale"}
+"""Other names for a key: the sweep's own options call the scale sigma (`--sigma-lo`)."""
 _EXAMPLE = "loc=0,scale=0.01,x=10"
 
 
 def parse_point(text: str, param: ScaleParam) -> PointSpec:
-    """Parse `loc=0,scale=0.01,x=10`. `scale` may be replaced by the raw parameter of
-    `param` (`rho` for softplus, `log_scale` for log). loc defaults to 0.
+    """Parse `loc=0,scale=0.01,x=10` (`sigma=` is `scale=`). `scale` may be replaced by the
+    raw parameter of `param` (`rho` for softplus, `log_scale` for log). loc defaults to 0.
 
     Errors are `InputError`s naming the input `point` (and `param` where it is involved)."""
     values: dict[str, float] = {}
+    named: dict[str, str] = {}  # each key as the user wrote it (sigma for scale)
     for piece in (p.strip() for p in text.split(",")):
         if not piece:
             continue
         key, sep, val = piece.partition("=")
-        key = key.strip()
+        given_key = key = key.strip()
+        key = _ALIASES.get(key, key)
         if not sep:
             raise InputError(f"{{0}}: expected key=value, found {piece!r} "
                              f"(example: {{0}} {_EXAMPLE})", "point")
         if key not in _POINT_KEYS:
-            raise InputError(f"{{0}}: unknown key {key!r}{hint(key, _POINT_KEYS)}; expected "
-                             f"{listing(_POINT_KEYS)}", "point")
+            raise InputError(f"{{0}}: unknown key {key!r}"
+                             f"{hint(key, (*_POINT_KEYS, *_ALIASES))}; expected "
+                             f"{listing(_POINT_KEYS)} (sigma is scale)", "point")
         if key in values:
-            raise InputError(f"{{0}}: {key!r} given twice", "point")
+            first = named[key]
+            raise InputError(f"{{0}}: {key!r} given twice" if first == given_key else
+                             f"{{0}}: {first}= and {given_key}= both give {key}", "point")
         try:
             num = float(val)
         except ValueError:
-            raise InputError(f"{{0}}: {key}={val.strip()!r} is not a number", "point") from None
+            raise InputError(f"{{0}}: {given_key}={val.strip()!r} is not a number",
+                             "point") from None
         if not math.isfinite(num):
-            raise InputError(f"{{0}}: {key} must be finite; found {val.strip()}", "point")
-        values[key] = num
+            raise InputError(f"{{0}}: {given_key} must be finite; found {val.strip()}", "point")
+        values[key], named[key] = num, given_key
     if "x" not in values:
         raise InputError(f"{{0}}: x is missing (example: {{0}} {_EXAMPLE})", "point")
     given = [k for k in ("scale", "rho", "log_scale") if k in values]

@@ -135,6 +135,15 @@ def test_underflowed_softplus_gets_a_lower_bound_not_softplus_again() -> None:
     assert "by construction" not in text and "1e-3 + softplus(rho)" in text, text
 
 
+def test_sigma_is_scale() -> None:
+    """The sweep's own options say sigma (`--sigma-lo`): `sigma=` at a point is `scale=`, and
+    the point is the same as with `scale=`."""
+    by_sigma = parse_point("loc=0,sigma=0.01,x=10", ScaleParam.SCALE)
+    assert by_sigma == parse_point("loc=0,scale=0.01,x=10", ScaleParam.SCALE)
+    assert (by_sigma.raw_key, by_sigma.raw) == ("scale", 0.01)
+    assert check_point(F32, ScaleParam.SCALE, by_sigma).scale == 0.01
+
+
 @pytest.mark.parametrize(("text", "message"), [
     pytest.param("loc=0,scale=0.01", "x is missing", id="no-x"),
     pytest.param("x=1", "scale is missing", id="no-scale"),
@@ -144,6 +153,8 @@ def test_underflowed_softplus_gets_a_lower_bound_not_softplus_again() -> None:
     pytest.param("scale=1,x=nan", "must be finite", id="nan"),
     pytest.param("scale=1,scale=2,x=1", "given twice", id="duplicate"),
     pytest.param("rho=1,x=1", "needs param softplus", id="rho-without-softplus"),
+    pytest.param("sigma=1,scale=2,x=1", "sigma= and scale= both give scale", id="sigma-and-scale"),
+    pytest.param("sigam=1,x=1", "did you mean 'sigma'", id="sigma-typo"),
 ])
 def test_bad_point(text: str, message: str) -> None:
     """The core's errors name its inputs (`point`, `param`), never a command-line option."""
