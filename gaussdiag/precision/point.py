@@ -18,13 +18,12 @@ from gaussdiag.precision.cells import (
     DTYPE_MAX,
     CellClass,
     InputError,
-    accurate_digits,
     check_low_dtype,
     classify_values,
 )
 from gaussdiag.precision.kernel import normal_compare, normal_eval, raw_from_scale, scale_from_raw
 from gaussdiag.suggest import hint, listing
-from gaussdiag.tolerance import precision_digits
+from gaussdiag.tolerance import accurate_digits, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 

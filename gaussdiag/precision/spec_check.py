@@ -16,13 +16,12 @@ from gaussdiag.attribute.accuracy import Status, float64_noise, quantity_accurac
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.precision.cells import (
     CellClass,
-    accurate_digits,
     check_low_dtype,
 )
 from gaussdiag.precision.recommend import Better, Recommendation, compare_digits, recommend
 from gaussdiag.precision.sides import SidePrecision, SideQuantity
 from gaussdiag.results import SideCost
-from gaussdiag.tolerance import LARGE_MAGNITUDE, cell_tol, precision_digits
+from gaussdiag.tolerance import LARGE_MAGNITUDE, accurate_digits, cell_tol, precision_digits
 from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:

@@ -76,7 +76,7 @@ def mvn_sweep() -> MvnSweep:
     return MvnSweep(dtype=DType.FLOAT32, dim=3, condition=cond, lines=lines,
                     rounded_indefinite=tuple((p, (False,) * 3) for p in MvnParam),
                     findings=(), precision_digits=precision_digits(DType.FLOAT32),
-                    accurate_digits=accurate_digits(DType.FLOAT32, 3, matrix=True),
+                    accurate_digits=accurate_digits(DType.FLOAT32),
                     large=LARGE_MAGNITUDE)
 
 
