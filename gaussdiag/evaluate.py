@@ -57,24 +57,28 @@ def warm_up(device: torch.device) -> None:
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
              overrides: Overrides | None = None, grads: bool = True,
-             validate: bool = True) -> SideRun:
+             validate: bool = True, timing: bool = False) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
     With grads=False only the forward value is computed (the cheap first test of a candidate);
     validate=False skips torch's argument checks (at n = 4096 a MultivariateNormal's
     symmetry and positive-definiteness checks cost more than its Cholesky factor).
+    timing=True is a repeat for the cost (`gaussdiag.cost`): the same work, without the
+    memory count (its hooks would be charged to the side) and keeping nothing (torch's
+    warnings, the float64 reference: the first run kept them).
     """
     import torch
 
     device = problem.side_devices[side]
     warm_up(device)
-    counter = _Memory(device)
-    with counter, problem.warnings.during(side, dtype, keep=not (jittered or overrides)):
+    counter = _Memory(device, count=not timing)
+    keep = not (jittered or overrides or timing)
+    with counter, problem.warnings.during(side, dtype, keep=keep):
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads)
         if grads:
             value = _forward(problem, side, env, dtype, validate=validate,
-                             keep=dtype is DType.FLOAT64 and not jittered and not overrides)
+                             keep=dtype is DType.FLOAT64 and keep)
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]
@@ -203,8 +207,8 @@ class _Memory:
     no allocator statistics, so it counts the bytes autograd saves for backward (the part of
     the peak a formulation controls)."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, device: torch.device, *, count: bool = True) -> None:
+        self.device, self.count = device, count
         self.bytes: int | None = None
         self.kind = "peak allocated" if device.type == "cuda" else "saved for backward"
         self._ctx: Any = None
@@ -213,6 +217,8 @@ class _Memory:
     def __enter__(self) -> _Memory:
         import torch
 
+        if not self.count:
+            return self
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -243,6 +249,8 @@ class _Memory:
     def __exit__(self, *exc: object) -> None:
         import torch
 
+        if not self.count:
+            return
         if self.device.type == "cuda":
             self.bytes = torch.cuda.max_memory_allocated(self.device) - self._start
         elif self._ctx is not None:

@@ -57,11 +57,15 @@ class RoundOff:
 
 @dataclass(frozen=True)
 class SideCost:
+    """One side's forward + backward in one dtype: `seconds` is the median of `repeats` warm
+    timed calls, or with repeats 0 the first call alone (`gaussdiag.cost` says when)."""
+
     side: SideName
     dtype: DType
     seconds: float
     memory_bytes: int | None
     memory_kind: str
+    repeats: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class SpecReport:
     problems: tuple[OtherProblem, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     costs: tuple[SideCost, ...] = ()
+    threads: int = 0  # torch's intra-op threads during the diagnosis (0: not known)
     notes: tuple[str, ...] = ()
     kappa: float = 1.0
     dtypes: tuple[DType, ...] = ()

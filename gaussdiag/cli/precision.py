@@ -14,7 +14,7 @@ import typer
 
 from gaussdiag.cli.console import print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
-from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
+from gaussdiag.cli.flags import THREADS_HELP, Quiet, Verbose, check_loudness
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.printable import printable
@@ -90,6 +90,9 @@ def precision_check(
         metavar="DIGITS", help="SPEC files only: exit 1 when a quantity of a side keeps fewer "
         "than DIGITS digits in --dtype (a quantity with no finite value keeps none).",
         show_default=False, rich_help_panel=_SPEC)] = None,
+    threads: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="SPEC files only: " + THREADS_HELP, show_default=False,
+        rich_help_panel=_SPEC)] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     debug: Annotated[bool, typer.Option(
@@ -138,7 +141,7 @@ def precision_check(
         with _precision_flags():
             if specs:
                 return _precision_specs(specs, dtype, device, max_elements, json_out, console,
-                                        plain, fail_under, verbose)
+                                        plain, fail_under, verbose, threads)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
             _check_combination(dist, point is not None, plot is not None)
             import_torch()
@@ -195,7 +198,7 @@ _SWEEP_OPTIONS = ("--dist", "--param", "--point", "--sigma-lo", "--sigma-hi", "-
                   "--plot")
 """Options that shape the built-in sweeps and mean nothing for a spec."""
 
-_SPEC_OPTIONS = ("--device", "--max-elements")
+_SPEC_OPTIONS = ("--device", "--max-elements", "--threads")
 """Options that apply to SPEC files only (the sweeps run on the CPU with fixed sizes);
 --fail-under is refused on its own, with its own reason."""
 
@@ -225,7 +228,8 @@ def _check_combination(dist: SweepDist, point: bool, plot: bool) -> None:
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
                      json_out: str | None, console: Any, plain: bool,
-                     fail_under: float | None = None, verbose: bool = False) -> int:
+                     fail_under: float | None = None, verbose: bool = False,
+                     threads: int | None = None) -> int:
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON, apply the gate."""
     from gaussdiag import precision as pc
@@ -240,7 +244,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     import_torch()
     with progress_line(console, verbose) as progress:
         results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements,
-                                 progress=progress) for spec in loaded]
+                                 threads=threads, progress=progress) for spec in loaded]
     if json_out is not None:
         write_text(json_out, rj.dumps(rj.specs_json(results)))
     if json_out != "-":

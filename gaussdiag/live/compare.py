@@ -36,13 +36,14 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     return run(a, b, chosen)
 
 
-def run(a: Any, b: Any, chosen: Settings) -> SpecReport:
-    """The engine on a LiveProblem; errors surface without gaussdiag's frames."""
+def run(a: Any, b: Any, chosen: Settings, threads: int | None = None) -> SpecReport:
+    """The engine on a LiveProblem (on `threads` intra-op threads; None: from its size);
+    errors surface without gaussdiag's frames."""
     from gaussdiag.live.problem import LiveProblem
     from gaussdiag.pipeline import diagnose_problem
 
     try:
-        report = diagnose_problem(LiveProblem(a, b, chosen))
+        report = diagnose_problem(LiveProblem(a, b, chosen), threads=threads)
     except GaussdiagError as err:
         raise err.with_traceback(None) from None
     if report.interrupted:

@@ -29,7 +29,8 @@ factor of 2 in the error, about what the order of a reduction alone can change."
 
 COST_RATIO = 1.25
 """A side is cheaper only when the other takes at least this many times its time (or memory):
-the best of `TIMING_REPEATS` timings of a small spec still varies by 10-20% between runs."""
+the median of a small spec's warm timings (`gaussdiag.cost`) still varies by 10-20% between
+runs."""
 
 
 @dataclass(frozen=True)

@@ -66,10 +66,12 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         ],
         "kappa": json_number(s.kappa),
         "mode": s.mode.value,
+        "threads": s.threads,
         "problems": [{"verdict": p.verdict.value, "message": p.message} for p in s.problems],
         "notes": list(s.notes),
         "costs": [{"side": c.side.value, "dtype": c.dtype.value, "seconds": c.seconds,
-                   "memory_bytes": c.memory_bytes, "memory_kind": c.memory_kind}
+                   "repeats": c.repeats, "memory_bytes": c.memory_bytes,
+                   "memory_kind": c.memory_kind}
                   for c in s.costs],
         "trajectories": [
             {"dtype": t.dtype.value, "gaps": [json_number(g) for g in t.gaps],

@@ -36,6 +36,7 @@ def _side_json(s: SidePrecision) -> dict[str, Any]:
     return {
         "label": s.label,
         "cost": {"seconds": s.cost.seconds if s.cost else None,
+                 "repeats": s.cost.repeats if s.cost else None,
                  "memory_bytes": s.cost.memory_bytes if s.cost else None,
                  "memory_kind": s.cost.memory_kind if s.cost else None},
         "quantities": [{"name": q.name, "digits": _jnum(q.digits), "class": q.cell_class.value}
@@ -53,6 +54,7 @@ def spec_json(result: SpecPrecision) -> dict[str, Any]:
         "dtype": result.dtype.value,
         "mode": result.mode.value,
         "device": result.device,
+        "threads": result.threads,
         "precision_digits": result.precision_digits,
         "accurate_digits": result.accurate_digits,
         "sides": {s.side.value: _side_json(s) for s in result.sides},

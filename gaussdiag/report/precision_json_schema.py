@@ -49,7 +49,9 @@ _FINDING = _obj({"quantity": {"type": "string"}, "class": _CLASS,
 
 _SIDE = _obj({
     "label": {"type": "string"},
+    # seconds: the median of `repeats` warm timed calls (repeats 0: the first call alone)
     "cost": _obj({"seconds": {"type": ["number", "null"]},
+                  "repeats": {"type": ["integer", "null"], "minimum": 0},
                   "memory_bytes": {"type": ["integer", "null"]},
                   "memory_kind": _NULLABLE_STR}),
     "quantities": _array(_obj({"name": {"type": "string"}, "digits": _DIGITS,
@@ -64,6 +66,7 @@ _SPEC = _obj({
     "dtype": _DTYPE,
     "mode": {"enum": [m.value for m in Mode]},
     "device": {"type": "string"},
+    "threads": {"type": "integer", "minimum": 0},
     "precision_digits": {"type": "number"},
     "accurate_digits": {"type": "number"},
     "sides": _map([s.value for s in SideName], _SIDE),

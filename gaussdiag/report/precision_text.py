@@ -305,8 +305,11 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
                 f"float64 (>= {result.accurate_digits:.1f} is accurate; {d} holds "
                 f"{result.precision_digits:.1f}); better: more digits, tie within 0.3",
                 style="dim")
+    threads = (f", on {result.threads} thread{'s' if result.threads > 1 else ''}"
+               if result.threads else "")
     cost = Table(title=f"cost of forward + backward in {d}", box=box.ASCII if plain
-                 else box.SIMPLE_HEAD)
+                 else box.SIMPLE_HEAD,
+                 caption=f"time: median of warm calls{threads}", caption_justify="left")
     cost.add_column("side", no_wrap=True)
     cost.add_column("time", justify="right", no_wrap=True)
     cost.add_column("memory", justify="right", no_wrap=True)
@@ -315,8 +318,9 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
         if s.cost is None:
             cost.add_row(s.side.value, "-", "-", "does not evaluate")
         else:
-            cost.add_row(s.side.value, _seconds(s.cost.seconds), _bytes(s.cost.memory_bytes),
-                         s.cost.memory_kind)
+            once = " (1 call)" if s.cost.repeats == 0 else ""
+            cost.add_row(s.side.value, _seconds(s.cost.seconds) + once,
+                         _bytes(s.cost.memory_bytes), s.cost.memory_kind)
     parts: list[RenderableType] = [head, labels, table, note, cost]
     for s in result.sides:
         if s.failed_in is not None:
