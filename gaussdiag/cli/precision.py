@@ -84,7 +84,8 @@ def precision_check(
         "--json", metavar="FILE|-", help="Also write the result as JSON to FILE, or only "
         "JSON to stdout with -.", show_default=False)] = None,
     plot: Annotated[Path | None, typer.Option(
-        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]).",
+        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]); with "
+        "--point, the Normal map of the grid options with the point's cell marked.",
         show_default=False)] = None,
     fail_under: Annotated[float | None, typer.Option(
         metavar="DIGITS", help="SPEC files only: exit 1 when a quantity of a side keeps fewer "
@@ -143,11 +144,17 @@ def precision_check(
                 return _precision_specs(specs, dtype, device, max_elements, json_out, console,
                                         plain, fail_under, verbose, threads)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
-            _check_combination(dist, point is not None, plot is not None)
+            drawn: pc.NormalSweep | pc.MvnSweep | None = None  # the map --plot draws
+            _check_combination(dist, point is not None)
             import_torch()
             if point is not None:
                 result = pc.check_point(dtype, param, pc.parse_point(point, param))
                 view = rt.render_point(result, plain=plain)
+                if plot is not None:  # the map of the grid options, the point marked on it
+                    sig = pc.make_axis("sigma", sigma_lo, sigma_hi,
+                                       sigma_n or (9 if quick else 25))
+                    zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+                    drawn = pc.sweep_normal(dtype, param, sig, zax)
             elif dist is SweepDist.MVN:
                 cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
                 with rt.progress_bar(Console(stderr=True), cond.n * 3, verbose) as progress:
@@ -163,10 +170,14 @@ def precision_check(
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
-    if plot is not None and not isinstance(result, pc.PointResult):
-        rplot.write_plot(result, plot)
+    if plot is not None:
+        if isinstance(result, pc.PointResult):
+            assert drawn is not None
+            rplot.write_plot(drawn, plot, result)
+        else:
+            rplot.write_plot(result, plot)
     if json_out is not None:  # built only when asked for: one Python object per cell
-        write_text(json_out, rj.dumps(rj.sweep_json(result)))
+        write_text(json_out, rj.sweep_text(result))
         if json_out == "-":
             return EXIT_OK
     print_report(console, view, soft_wrap=True)
@@ -217,13 +228,11 @@ def _check_form(with_specs: bool, given: list[str]) -> None:
                          f"out {', '.join(bad)})")
 
 
-def _check_combination(dist: SweepDist, point: bool, plot: bool) -> None:
+def _check_combination(dist: SweepDist, point: bool) -> None:
     """Reject option combinations that would silently ignore one of the options."""
     if point and dist is not SweepDist.NORMAL:
         raise UsageError(f"--point checks a Normal point; it does not combine with --dist "
                          f"{dist.value} (leave out --point for the {dist.value} sweep)")
-    if point and plot:
-        raise UsageError("--plot draws a map of a sweep; leave it out with --point")
 
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
