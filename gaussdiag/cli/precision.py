@@ -180,7 +180,7 @@ def precision_check(
         write_text(json_out, rj.sweep_text(result))
         if json_out == "-":
             return EXIT_OK
-    print_report(console, view, soft_wrap=True)
+    print_report(console, view)
     return EXIT_OK
 
 
@@ -260,7 +260,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
         for i, r in enumerate(results):
             if i:
                 console.print()
-            print_report(console, rt.render_spec(r, plain=plain), soft_wrap=True)
+            print_report(console, rt.render_spec(r, plain=plain))
     verdict = pc.gate(results)
     if not verdict.fails(fail_under):
         return EXIT_OK
