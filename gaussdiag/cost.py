@@ -5,9 +5,10 @@ thread pool waking, kernels and buffers met for the first time. A table built fr
 user that the n = 10 MultivariateNormal cost 7.5 ms in float32 and 0.94 ms in float64, where
 both take about 0.4 ms warm. So each side that evaluated is warmed up once (an untimed
 call), then timed call by call, the sides of a dtype in turn (a, b, a, b, ...) so that both
-meet the same load on the machine, until its timed calls add up to `TIMING_MIN_SECONDS` (as
-timeit's autorange does) or the next one would take its total, warm-up included, past
-`TIMING_CAP_SECONDS`; at least one call is timed. The figure is their median. A side whose
+meet the same load on the machine, until its timed calls add up to `TIMING_MIN_SECONDS` and
+number `TIMING_MIN_REPEATS` (as timeit's autorange goes on to a minimum duration), or the next
+one would take its total, warm-up included, past `TIMING_CAP_SECONDS`; at least one call is
+timed. The figure is their median. A side whose
 first call took half the cap or more, or that fails when called again, is reported from its
 first call (`repeats` 0).
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from gaussdiag.limits import TIMING_CAP_SECONDS, TIMING_MIN_SECONDS
+from gaussdiag.limits import TIMING_CAP_SECONDS, TIMING_MIN_REPEATS, TIMING_MIN_SECONDS
 from gaussdiag.results import SideCost
 from gaussdiag.vocab import DType, SideName
 
@@ -72,8 +73,9 @@ def time_interleaved(calls: Mapping[K, Callable[[], object]], first: Mapping[K, 
                 continue
             times[k].append(seconds)
             spent[k] += seconds
-            if (sum(times[k]) >= TIMING_MIN_SECONDS
-                    or spent[k] + statistics.median(times[k]) > TIMING_CAP_SECONDS):
+            enough = (sum(times[k]) >= TIMING_MIN_SECONDS
+                      and len(times[k]) >= TIMING_MIN_REPEATS)
+            if enough or spent[k] + statistics.median(times[k]) > TIMING_CAP_SECONDS:
                 active.remove(k)
     out.update({k: Timing(statistics.median(ts), len(ts)) for k, ts in times.items()})
     return out

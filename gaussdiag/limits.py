@@ -13,10 +13,14 @@ MAX_TRAIN_STEPS = 100_000
 
 # ---- what measuring the cost of a side may spend (compare's and precision-check's cost tables)
 
-# The timed calls of each side in each dtype go on until they add up to this much, as timeit's
-# autorange does (it aims at 0.2 s for one figure; a spec has four figures, and a call of a
-# small spec takes about a millisecond, so 20 ms already gives a median of about twenty).
-TIMING_MIN_SECONDS = 0.02
+# The timed calls of each side in each dtype go on until they add up to this much and number
+# at least TIMING_MIN_REPEATS, as timeit's autorange goes on to a minimum duration (0.2 s for
+# its one figure; a spec has four, and a diagnosis of a small spec takes about 40 ms, so the
+# timing would dominate it). A call of a small spec takes about 0.4 ms: 10 ms of them is a
+# median of about 25; five calls at least keep the median clear of a single slow one (a
+# thread waking, another process taking the core).
+TIMING_MIN_SECONDS = 0.01
+TIMING_MIN_REPEATS = 5
 
 # Cap on the timing of one side in one dtype, its warm-up call included: no timed call starts
 # that would take the total past it. A side whose first (cold) call took half the cap or more

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gaussdiag import __version__
-from gaussdiag.limits import TIMING_CAP_SECONDS, TIMING_MIN_SECONDS
+from gaussdiag.limits import TIMING_CAP_SECONDS, TIMING_MIN_REPEATS, TIMING_MIN_SECONDS
 from gaussdiag.numbers import number, size
 from gaussdiag.printable import printable
 from gaussdiag.report.prose import Prose, Values
@@ -235,8 +235,9 @@ def _cost_notes(report: SpecReport) -> list[str]:
     """How the times were taken (`gaussdiag.cost`): warm median, cap, threads."""
     threads = (f", on {report.threads} thread{'s' if report.threads > 1 else ''}"
                if report.threads else "")
-    notes = [f"time: median of warm calls (each side timed for {TIMING_MIN_SECONDS * 1e3:g} ms "
-             f"or more, at most {TIMING_CAP_SECONDS:g} s){threads}"]
+    notes = [f"time: median of warm calls ({TIMING_MIN_SECONDS * 1e3:g} ms and "
+             f"{TIMING_MIN_REPEATS} calls or more a side, at most {TIMING_CAP_SECONDS:g} s)"
+             f"{threads}"]
     if any(c.repeats == 0 for c in report.costs):
         notes.append(f"(1 call): the first call alone (it took {TIMING_CAP_SECONDS / 2:g} s or "
                      "more, or failed when called again)")
