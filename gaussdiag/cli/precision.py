@@ -107,12 +107,14 @@ def precision_check(
     train specs), show per quantity how many digits each side keeps and which keeps more
     (tie within 0.3), the time and memory of each side's forward + backward, and a
     recommendation on accuracy and cost. The sweep options (--dist, --param, --point, the
-    grids, --quick, --plot) do not apply. --json writes {"format_version": 1, "specs":
+    grids, --quick, --plot) do not apply. --json writes {"format_version": 2, "specs":
     [...]}, one entry per spec (`gaussdiag schema --precision-report` is its JSON Schema).
 
     Without SPEC: map where Normal or MultivariateNormal values and gradients are accurate,
     large but correct, inaccurate, overflow or undefined, over a grid or at one --point.
-    --json writes the map or the point as one object that starts with "format_version": 1.
+    --json writes the map or the point as one object that starts with "format_version": 2
+    (a map's per-cell grids: rows of digits rounded to 0.1, and strings of one class letter a
+    cell, whose classes "class_key" names).
 
     Exit codes: 0 done; 1 with SPEC files, a side is invalid (breaks a constraint) or, with
     --fail-under DIGITS, some quantity keeps fewer digits; 2 a usage or spec error, or an
