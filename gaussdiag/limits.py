@@ -32,7 +32,8 @@ TIMING_CAP_SECONDS = 0.5
 # largest tensor among its params and inputs, in elements. Below torch's own parallel grain
 # (32768 elements per thread) an op runs on one thread anyway, so more threads only add
 # fork/join barriers; on a machine shared with other processes each barrier waits for a
-# descheduled thread (benchmarks/bench_threads.py: the train config 3x, a bare n = 10
-# MultivariateNormal log_prob+backward 100x slower with 2 threads than with 1 on a busy
-# 2-core machine). 2**16 keeps a 256 x 256 matrix or a batch of 64 x 1024 on one thread.
+# descheduled thread (benchmarks/bench_threads.py on a busy 2-core machine: the train config
+# about 3x and a Conv2d pair about 5x slower with 2 threads than with 1; at n = 2048, above
+# the threshold, the two runs disagreed, so bigger problems keep torch's count). 2**16 keeps a
+# 256 x 256 matrix or a batch of 64 x 1024 on one thread.
 SMALL_PROBLEM_ELEMENTS = 2**16

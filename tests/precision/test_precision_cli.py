@@ -96,6 +96,8 @@ def test_cli_json_file_and_mvn(capsys: pytest.CaptureFixture[str], tmp_path: Pat
                  id="point-with-mvn"),
     pytest.param(["configs/mvn_diag_fixed.yaml", "--point", "scale=1,x=1"],
                  "--point shapes the built-in sweep", id="spec-with-point"),
+    pytest.param(["--quick", "--threads", "2"], "--threads applies to SPEC files",
+                 id="threads-without-spec"),
     pytest.param(["configs/mvn_diag_fixed.yaml", "--dist", "normal"],
                  "--dist shapes the built-in sweep", id="spec-with-dist"),
     pytest.param(["configs/mvn_diag_fixed.yaml", "--quick", "--sigma-n", "5"],
@@ -209,3 +211,12 @@ def test_spec_error_does_not_import_torch(tmp_path: Path) -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "torch" not in imported
+
+
+def test_cli_spec_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    """precision-check SPEC runs on the threads asked for, and says so in the JSON."""
+    code, out, err = run_cli(capsys, str(TRIL), "--threads", "2", "--json", "-")
+    assert code == 0, err
+    assert json.loads(out)["specs"][0]["threads"] == 2
+    code, out, err = run_cli(capsys, str(TRIL), "--json", "-")
+    assert json.loads(out)["specs"][0]["threads"] == 1  # a small spec: one thread
