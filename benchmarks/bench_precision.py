@@ -7,8 +7,9 @@ batched float32 and one float64 `Normal.log_prob` + backward over the same sigma
 the max and median relative error per quantity. Measured, alternating the two so both meet
 the same load on the machine:
 
-* whole processes (both pay `import torch`): `gaussdiag precision-check --sigma-n N --z-n N`
-  against the baseline script, median wall time and peak RSS (`os.wait4`) of N runs each;
+* whole processes (both pay `import torch`): `gaussdiag precision-check --sigma-n N --z-n N`,
+  and the same with `--json FILE` (the map's per-cell grids written out), against the
+  baseline script, median wall time and peak RSS (`os.wait4`) of N runs each;
 * in-process: cells per second of `sweep_normal` (evaluation, classification and findings)
   against the baseline's `sweep` function, best of three.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from gaussdiag.vocab import DType  # noqa: E402
 # The goals: (what, limit, higher_is_better)
 TIME_RATIO = 1.3          # whole process, gaussdiag / hand-written
 MEMORY_RATIO = 1.5        # peak RSS, gaussdiag / hand-written
+JSON_RATIO = 1.5          # time and peak RSS with --json FILE, gaussdiag / hand-written
 CELLS_PER_S = 5e6         # in-process sweep_normal
 
 
@@ -62,22 +65,25 @@ def in_process(n: int) -> tuple[float, float]:
     return cells / ours, cells / base
 
 
-def processes(n: int, runs: int) -> tuple[list[ProcRun], list[ProcRun], list[ProcRun]]:
+def processes(n: int, runs: int, json_file: Path
+              ) -> tuple[list[ProcRun], list[ProcRun], list[ProcRun], list[ProcRun]]:
     ours_cmd = [sys.executable, "-m", "gaussdiag", "precision-check", "--sigma-n", str(n),
                 "--z-n", str(n)]
     base_cmd = [sys.executable, str(ROOT / "benchmarks" / "_handwritten_sweep.py"), str(n),
                 str(n)]
     ours: list[ProcRun] = []
+    ours_json: list[ProcRun] = []
     base: list[ProcRun] = []
     frozen: list[ProcRun] = []
     for _ in range(runs):            # interleaved: a burst of load hits all alike
         base.append(run_once(base_cmd))
         ours.append(run_once(ours_cmd))
+        ours_json.append(run_once([*ours_cmd, "--json", str(json_file)]))
         frozen.append(run_once(with_frozen_import(base_cmd)))
-    for r in (*ours, *base, *frozen):
+    for r in (*ours, *ours_json, *base, *frozen):
         if r.returncode != 0:
             print(f"a run exited {r.returncode}: {r.stderr_tail}")
-    return ours, base, frozen
+    return ours, ours_json, base, frozen
 
 
 def _verdict(ok: bool) -> str:
@@ -93,13 +99,18 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; grid "
           f"{args.n} x {args.n + 1} = {args.n * (args.n + 1):,} cells")
-    ours, base, frozen = processes(args.n, args.runs)
-    t_ours, t_base, t_frozen = (statistics.median(r.seconds for r in rs)
-                                for rs in (ours, base, frozen))
-    m_ours, m_base, m_frozen = (statistics.median(r.max_rss_mib for r in rs)
-                                for rs in (ours, base, frozen))
+    with tempfile.TemporaryDirectory() as tmp:
+        json_file = Path(tmp) / "map.json"
+        ours, ours_json, base, frozen = processes(args.n, args.runs, json_file)
+        json_mib = json_file.stat().st_size / 2**20
+    t_ours, t_json, t_base, t_frozen = (statistics.median(r.seconds for r in rs)
+                                        for rs in (ours, ours_json, base, frozen))
+    m_ours, m_json, m_base, m_frozen = (statistics.median(r.max_rss_mib for r in rs)
+                                        for rs in (ours, ours_json, base, frozen))
     print(f"whole process, median of {args.runs} interleaved runs each:")
     print(f"  gaussdiag precision-check : {t_ours:6.2f} s  {m_ours:7.0f} MiB peak RSS")
+    print(f"  the same with --json FILE : {t_json:6.2f} s  {m_json:7.0f} MiB peak RSS, "
+          f"a {json_mib:.1f} MiB file")
     print(f"  hand-written sweep        : {t_base:6.2f} s  {m_base:7.0f} MiB peak RSS")
     print(f"  the same, torch imported as gaussdiag imports it (collector off, then "
           f"gc.freeze): {t_frozen:.2f} s, {m_frozen:.0f} MiB; gaussdiag / it = "
@@ -112,6 +123,10 @@ def main() -> None:
           f"{_verdict(t_ours / t_base <= TIME_RATIO)}")
     print(f"  memory {m_ours / m_base:5.2f}x its peak RSS (goal <= {MEMORY_RATIO}x): "
           f"{_verdict(m_ours / m_base <= MEMORY_RATIO)}")
+    print(f"  --json time   {t_json / t_base:5.2f}x the hand-written process (goal <= "
+          f"{JSON_RATIO}x): {_verdict(t_json / t_base <= JSON_RATIO)}")
+    print(f"  --json memory {m_json / m_base:5.2f}x its peak RSS (goal <= {JSON_RATIO}x): "
+          f"{_verdict(m_json / m_base <= JSON_RATIO)}")
     print(f"  rate   {rate / CELLS_PER_S:5.2f}x of {CELLS_PER_S / 1e6:.0f} M cells/s in-process "
           f"(goal >= 1x): {_verdict(rate >= CELLS_PER_S)}")
 

@@ -1,5 +1,5 @@
-"""Bounds on what an untrusted spec may make the process do (no heavy imports: the CLI reads
-them to build its options)."""
+"""Bounds on what an untrusted spec may make the process do, and on what measuring its cost
+may spend (no heavy imports: the CLI reads them to build its options)."""
 
 from __future__ import annotations
 
@@ -10,3 +10,30 @@ DEFAULT_MAX_ELEMENTS = 2**26
 # Most optimizer steps a `train:` block may ask for: each step rebuilds and differentiates both
 # sides in every dtype, so the count bounds the run's time (the work budget bounds the rest).
 MAX_TRAIN_STEPS = 100_000
+
+# ---- what measuring the cost of a side may spend (compare's and precision-check's cost tables)
+
+# The timed calls of each side in each dtype go on until they add up to this much and number
+# at least TIMING_MIN_REPEATS, as timeit's autorange goes on to a minimum duration (0.2 s for
+# its one figure; a spec has four, and a diagnosis of a small spec takes about 40 ms, so the
+# timing would dominate it). A call of a small spec takes about 0.4 ms: 10 ms of them is a
+# median of about 25; five calls at least keep the median clear of a single slow one (a
+# thread waking, another process taking the core).
+TIMING_MIN_SECONDS = 0.01
+TIMING_MIN_REPEATS = 5
+
+# Cap on the timing of one side in one dtype, its warm-up call included: no timed call starts
+# that would take the total past it. A side whose first (cold) call took half the cap or more
+# is reported from that call alone, as one call: its one-time costs (milliseconds) are small
+# beside it, and timing it again would double the run of a big spec.
+TIMING_CAP_SECONDS = 0.5
+
+# Largest problem that runs on one intra-op thread unless --threads says otherwise: the
+# largest tensor among its params and inputs, in elements. Below torch's own parallel grain
+# (32768 elements per thread) an op runs on one thread anyway, so more threads only add
+# fork/join barriers; on a machine shared with other processes each barrier waits for a
+# descheduled thread (benchmarks/bench_threads.py on a busy 2-core machine: the train config
+# about 3x and a Conv2d pair about 5x slower with 2 threads than with 1; at n = 2048, above
+# the threshold, the two runs disagreed, so bigger problems keep torch's count). 2**16 keeps a
+# 256 x 256 matrix or a batch of 64 x 1024 on one thread.
+SMALL_PROBLEM_ELEMENTS = 2**16

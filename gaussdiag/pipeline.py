@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import GaussdiagError, SpecError
@@ -32,6 +32,7 @@ class Options:
     device: str | None = None
     max_elements: int = DEFAULT_MAX_ELEMENTS
     skip_absent_devices: bool = False
+    threads: int | None = None  # torch's intra-op threads; None: from the problem's size
 
 
 def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
@@ -43,14 +44,26 @@ def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
 
 
 def diagnose_problem(problem: Problem, progress: Progress | None = None,
-                     start: float | None = None) -> SpecReport:
+                     start: float | None = None, *, threads: int | None = None
+                     ) -> SpecReport:
     """The engine, for a problem from any front end: run both sides in every dtype, train
-    in train mode, attribute. Raises GaussdiagError for what the user must fix."""
+    in train mode, attribute, time each side. Runs on `threads` intra-op threads (None: one
+    for a small problem, see `gaussdiag.engine.threads`). Raises GaussdiagError for what the user
+    must fix."""
+    from gaussdiag.engine.threads import intra_op_threads
+
+    start = time.perf_counter() if start is None else start
+    with intra_op_threads(threads, problem.base) as used:
+        return replace(_diagnose_problem(problem, progress, start), threads=used)
+
+
+def _diagnose_problem(problem: Problem, progress: Progress | None, start: float
+                      ) -> SpecReport:
     from gaussdiag.attribute import attribute, estimate_kappa
+    from gaussdiag.engine.cost import measure_costs
     from gaussdiag.engine.evaluate import SideRun, run_side
     from gaussdiag.engine.failures import ConstraintFailure
 
-    start = time.perf_counter() if start is None else start
     runs: dict[DType, dict[SideName, SideRun | ConstraintFailure]] = {}
     for dtype in problem.run_dtypes:
         runs[dtype] = {}
@@ -76,8 +89,16 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
     kappa_notes: list[str] = []
     kappa = estimate_kappa(problem, kappa_notes)
     result = attribute(problem, runs, kappa, progress, trains)
-    costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
-                  for sides in runs.values() for r in sides.values() if isinstance(r, SideRun))
+    # timed last, so that calling the sides again cannot change what was diagnosed; after
+    # Ctrl-C, the first calls stand (the user asked to stop)
+    if stop is None:
+        if progress:
+            progress(f"{problem.name}: timing both sides")
+        costs = measure_costs(problem, runs)
+    else:
+        costs = tuple(SideCost(r.side, r.dtype, r.seconds, r.memory_bytes, r.memory_kind)
+                      for sides in runs.values() for r in sides.values()
+                      if isinstance(r, SideRun))
     verdict: Verdict | None = result.verdict
     explanation, fix = result.diagnosis.explanation, result.diagnosis.fix
     structure = result.diagnosis.structure
@@ -107,11 +128,13 @@ def diagnose_problem(problem: Problem, progress: Progress | None = None,
 
 
 def _interrupted_text(stop: Interruption) -> str:
-    done = stop.step - 1
     other = ("" if stop.side is SideName.B else
              f"; side b had not started in {stop.dtype.value}")
+    # both numbers, as the JSON's `interrupted_at` has them: the step cut short and the
+    # steps finished
     return (f"interrupted with Ctrl-C while training side {stop.side.value} in "
-            f"{stop.dtype.value}, after {done} of {stop.steps} steps{other}. The gaps shown "
+            f"{stop.dtype.value}, during step {stop.step} of {stop.steps} ({stop.done} "
+            f"finished){other}. The gaps shown "
             "are over the steps both sides finished in each dtype; no verdict from a partial "
             "run")
 

@@ -105,11 +105,15 @@ class RoundOff:
 
 @dataclass(frozen=True)
 class SideCost:
+    """One side's forward + backward in one dtype: `seconds` is the median of `repeats` warm
+    timed calls, or with repeats 0 the first call alone (`gaussdiag.engine.cost` says when)."""
+
     side: SideName
     dtype: DType
     seconds: float
     memory_bytes: int | None
     memory_kind: str
+    repeats: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,13 +142,19 @@ class Trajectory:
 
 @dataclass(frozen=True)
 class Interruption:
-    """Where Ctrl-C stopped a train run: side `side` in `dtype` had finished `step - 1` of
-    `steps` steps (the sides run in order, a then b, each dtype in turn)."""
+    """Where Ctrl-C stopped a train run: side `side` in `dtype` was in step `step` of `steps`
+    and had finished `done` = step - 1 of them (the sides run in order, a then b, each dtype
+    in turn)."""
 
     dtype: DType
     side: SideName
     step: int
     steps: int
+
+    @property
+    def done(self) -> int:
+        """The steps the interrupted side finished in that dtype."""
+        return self.step - 1
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,7 @@ class SpecReport:
     problems: tuple[OtherProblem, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     costs: tuple[SideCost, ...] = ()
+    threads: int = 0  # torch's intra-op threads during the diagnosis (0: not known)
     notes: tuple[str, ...] = ()
     kappa: float = 1.0
     dtypes: tuple[DType, ...] = ()

@@ -36,15 +36,17 @@ EPS_FACTOR: dict[DType, float] = {
 PERSIST_SHRINK = 1e-3
 
 # precision-check's cell tolerance, in units of eps, per low dtype (float64 is the reference
-# and has no entry). A Normal quantity is accurate when |low - ref| <= CELL_FACTOR x eps x |ref|;
-# an MVN quantity when its normwise relative error is at most CELL_FACTOR x dim x eps.
+# and has no entry): a quantity is accurate when its relative error (normwise for vectors and
+# matrices) is at most CELL_FACTOR x eps, i.e. when it keeps at least -log10(CELL_FACTOR x eps)
+# digits. One threshold for every map, point and spec check, whatever the dimension: "5.5
+# digits" must read the same in the Normal map, the MVN sweep and a spec's sides (a threshold
+# scaled by the MVN's dim fell to 0 digits in float16 at dim 64 and called every cell accurate;
+# what the dimension costs shows as digits lost, which is what the sweep is for).
 # One value of the sweep is one log_prob (~6 rounded operations) or one autograd gradient (~8),
 # not the reductions `compare` sums over, so it gets a tighter budget than EPS_FACTOR.
 CELL_FACTOR: dict[DType, float] = {
     # 16 eps (3 bits) leaves room for that chain and a factor-2 amplification in the final
-    # subtraction, and no more: a loss of a 4th bit is a real loss of accuracy. For matrices,
-    # Cholesky and triangular solves have backward error bounded by a small multiple of
-    # dim x eps (Higham, Accuracy and Stability of Numerical Algorithms, thms 8.5 and 10.3).
+    # subtraction, and no more: a loss of a 4th bit is a real loss of accuracy.
     DType.FLOAT32: 16.0,
     # Same operation count; CPU half-precision kernels round every intermediate to the storage
     # type just like float32 does, so the budget in ulps is the same.
@@ -74,7 +76,8 @@ LARGE_MAGNITUDE = 1e4
 TIE_DIGITS = 0.3
 
 # A side is cheaper only when the other takes at least this many times its time (or memory):
-# the best of several timings of a small spec still varies by 10-20% between runs.
+# the median of a small spec's warm timings (`gaussdiag.engine.cost`) still varies by 10-20% between
+# runs.
 COST_RATIO = 1.25
 
 # An inaccurate precision-check cell counts as cancellation when its value is smaller than
@@ -142,10 +145,16 @@ def relation_tol(kappa: float) -> float:
     return search_tol(kappa)
 
 
-def cell_tol(dtype: DType, dim: int = 1) -> float:
-    """precision-check's relative tolerance for one quantity of a `dim`-dimensional matrix
-    computation (dim 1: a scalar); KeyError for float64, which is the reference."""
-    return CELL_FACTOR[dtype] * dim * EPS[dtype]
+def cell_tol(dtype: DType) -> float:
+    """precision-check's relative tolerance for one quantity, the same for scalars, vectors
+    and matrices; KeyError for float64, which is the reference."""
+    return CELL_FACTOR[dtype] * EPS[dtype]
+
+
+def accurate_digits(dtype: DType) -> float:
+    """The digits threshold equivalent to `cell_tol`: a quantity that keeps at least this
+    many digits is accurate, in every precision-check map, point and spec check."""
+    return -math.log10(cell_tol(dtype))
 
 
 def low_dtype(dtypes: list[DType]) -> DType:

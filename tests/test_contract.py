@@ -126,7 +126,7 @@ def test_accuracy_is_what_precision_check_computes(name: str) -> None:
     from gaussdiag.precision import check_spec
 
     spec = load_spec(ROOT / "configs" / f"{name}.yaml")
-    checked = check_spec(BoundSpec(spec), DType.FLOAT32, repeats=1)
+    checked = check_spec(BoundSpec(spec), DType.FLOAT32)
     problem = BoundSpec(spec)
     for side in SideName:
         ref = run_side(problem, side, DType.FLOAT64)

@@ -3,6 +3,8 @@ same optimizer steps."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
@@ -169,7 +171,10 @@ def test_ctrl_c_during_training_keeps_finished_steps(
     assert report.interrupted_at is not None
     assert (report.interrupted_at.dtype, report.interrupted_at.side) == (dtype, side)
     assert (report.interrupted_at.step, report.interrupted_at.steps) == (step, 4)
-    assert f"after {step - 1} of 4 steps" in report.explanation
+    # the text and the JSON give the same numbers: the step cut short, and the steps finished
+    said = re.search(r"during step (\d+) of (\d+) \((\d+) finished\)", report.explanation)
+    assert said is not None, report.explanation
+    assert tuple(map(int, said.groups())) == (step, 4, step - 1)
     kept = {t.dtype: t for t in report.trajectories}
     order = [DType.FLOAT32, DType.FLOAT64]
     assert list(kept) == order[:order.index(dtype) + 1]
@@ -183,7 +188,9 @@ def test_ctrl_c_during_training_keeps_finished_steps(
         assert t.gaps == full[d].gaps[:min(done_a, done_b)]
     js = gaussdiag.Report.of(report).to_json()
     assert js["interrupted_at"] == {"dtype": dtype.value, "side": side.value, "step": step,
-                                    "steps": 4}
+                                    "done": step - 1, "steps": 4}
+    assert (js["interrupted_at"]["step"], js["interrupted_at"]["done"]) == (
+        int(said.group(1)), int(said.group(3)))
     shown = str(gaussdiag.Report.of(report))
     assert "steps done a, b" in shown and f"{done_a}, {done_b}" in shown
     now.clear()

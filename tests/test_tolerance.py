@@ -3,6 +3,8 @@ persistence d64 > 1e-3 x max(d_low, tol(low) x kappa), explained = tol(low) x ka
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -63,8 +65,9 @@ def test_shrink_is_low_over_float64() -> None:
 
 @pytest.mark.parametrize("dtype", [DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16],
                          ids=lambda d: d.value)
-def test_cell_tol_scales_with_dim(dtype: DType) -> None:
+def test_cell_tol_is_cell_factor_eps(dtype: DType) -> None:
     eps = torch.finfo(TORCH[dtype]).eps
-    assert tl.cell_tol(dtype, 5) == tl.CELL_FACTOR[dtype] * 5 * eps
+    assert tl.cell_tol(dtype) == tl.CELL_FACTOR[dtype] * eps
+    assert tl.accurate_digits(dtype) == pytest.approx(-math.log10(tl.CELL_FACTOR[dtype] * eps))
     with pytest.raises(KeyError):
         tl.cell_tol(DType.FLOAT64)

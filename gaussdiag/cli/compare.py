@@ -11,7 +11,7 @@ import typer
 
 from gaussdiag.cli.console import make_console, print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
+from gaussdiag.cli.flags import Quiet, Threads, Verbose, check_loudness
 from gaussdiag.cli.inputs import STDIN, expand, interactive
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
@@ -67,6 +67,7 @@ def compare(
         typer.Option("--no-timings", help="Leave the measured times and memory out of the "
                      "JSON report, so the same specs give the same bytes on every run."),
     ] = False,
+    threads: Threads = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     demo: Annotated[bool, typer.Option(
@@ -102,7 +103,7 @@ def compare(
                          "on nothing; `gaussdiag compare --demo` runs it anywhere)")
     fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
-                      skip_absent_devices=skip_absent_devices)
+                      skip_absent_devices=skip_absent_devices, threads=threads)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
     reports = _run_all(paths, options, console, verbose)
     return _finish_compare(reports, options, None if json_out == "-" else json_out, console,

@@ -1,4 +1,5 @@
-"""The options `compare` and `precision-check` share, spelled once: -q/--quiet, -v/--verbose."""
+"""The options `compare` and `precision-check` share, spelled once: -q/--quiet, -v/--verbose,
+--threads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gaussdiag.errors import UsageError
+from gaussdiag.limits import SMALL_PROBLEM_ELEMENTS
 
 Quiet = Annotated[bool, typer.Option(
     "--quiet", "-q", help="Print no report (errors and gate failures still go to stderr; the "
@@ -15,6 +17,15 @@ Quiet = Annotated[bool, typer.Option(
 
 Verbose = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")]
+
+
+THREADS_HELP = (
+    "torch's intra-op threads while diagnosing (shown in the report) [default: 1 for a "
+    f"problem whose largest param or input has at most {SMALL_PROBLEM_ELEMENTS:,} elements, "
+    "where more threads only wait on each other; else torch's own]")
+
+Threads = Annotated[int | None, typer.Option(min=1, metavar="N", help=THREADS_HELP,
+                                             show_default=False)]
 
 
 def check_loudness(quiet: bool, verbose: bool) -> None:

@@ -14,7 +14,7 @@ import typer
 
 from gaussdiag.cli.console import print_report, progress_line
 from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
-from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
+from gaussdiag.cli.flags import THREADS_HELP, Quiet, Verbose, check_loudness
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.printable import printable
@@ -46,8 +46,8 @@ def precision_check(
         "scale itself, softplus(rho) or exp(log_scale).",
     )] = ScaleParam.SCALE,
     point: Annotated[str | None, typer.Option(
-        help="Check one point instead of a grid, e.g. loc=0,scale=0.01,x=10 (rho= or "
-        "log_scale= instead of scale= with --param softplus or log).",
+        help="Check one point instead of a grid, e.g. loc=0,scale=0.01,x=10 (sigma= is "
+        "scale=; rho= or log_scale= instead of scale= with --param softplus or log).",
         show_default=False,
     )] = None,
     sigma_lo: Annotated[float, typer.Option(help="Smallest scale.", rich_help_panel=_GRID)
@@ -84,12 +84,16 @@ def precision_check(
         "--json", metavar="FILE|-", help="Also write the result as JSON to FILE, or only "
         "JSON to stdout with -.", show_default=False)] = None,
     plot: Annotated[Path | None, typer.Option(
-        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]).",
+        metavar="FILE.png", help="Write a digits map figure (needs gaussdiag[plot]); with "
+        "--point, the Normal map of the grid options with the point's cell marked.",
         show_default=False)] = None,
     fail_under: Annotated[float | None, typer.Option(
         metavar="DIGITS", help="SPEC files only: exit 1 when a quantity of a side keeps fewer "
         "than DIGITS digits in --dtype (a quantity with no finite value keeps none).",
         show_default=False, rich_help_panel=_SPEC)] = None,
+    threads: Annotated[int | None, typer.Option(
+        min=1, metavar="N", help="SPEC files only: " + THREADS_HELP, show_default=False,
+        rich_help_panel=_SPEC)] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     debug: Annotated[bool, typer.Option(
@@ -103,12 +107,14 @@ def precision_check(
     train specs), show per quantity how many digits each side keeps and which keeps more
     (tie within 0.3), the time and memory of each side's forward + backward, and a
     recommendation on accuracy and cost. The sweep options (--dist, --param, --point, the
-    grids, --quick, --plot) do not apply. --json writes {"format_version": 1, "specs":
+    grids, --quick, --plot) do not apply. --json writes {"format_version": 2, "specs":
     [...]}, one entry per spec (`gaussdiag schema --precision-report` is its JSON Schema).
 
     Without SPEC: map where Normal or MultivariateNormal values and gradients are accurate,
     large but correct, inaccurate, overflow or undefined, over a grid or at one --point.
-    --json writes the map or the point as one object that starts with "format_version": 1.
+    --json writes the map or the point as one object that starts with "format_version": 2
+    (a map's per-cell grids: rows of digits rounded to 0.1, and strings of one class letter a
+    cell, whose classes "class_key" names).
 
     Exit codes: 0 done; 1 with SPEC files, a side is invalid (breaks a constraint) or, with
     --fail-under DIGITS, some quantity keeps fewer digits; 2 a usage or spec error, or an
@@ -138,13 +144,19 @@ def precision_check(
         with _precision_flags():
             if specs:
                 return _precision_specs(specs, dtype, device, max_elements, json_out, console,
-                                        plain, fail_under, verbose)
+                                        plain, fail_under, verbose, threads)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
-            _check_combination(dist, point is not None, plot is not None)
+            drawn: pc.NormalSweep | pc.MvnSweep | None = None  # the map --plot draws
+            _check_combination(dist, point is not None)
             import_torch()
             if point is not None:
                 result = pc.check_point(dtype, param, pc.parse_point(point, param))
                 view = rt.render_point(result, plain=plain)
+                if plot is not None:  # the map of the grid options, the point marked on it
+                    sig = pc.make_axis("sigma", sigma_lo, sigma_hi,
+                                       sigma_n or (9 if quick else 25))
+                    zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+                    drawn = pc.sweep_normal(dtype, param, sig, zax)
             elif dist is SweepDist.MVN:
                 cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
                 with rt.progress_bar(Console(stderr=True), cond.n * 3, verbose) as progress:
@@ -160,13 +172,17 @@ def precision_check(
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
-    if plot is not None and not isinstance(result, pc.PointResult):
-        rplot.write_plot(result, plot)
+    if plot is not None:
+        if isinstance(result, pc.PointResult):
+            assert drawn is not None
+            rplot.write_plot(drawn, plot, result)
+        else:
+            rplot.write_plot(result, plot)
     if json_out is not None:  # built only when asked for: one Python object per cell
-        write_text(json_out, rj.dumps(rj.sweep_json(result)))
+        write_text(json_out, rj.sweep_text(result))
         if json_out == "-":
             return EXIT_OK
-    print_report(console, view, soft_wrap=True)
+    print_report(console, view)
     return EXIT_OK
 
 
@@ -195,7 +211,7 @@ _SWEEP_OPTIONS = ("--dist", "--param", "--point", "--sigma-lo", "--sigma-hi", "-
                   "--plot")
 """Options that shape the built-in sweeps and mean nothing for a spec."""
 
-_SPEC_OPTIONS = ("--device", "--max-elements")
+_SPEC_OPTIONS = ("--device", "--max-elements", "--threads")
 """Options that apply to SPEC files only (the sweeps run on the CPU with fixed sizes);
 --fail-under is refused on its own, with its own reason."""
 
@@ -214,18 +230,17 @@ def _check_form(with_specs: bool, given: list[str]) -> None:
                          f"out {', '.join(bad)})")
 
 
-def _check_combination(dist: SweepDist, point: bool, plot: bool) -> None:
+def _check_combination(dist: SweepDist, point: bool) -> None:
     """Reject option combinations that would silently ignore one of the options."""
     if point and dist is not SweepDist.NORMAL:
         raise UsageError(f"--point checks a Normal point; it does not combine with --dist "
                          f"{dist.value} (leave out --point for the {dist.value} sweep)")
-    if point and plot:
-        raise UsageError("--plot draws a map of a sweep; leave it out with --point")
 
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
                      json_out: str | None, console: Any, plain: bool,
-                     fail_under: float | None = None, verbose: bool = False) -> int:
+                     fail_under: float | None = None, verbose: bool = False,
+                     threads: int | None = None) -> int:
     """precision-check with SPEC files: load every spec first (a spec error answers before
     torch is imported), then check each, render, write the JSON, apply the gate."""
     from gaussdiag import precision as pc
@@ -240,15 +255,15 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
     with progress_line(console, verbose) as progress:
         options = Options(device=device, max_elements=max_elements)
-        results = [pc.check_spec(bind(spec, options), dtype, progress=progress)
-                   for spec in loaded]
+        results = [pc.check_spec(bind(spec, options), dtype, threads=threads,
+                                 progress=progress) for spec in loaded]
     if json_out is not None:
         write_text(json_out, rj.dumps(rj.specs_json(results)))
     if json_out != "-":
         for i, r in enumerate(results):
             if i:
                 console.print()
-            print_report(console, rt.render_spec(r, plain=plain), soft_wrap=True)
+            print_report(console, rt.render_spec(r, plain=plain))
     verdict = pc.gate(results)
     if not verdict.fails(fail_under):
         return EXIT_OK

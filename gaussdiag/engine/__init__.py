@@ -5,6 +5,9 @@ is run. It knows nothing of where a problem came from (no YAML, no Python pairs)
   base           `ProblemBase`: the point and its caches, shared by every front end
   built          `Env`, `BuiltSide`, `Overrides` (the search's hook)
   evaluate       `run_side` / `train_side`: forward, backward, cost; `moments`
+  arguments      the distributions a side constructs, seen and rebuilt (the search's hook)
+  cost           each side's time as the median of warm calls
+  threads        torch's intra-op thread count, chosen from the problem's size
   failures       `ConstraintFailure` (invalid-parameters) and the fixes for broken constraints
   device         devices, dtypes, seeded draws
   point          the jittered point and slicing

@@ -61,7 +61,7 @@ def warm_up(device: torch.device) -> None:
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
              overrides: Overrides | None = None, grads: bool = True,
              validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None,
-             arguments: Mapping[Site, Fn] | None = None) -> SideRun:
+             arguments: Mapping[Site, Fn] | None = None, timing: bool = False) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
     With grads=False only the forward value is computed (the cheap first test of a candidate);
@@ -71,21 +71,25 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
     grad (the relations' swap of two params); their gradients are reported under their names.
     `arguments` transforms arguments of the distributions the side constructs (the search's
     hook on what a side computes, `engine.arguments`).
+    timing=True is a repeat for the cost (`gaussdiag.engine.cost`): the same work, without the
+    memory count (its hooks would be charged to the side) and keeping nothing (torch's
+    warnings, the float64 reference: the first run kept them).
     """
     import torch
 
     device = problem.side_devices[side]
     warm_up(device)
-    counter = _Memory(device)
+    counter = _Memory(device, count=not timing)
     moved = bool(jittered or overrides or leaf_values or arguments)  # not the spec's own point
+    keep = not (moved or timing)
     hooked = watching(arguments) if arguments else nullcontext()
-    with counter, problem.warnings.during(side, dtype, keep=not moved), hooked:
+    with counter, problem.warnings.during(side, dtype, keep=keep), hooked:
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads,
                           leaf_values=leaf_values)
         if grads:
             value = _forward(problem, side, env, dtype, validate=validate,
-                             keep=dtype is DType.FLOAT64 and not moved)
+                             keep=dtype is DType.FLOAT64 and keep)
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]
@@ -229,8 +233,8 @@ class _Memory:
     no allocator statistics, so it counts the bytes autograd saves for backward (the part of
     the peak a formulation controls)."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, device: torch.device, *, count: bool = True) -> None:
+        self.device, self.count = device, count
         self.bytes: int | None = None
         self.kind = "peak allocated" if device.type == "cuda" else "saved for backward"
         self._ctx: Any = None
@@ -239,6 +243,8 @@ class _Memory:
     def __enter__(self) -> _Memory:
         import torch
 
+        if not self.count:
+            return self
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -269,6 +275,8 @@ class _Memory:
     def __exit__(self, *exc: object) -> None:
         import torch
 
+        if not self.count:
+            return
         if self.device.type == "cuda":
             self.bytes = torch.cuda.max_memory_allocated(self.device) - self._start
         elif self._ctx is not None:

@@ -23,7 +23,6 @@ from gaussdiag.precision.cells import (
     InputError,
     ProgressCallback,
     QuantityMap,
-    accurate_digits,
     check_low_dtype,
     make_axis,
 )
@@ -47,7 +46,7 @@ from gaussdiag.precision.recommend import (
 )
 from gaussdiag.precision.sides import SidePrecision, SideQuantity
 from gaussdiag.precision.spec_check import SpecPrecision, check_spec
-from gaussdiag.tolerance import LARGE_MAGNITUDE, TIE_DIGITS, precision_digits
+from gaussdiag.tolerance import LARGE_MAGNITUDE, TIE_DIGITS, accurate_digits, precision_digits
 from gaussdiag.vocab import ScaleParam, SweepDist
 
 __all__ = [

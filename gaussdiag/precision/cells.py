@@ -112,11 +112,6 @@ def check_low_dtype(dtype: DType) -> None:
                          f"precision; expected one of {names}", "dtype")
 
 
-def accurate_digits(dtype: DType, dim: int = 1, *, matrix: bool = False) -> float:
-    """The digits threshold equivalent to the tolerance for `dtype`."""
-    return -math.log10(cell_tol(dtype, dim if matrix else 1))
-
-
 # ---- classification over whole arrays ----------------------------------------------------------
 
 

@@ -22,12 +22,11 @@ from gaussdiag.precision.cells import (
     CellClass,
     InputError,
     ProgressCallback,
-    accurate_digits,
     check_low_dtype,
     classify,
 )
 from gaussdiag.precision.findings import CLASS_PHRASES, Finding
-from gaussdiag.tolerance import LARGE_MAGNITUDE, cell_tol, precision_digits
+from gaussdiag.tolerance import LARGE_MAGNITUDE, accurate_digits, cell_tol, precision_digits
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:
@@ -163,7 +162,7 @@ def sweep_mvn(dtype: DType, dim: int, condition: Axis, *,
     loc_low = torch.zeros(n_c, dim, dtype=tdt)
     x_low = r64.to(tdt)
     ref = _mvn_reference(case, x_low.to(torch.float64))     # reference at the rounded x
-    tol = cell_tol(dtype, dim)
+    tol = cell_tol(dtype)
     mats = {MvnParam.COVARIANCE_MATRIX: case.cov, MvnParam.SCALE_TRIL: case.tril,
             MvnParam.PRECISION_MATRIX: case.prec}
     lines: list[MvnLine] = []
@@ -224,7 +223,7 @@ def sweep_mvn(dtype: DType, dim: int, condition: Axis, *,
         rounded_indefinite=tuple(indefinite),
         findings=mvn_findings(dtype, conds, result_lines, tuple(indefinite)),
         precision_digits=precision_digits(dtype),
-        accurate_digits=accurate_digits(dtype, dim, matrix=True), large=LARGE_MAGNITUDE,
+        accurate_digits=accurate_digits(dtype), large=LARGE_MAGNITUDE,
     )
 
 
@@ -299,9 +298,11 @@ def mvn_findings(dtype: DType, condition: Sequence[float], lines: Sequence[MvnLi
         score[param] = sum(flat) / len(flat)
         slope = _digits_per_decade(condition, mine[0].digits, precision_digits(dtype))
         if slope is not None:
+            lost = sum(c is CellClass.INACCURATE for c in mine[0].classes)
             out.append(Finding(
-                f"{param.value}: log_prob", CellClass.INACCURATE,
-                sum(c is CellClass.INACCURATE for c in mine[0].classes), n,
+                f"{param.value}: log_prob",
+                CellClass.INACCURATE if lost else CellClass.ACCURATE,
+                lost if lost else sum(c is CellClass.ACCURATE for c in mine[0].classes), n,
                 f"{param.value}: {d} log_prob loses about {slope:.2f} digits per decade of "
                 "condition number where it evaluates",
             ))
@@ -321,5 +322,19 @@ def mvn_findings(dtype: DType, condition: Sequence[float], lines: Sequence[MvnLi
         text += (": it is never factorized in the low dtype, so no round-off can make a "
                  "Cholesky fail, and its condition number is the square root of the "
                  "covariance's, so rounding it perturbs the distribution less")
-    out.append(Finding(best.value, CellClass.ACCURATE, n, n, text))
+    summary, cells = _worst_class([ln for ln in lines if ln.param is best])
+    if summary is not CellClass.ACCURATE:
+        text += (f"; even so it {CLASS_PHRASES[summary]} at {cells} of {n} "
+                 "condition numbers")
+    out.append(Finding(best.value, summary, cells, n, text))
     return tuple(out)
+
+
+def _worst_class(lines: Sequence[MvnLine]) -> tuple[CellClass, int]:
+    """The first class in precedence order that some quantity of `lines` has, and at how many
+    condition numbers some quantity has it: the summary row of a parameterization claims no
+    more than its own rows show."""
+    per_cond = [min(CELL_CLASSES.index(c) for c in cs)
+                for cs in zip(*(ln.classes for ln in lines), strict=True)]
+    code = min(per_cond)
+    return CELL_CLASSES[code], per_cond.count(code)

@@ -14,12 +14,11 @@ from gaussdiag.precision.cells import (
     Axis,
     ProgressCallback,
     QuantityMap,
-    accurate_digits,
     check_low_dtype,
     classify_values,
 )
 from gaussdiag.precision.findings import Finding, normal_findings
-from gaussdiag.tolerance import LARGE_MAGNITUDE, precision_digits
+from gaussdiag.tolerance import LARGE_MAGNITUDE, accurate_digits, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 if TYPE_CHECKING:

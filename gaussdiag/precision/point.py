@@ -10,19 +10,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing_extensions import assert_never
+
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
     DTYPE_MAX,
     CellClass,
     InputError,
-    accurate_digits,
     check_low_dtype,
     classify_values,
 )
 from gaussdiag.precision.kernel import normal_compare, normal_eval, raw_from_scale, scale_from_raw
 from gaussdiag.suggest import hint, listing
-from gaussdiag.tolerance import precision_digits
+from gaussdiag.tolerance import accurate_digits, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 
@@ -73,35 +74,43 @@ class PointResult:
 
 
 _POINT_KEYS = ("loc", "x", "scale", "rho", "log_scale")
+_ALIASES = {"sigma": "scale"}
+"""Other names for a key: the sweep's own options call the scale sigma (`--sigma-lo`)."""
 _EXAMPLE = "loc=0,scale=0.01,x=10"
 
 
 def parse_point(text: str, param: ScaleParam) -> PointSpec:
-    """Parse `loc=0,scale=0.01,x=10`. `scale` may be replaced by the raw parameter of
-    `param` (`rho` for softplus, `log_scale` for log). loc defaults to 0.
+    """Parse `loc=0,scale=0.01,x=10` (`sigma=` is `scale=`). `scale` may be replaced by the
+    raw parameter of `param` (`rho` for softplus, `log_scale` for log). loc defaults to 0.
 
     Errors are `InputError`s naming the input `point` (and `param` where it is involved)."""
     values: dict[str, float] = {}
+    named: dict[str, str] = {}  # each key as the user wrote it (sigma for scale)
     for piece in (p.strip() for p in text.split(",")):
         if not piece:
             continue
         key, sep, val = piece.partition("=")
-        key = key.strip()
+        given_key = key = key.strip()
+        key = _ALIASES.get(key, key)
         if not sep:
             raise InputError(f"{{0}}: expected key=value, found {piece!r} "
                              f"(example: {{0}} {_EXAMPLE})", "point")
         if key not in _POINT_KEYS:
-            raise InputError(f"{{0}}: unknown key {key!r}{hint(key, _POINT_KEYS)}; expected "
-                             f"{listing(_POINT_KEYS)}", "point")
+            raise InputError(f"{{0}}: unknown key {key!r}"
+                             f"{hint(key, (*_POINT_KEYS, *_ALIASES))}; expected "
+                             f"{listing(_POINT_KEYS)} (sigma is scale)", "point")
         if key in values:
-            raise InputError(f"{{0}}: {key!r} given twice", "point")
+            first = named[key]
+            raise InputError(f"{{0}}: {key!r} given twice" if first == given_key else
+                             f"{{0}}: {first}= and {given_key}= both give {key}", "point")
         try:
             num = float(val)
         except ValueError:
-            raise InputError(f"{{0}}: {key}={val.strip()!r} is not a number", "point") from None
+            raise InputError(f"{{0}}: {given_key}={val.strip()!r} is not a number",
+                             "point") from None
         if not math.isfinite(num):
-            raise InputError(f"{{0}}: {key} must be finite; found {val.strip()}", "point")
-        values[key] = num
+            raise InputError(f"{{0}}: {given_key} must be finite; found {val.strip()}", "point")
+        values[key], named[key] = num, given_key
     if "x" not in values:
         raise InputError(f"{{0}}: x is missing (example: {{0}} {_EXAMPLE})", "point")
     given = [k for k in ("scale", "rho", "log_scale") if k in values]
@@ -214,8 +223,7 @@ def point_advice(dtype: DType, param: ScaleParam, spec: PointSpec, scale: float,
             f"validate_args=True (torch's default) Normal(...) raises ValueError: "
             f"{behavior.validate_error or '(no error raised)'}. With validate_args=False it "
             f"returns {vals}: the NaN spreads silently through the loss into every parameter. "
-            "Keep scale positive by construction: scale = softplus(rho) or exp(log_scale), "
-            "plus a lower bound (scale = 1e-3 + softplus(rho)) if it must not collapse."
+            + _positive_advice(param)
         )
         return tuple(out)
     if by_class[CellClass.OVERFLOW]:
@@ -247,10 +255,7 @@ def point_advice(dtype: DType, param: ScaleParam, spec: PointSpec, scale: float,
             f"{precision_digits(dtype):.1f} digits agree with float64). The cause is "
             f"{cause}, not round-off: d/dloc = (x - loc)/scale^2 and d/dscale = "
             f"((x - loc)^2 - scale^2)/scale^3 are this large in exact arithmetic "
-            f"(z = |x - loc|/scale = {fmt(z)}). Options: parameterize scale as softplus(rho) "
-            "or exp(log_scale) (the raw gradient is then about scale times smaller), put a "
-            "lower bound on scale (scale = 1e-3 + softplus(rho)), or clip gradients "
-            "(torch.nn.utils.clip_grad_norm_)."
+            f"(z = |x - loc|/scale = {fmt(z)}). Options: {_large_options(param)}."
         )
     if param is not ScaleParam.SCALE:
         raw = next((q for q in quantities if q.name == f"grad[{param.raw_name}]"), None)
@@ -276,3 +281,32 @@ def point_advice(dtype: DType, param: ScaleParam, spec: PointSpec, scale: float,
         out.insert(0, f"Every quantity agrees with float64 to {d} precision and none is large: "
                       "nothing to fix here.")
     return tuple(out)
+
+
+def _bounded(param: ScaleParam) -> str:
+    """A lower bound on scale, written over the parameterization in use."""
+    if param is ScaleParam.SCALE or param is ScaleParam.SOFTPLUS:
+        return "scale = 1e-3 + softplus(rho)"
+    if param is ScaleParam.LOG:
+        return "scale = 1e-3 + exp(log_scale)"
+    assert_never(param)
+
+
+def _positive_advice(param: ScaleParam) -> str:
+    """How to keep scale > 0: a positive parameterization, unless one is already in use (it
+    reaches 0 only by underflow, and only a lower bound helps)."""
+    if param is ScaleParam.SCALE:
+        return ("Keep scale positive by construction: scale = softplus(rho) or "
+                f"exp(log_scale), plus a lower bound ({_bounded(param)}) if it must not "
+                "collapse.")
+    return (f"{param.formula} is > 0 in exact arithmetic and reaches 0 only when it "
+            f"underflows: add a lower bound ({_bounded(param)}).")
+
+
+def _large_options(param: ScaleParam) -> str:
+    """What to do about a large but correct gradient; a parameterization already in use is
+    not offered again."""
+    reparam = ("parameterize scale as softplus(rho) or exp(log_scale) (the raw gradient is "
+               "then about scale times smaller), " if param is ScaleParam.SCALE else "")
+    return (f"{reparam}put a lower bound on scale ({_bounded(param)}), or clip gradients "
+            "(torch.nn.utils.clip_grad_norm_)")

@@ -15,13 +15,11 @@ from typing_extensions import assert_never
 from gaussdiag.attribute.accuracy import Status, float64_noise, quantity_accuracy
 from gaussdiag.precision.cells import (
     CellClass,
-    accurate_digits,
     check_low_dtype,
 )
 from gaussdiag.precision.recommend import Better, Recommendation, compare_digits, recommend
 from gaussdiag.precision.sides import SidePrecision, SideQuantity
-from gaussdiag.results import SideCost
-from gaussdiag.tolerance import LARGE_MAGNITUDE, cell_tol, precision_digits
+from gaussdiag.tolerance import LARGE_MAGNITUDE, accurate_digits, cell_tol, precision_digits
 from gaussdiag.vocab import DType, Mode, SideName
 
 if TYPE_CHECKING:
@@ -30,12 +28,6 @@ if TYPE_CHECKING:
     from gaussdiag.engine.evaluate import SideRun
     from gaussdiag.engine.failures import ConstraintFailure
     from gaussdiag.engine.problem import Problem
-
-TIMING_REPEATS = 5
-"""Low-dtype runs per side for the cost; the fastest counts, the others carry scheduling noise
-(other processes, thread-pool wake-ups: single runs of a small spec vary 10x on a busy
-machine) rather than work the formulation does."""
-
 
 @dataclass(frozen=True)
 class SpecPrecision:
@@ -51,12 +43,14 @@ class SpecPrecision:
     recommendation: Recommendation
     precision_digits: float
     accurate_digits: float
+    threads: int = 0
+    """torch's intra-op threads during the check (0: not known)."""
 
     def side(self, name: SideName) -> SidePrecision:
         return self.sides[0] if name is SideName.A else self.sides[1]
 
 
-def check_spec(problem: Problem, dtype: DType, *, repeats: int = TIMING_REPEATS,
+def check_spec(problem: Problem, dtype: DType, *, threads: int | None = None,
                progress: Callable[[str], None] | None = None) -> SpecPrecision:
     """Evaluate each side of `problem` (a bound spec) in `dtype` and in float64 at its point
     (log_prob and train specs: log_prob at the starting point; rsample specs: the draws) and
@@ -69,14 +63,21 @@ def check_spec(problem: Problem, dtype: DType, *, repeats: int = TIMING_REPEATS,
     inaccurate, large-but-correct, accurate. Random noise (normal and uniform) is drawn in
     float64 and rounded to the low dtype, so both runs of a side map the same noise.
 
-    `progress`, when given, is told each step in words.
+    Each side's cost is the median of warm low-dtype calls (`gaussdiag.engine.cost`), on `threads`
+    intra-op threads (None: chosen from the spec's size, `gaussdiag.engine.threads`). `progress`,
+    when given, is told each step in words.
 
     Raises SpecError for a spec that fails to build.
     """
+    from gaussdiag.engine.threads import intra_op_threads
 
     check_low_dtype(dtype)
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, found {repeats}")
+    with intra_op_threads(threads, problem.base) as used:
+        return _check(problem, dtype, used, progress)
+
+
+def _check(problem: Problem, dtype: DType, threads: int,
+           progress: Callable[[str], None] | None) -> SpecPrecision:
     sides = []
     for s in SideName:
         if progress:
@@ -84,7 +85,7 @@ def check_spec(problem: Problem, dtype: DType, *, repeats: int = TIMING_REPEATS,
         sides.append(_side_precision(problem, s, dtype))
     if progress:
         progress(f"{problem.name}: timing both sides")
-    a, b = _with_costs(problem, sides, dtype, repeats)
+    a, b = _with_costs(problem, sides, dtype)
     better = tuple((qa.name, compare_digits(qa.digits, qb.digits))
                    for qa, qb in zip(a.quantities, b.quantities, strict=True))
     devices = sorted({str(problem.side_devices[s]) for s in SideName})
@@ -93,6 +94,7 @@ def check_spec(problem: Problem, dtype: DType, *, repeats: int = TIMING_REPEATS,
         device=", ".join(devices), sides=(a, b), better=better,
         recommendation=recommend(a, b, better, dtype),
         precision_digits=precision_digits(dtype), accurate_digits=accurate_digits(dtype),
+        threads=threads,
     )
 
 
@@ -126,23 +128,18 @@ def _side_precision(problem: Problem, side: SideName, dtype: DType) -> SidePreci
     return SidePrecision(side, label, quantities, None)
 
 
-def _with_costs(problem: Problem, sides: Sequence[SidePrecision], dtype: DType,
-                repeats: int) -> tuple[SidePrecision, SidePrecision]:
-    """Time the sides that evaluate, alternating a, b, a, b, ... so both meet the same load
-    on the machine, and keep each side's fastest run. Timed without the noise hook, whose
-    Python dispatch would be charged to the side."""
+def _with_costs(problem: Problem, sides: Sequence[SidePrecision], dtype: DType
+                ) -> tuple[SidePrecision, SidePrecision]:
+    """Time the sides that evaluate as `compare` does (`gaussdiag.engine.cost`: warm median, the
+    sides in turn), from a first run without the noise hook, whose Python dispatch would be
+    charged to the side."""
     from dataclasses import replace
 
-    best: dict[SideName, SideRun] = {}
-    for _ in range(repeats):
-        for s in sides:
-            if s.failed_in is None:
-                run = _run(problem, s.side, dtype)
-                if s.side not in best or run.seconds < best[s.side].seconds:
-                    best[s.side] = run
-    out = [replace(s, cost=SideCost(s.side, dtype, best[s.side].seconds,
-                                    best[s.side].memory_bytes, best[s.side].memory_kind))
-           if s.side in best else s for s in sides]
+    from gaussdiag.engine.cost import measure_costs
+
+    first = {s.side: _run(problem, s.side, dtype) for s in sides if s.failed_in is None}
+    costs = {c.side: c for c in measure_costs(problem, {dtype: first})}
+    out = [replace(s, cost=costs[s.side]) if s.side in costs else s for s in sides]
     return out[0], out[1]
 
 

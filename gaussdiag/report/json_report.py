@@ -67,10 +67,12 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         ],
         "kappa": json_number(s.kappa),
         "mode": s.mode.value,
+        "threads": s.threads,
         "problems": [{"verdict": p.verdict.value, "message": p.message} for p in s.problems],
         "notes": list(s.notes),
         "costs": [{"side": c.side.value, "dtype": c.dtype.value, "seconds": c.seconds,
-                   "memory_bytes": c.memory_bytes, "memory_kind": c.memory_kind}
+                   "repeats": c.repeats, "memory_bytes": c.memory_bytes,
+                   "memory_kind": c.memory_kind}
                   for c in s.costs],
         "trajectories": [
             {"dtype": t.dtype.value, "gaps": [json_number(g) for g in t.gaps],
@@ -82,7 +84,8 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         "skipped": s.skipped,
         "interrupted": s.interrupted,
         "interrupted_at": None if (i := s.interrupted_at) is None else {
-            "dtype": i.dtype.value, "side": i.side.value, "step": i.step, "steps": i.steps},
+            "dtype": i.dtype.value, "side": i.side.value, "step": i.step, "done": i.done,
+            "steps": i.steps},
         "not_run": s.not_run,
         "error": s.error,
     }

@@ -83,13 +83,17 @@ _SPEC = _obj({
     "quantities": {"type": "array", "items": _QUANTITY},
     "kappa": _NUMBER,
     "mode": {"enum": [m.value for m in Mode]},
+    # torch's intra-op threads during the diagnosis (0: not known)
+    "threads": {"type": "integer", "minimum": 0},
     "problems": {"type": "array", "items": _obj({
         "verdict": {"enum": [v.value for v in Verdict]}, "message": {"type": "string"}})},
     "notes": {"type": "array", "items": {"type": "string"}},
     "costs": {"type": "array", "items": _obj({
         "side": {"enum": [s.value for s in SideName]},
         "dtype": {"enum": [d.value for d in DType]},
-        "seconds": {"type": "number"}, "memory_bytes": {"type": ["integer", "null"]},
+        # the median of `repeats` warm timed calls; repeats 0: the first call alone
+        "seconds": {"type": "number"}, "repeats": {"type": "integer", "minimum": 0},
+        "memory_bytes": {"type": ["integer", "null"]},
         "memory_kind": {"type": "string"}})},
     "seconds": {"type": "number"},
     "trajectories": {"type": "array", "items": _obj({
@@ -101,11 +105,13 @@ _SPEC = _obj({
         "failed": _NULLABLE_STR})},
     "skipped": _NULLABLE_STR,
     "interrupted": {"type": "boolean"},
-    # train mode's Ctrl-C: side `side` in `dtype` had finished `step - 1` of `steps` steps
+    # train mode's Ctrl-C: side `side` in `dtype` was in step `step` of `steps` and had
+    # finished `done` = step - 1 of them
     "interrupted_at": {"oneOf": [{"type": "null"}, _obj({
         "dtype": {"enum": [d.value for d in DType]},
         "side": {"enum": [s.value for s in SideName]},
         "step": {"type": "integer", "minimum": 1},
+        "done": {"type": "integer", "minimum": 0},
         "steps": {"type": "integer", "minimum": 1}})]},
     "not_run": {"type": "boolean"},
     "error": _NULLABLE_STR,

@@ -15,6 +15,7 @@ from gaussdiag.errors import UsageError
 from gaussdiag.output import write_atomic
 from gaussdiag.precision.mvn import MvnSweep
 from gaussdiag.precision.normal import NormalSweep
+from gaussdiag.precision.point import PointResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -22,18 +23,19 @@ if TYPE_CHECKING:
 DPI = 110
 
 
-def figure(result: NormalSweep | MvnSweep) -> Figure:
-    """The figure of a sweep, built but not written."""
+def figure(result: NormalSweep | MvnSweep, point: PointResult | None = None) -> Figure:
+    """The figure of a sweep, built but not written; a Normal map marks `point`'s cell."""
     from gaussdiag.report.plot_mvn import mvn_figure
     from gaussdiag.report.plot_normal import normal_figure
 
     if isinstance(result, NormalSweep):
-        return normal_figure(result)
+        return normal_figure(result, point)
     return mvn_figure(result)
 
 
-def write_plot(result: NormalSweep | MvnSweep, path: Path) -> None:
-    """Write the figure of a sweep to `path` as a PNG."""
+def write_plot(result: NormalSweep | MvnSweep, path: Path,
+               point: PointResult | None = None) -> None:
+    """Write the figure of a sweep to `path` as a PNG (a Normal map with `point` marked)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -42,5 +44,5 @@ def write_plot(result: NormalSweep | MvnSweep, path: Path) -> None:
             "(pip install 'gaussdiag[plot]') or leave out --plot"
         ) from None
     buf = io.BytesIO()
-    figure(result).savefig(buf, format="png", dpi=DPI)
+    figure(result, point).savefig(buf, format="png", dpi=DPI)
     write_atomic(path, buf.getvalue())

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import CELL_CLASSES, CellClass
+from gaussdiag.precision.point import PointResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -156,3 +158,42 @@ def labelled_cells(values: Sequence[float], limit: int = MAX_TICK_LABELS) -> lis
     pool = whole if len(whole) >= 2 else list(range(len(values)))
     stride = max(1, math.ceil(len(pool) / limit))
     return pool[::stride]
+
+
+@dataclass(frozen=True)
+class PointAt:
+    """Where a `--point` is drawn on a map, in cell coordinates; `inside` False: it lies
+    beyond the map and is drawn at its edge."""
+
+    x: float
+    y: float
+    inside: bool
+
+
+POINT_STYLE: dict[str, Any] = {"marker": "o", "markersize": 11, "markerfacecolor": "none",
+                               "markeredgecolor": "black", "markeredgewidth": 2.0,
+                               "linestyle": ""}
+"""The `--point` mark: a black ring over a white one, visible on every class colour."""
+
+
+def mark_point(ax: Axes, at: PointAt) -> None:
+    """The ring at `at`, whole even on the map's edge (not clipped to the axes)."""
+    ax.plot([at.x], [at.y], **{**POINT_STYLE, "markeredgecolor": "white",
+                               "markeredgewidth": 4.0}, zorder=5, clip_on=False)
+    ax.plot([at.x], [at.y], **POINT_STYLE, zorder=6, clip_on=False)
+
+
+def point_handle() -> Artist:
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], **POINT_STYLE)
+
+
+def point_label(point: PointResult, at: PointAt | None) -> str:
+    """The legend text of the `--point` mark: its scale and z, and where it is drawn."""
+    where = f"--point: scale = {fmt(point.scale)}, z = {fmt(point.z)}"
+    if at is None:
+        return where + " (scale <= 0: on no row of the map)"
+    if not at.inside:
+        where += " (beyond the map: drawn at its edge)"
+    return where

@@ -7,6 +7,7 @@ axis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,9 @@ from typing_extensions import assert_never
 
 from gaussdiag.precision.cells import CellClass, QuantityMap
 from gaussdiag.precision.normal import NormalSweep
+from gaussdiag.precision.point import PointResult
 from gaussdiag.report.plot_cells import (
+    PointAt,
     cell_rgba,
     hatch_cells,
     inaccurate_cmap,
@@ -22,6 +25,9 @@ from gaussdiag.report.plot_cells import (
     labelled_cells,
     legend_handles,
     mark_overflow,
+    mark_point,
+    point_handle,
+    point_label,
     present_classes,
     value_label,
 )
@@ -55,8 +61,9 @@ def z_positions(z: Sequence[float]) -> list[float]:
     return [0.0 if (k == 0 and shift) else k + shift for k in range(len(z))]
 
 
-def normal_figure(result: NormalSweep) -> Figure:
-    """The figure of a Normal sweep (nothing is written)."""
+def normal_figure(result: NormalSweep, point: PointResult | None = None) -> Figure:
+    """The figure of a Normal sweep (nothing is written), with `point`'s cell marked on each
+    panel when given (`mark_point`)."""
     import numpy as np
     from matplotlib.cm import ScalarMappable
     from matplotlib.figure import Figure
@@ -65,8 +72,11 @@ def normal_figure(result: NormalSweep) -> Figure:
     n = len(result.quantities)
     fig = Figure(figsize=(4.6 * n + 1.2, 5.6), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
+    at = None if point is None else point_position(point.scale, point.z, result)
     for k, (ax, qm) in enumerate(zip(axes, result.quantities, strict=True)):
-        _panel(ax, qm, result)
+        _panel(ax, qm, result, at)
+        if at is not None:
+            mark_point(ax, at)
         ax.set_xlabel("z = |x - loc| / scale")
         if k == 0:
             ax.set_ylabel("scale" if result.param is ScaleParam.SCALE
@@ -76,6 +86,9 @@ def normal_figure(result: NormalSweep) -> Figure:
     cancel = any(bool(qm.cancellation.any()) for qm in result.quantities)
     handles, labels = legend_handles(classes, dtype=d, accurate=result.accurate_digits,
                                      large=result.large, cancellation=cancel)
+    if point is not None:
+        handles.append(point_handle())
+        labels.append(point_label(point, at))
     fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)),
                fontsize=8, frameon=False)
     if CellClass.INACCURATE in classes:
@@ -87,7 +100,7 @@ def normal_figure(result: NormalSweep) -> Figure:
     return fig
 
 
-def _panel(ax: Axes, qm: QuantityMap, result: NormalSweep) -> None:
+def _panel(ax: Axes, qm: QuantityMap, result: NormalSweep, avoid: PointAt | None) -> None:
     import numpy as np
 
     rgba = cell_rgba(qm.digits, qm.codes, result.accurate_digits)
@@ -107,19 +120,23 @@ def _panel(ax: Axes, qm: QuantityMap, result: NormalSweep) -> None:
     cx = [xs[j] for j in cols.tolist()]
     hatch_cells(ax, cx, rows.astype(float).tolist())
     if len(cx):
-        _label_stripe(ax, cx, rows.tolist())
+        _label_stripe(ax, cx, rows.tolist(), avoid)
     _ticks(ax, result.z, xs, result.sigma)
     ax.set_title(qm.name)
 
 
-def _label_stripe(ax: Axes, xs: Sequence[float], rows: Sequence[int]) -> None:
+def _label_stripe(ax: Axes, xs: Sequence[float], rows: Sequence[int],
+                  avoid: PointAt | None = None) -> None:
     """Name the cancellation cells where most of them are: a boxed word three cells to the
-    right of the stripe's middle, with an arrow to it."""
+    right of the stripe's middle, with an arrow to it; at the stripe's row farthest from the
+    --point mark when the word would cover it."""
     from collections import Counter
 
     x = Counter(xs).most_common(1)[0][0]
     at = sorted(r for c, r in zip(xs, rows, strict=True) if c == x)
     y = float(at[len(at) // 2])
+    if avoid is not None and abs(y - avoid.y) < 2 and x < avoid.x < x + 9:
+        y = float(max(at, key=lambda r: abs(r - avoid.y)))
     ax.annotate("cancellation", xy=(x + 0.5, y), xytext=(x + 3.0, y), fontsize=8,
                 ha="left", va="center",
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.3", "lw": 0.6},
@@ -137,3 +154,30 @@ def _ticks(ax: Axes, z: Sequence[float], xs: Sequence[float], sigma: Sequence[fl
     ax.set_yticks([float(i) for i in rows], [value_label(sigma[i]) for i in rows])
     ax.set_yticks([float(i) for i in range(len(sigma))], minor=True)
     ax.tick_params(which="minor", length=2)
+
+
+def point_position(scale: float, z: float, result: NormalSweep) -> PointAt | None:
+    """Where (scale, z) falls on the panels, in the cell coordinates they are drawn in (cell
+    k spans k - 0.5 .. k + 0.5, log-spaced axes interpolated in log10): clamped to the map's
+    edge when it falls outside; None when no row holds it (scale <= 0)."""
+    if not (0 < scale < math.inf and 0 <= z < math.inf):
+        return None
+    xs = z_positions(result.z)
+    y = _log_index(scale, result.sigma)
+    if z == 0 and result.z[0] == 0:
+        x = xs[0]
+    else:
+        first = 1 if result.z[0] == 0 else 0
+        x = xs[first] + _log_index(z, result.z[first:]) if z > 0 else xs[0] - 0.5
+    lo_x, hi_x = xs[0] - 0.5, xs[-1] + 0.5
+    lo_y, hi_y = -0.5, len(result.sigma) - 0.5
+    inside = lo_x <= x <= hi_x and lo_y <= y <= hi_y
+    return PointAt(min(max(x, lo_x), hi_x), min(max(y, lo_y), hi_y), inside)
+
+
+def _log_index(v: float, axis: Sequence[float]) -> float:
+    """The fractional cell index of `v` on a log-spaced axis (beyond the ends, beyond)."""
+    if len(axis) == 1:
+        return 0.0 if v == axis[0] else (-math.inf if v < axis[0] else math.inf)
+    lo, hi = math.log10(axis[0]), math.log10(axis[-1])
+    return (math.log10(v) - lo) / ((hi - lo) / (len(axis) - 1))

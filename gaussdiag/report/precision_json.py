@@ -9,33 +9,23 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gaussdiag.precision.cells import CELL_CLASSES
 from gaussdiag.precision.findings import Finding
 from gaussdiag.precision.mvn import MvnSweep
 from gaussdiag.precision.normal import NormalSweep
 from gaussdiag.precision.point import PointResult
 from gaussdiag.precision.sides import SidePrecision
 from gaussdiag.precision.spec_check import SpecPrecision
-
-if TYPE_CHECKING:
-    from gaussdiag.precision.cells import QuantityMap
-
-
-def _class_names(qm: QuantityMap) -> list[list[str]]:
-    """The class name of every cell, looked up by code in one array operation."""
-    import numpy as np
-
-    names = np.array([c.value for c in CELL_CLASSES])
-    out: list[list[str]] = names[qm.codes].tolist()
-    return out
+from gaussdiag.report.precision_grid import CLASS_KEY, Grid, class_string, round_digits
+from gaussdiag.report.precision_grid import dumps as dumps_grids
 
 
 def _side_json(s: SidePrecision) -> dict[str, Any]:
     return {
         "label": s.label,
         "cost": {"seconds": s.cost.seconds if s.cost else None,
+                 "repeats": s.cost.repeats if s.cost else None,
                  "memory_bytes": s.cost.memory_bytes if s.cost else None,
                  "memory_kind": s.cost.memory_kind if s.cost else None},
         "quantities": [{"name": q.name, "digits": _jnum(q.digits), "class": q.cell_class.value}
@@ -53,6 +43,7 @@ def spec_json(result: SpecPrecision) -> dict[str, Any]:
         "dtype": result.dtype.value,
         "mode": result.mode.value,
         "device": result.device,
+        "threads": result.threads,
         "precision_digits": result.precision_digits,
         "accurate_digits": result.accurate_digits,
         "sides": {s.side.value: _side_json(s) for s in result.sides},
@@ -72,7 +63,17 @@ def _jval(v: float) -> float | str:
     return v if math.isfinite(v) else repr(v)
 
 
-def normal_json(result: NormalSweep) -> dict[str, Any]:
+def normal_json(result: NormalSweep, grids: dict[str, Grid] | None = None) -> dict[str, Any]:
+    """The map as JSON-ready data. With `grids`, each per-cell grid is left as a placeholder
+    string, its `Grid` added to `grids` for `precision_grid.dumps` to write; without, the
+    grids are the lists that text loads to."""
+    def grid(g: Grid) -> Any:
+        if grids is None:
+            return g.loaded()
+        name = f"\x00grid{len(grids)}"
+        grids[name] = g
+        return name
+
     return {
         "dist": "normal",
         "dtype": result.dtype.value,
@@ -81,11 +82,9 @@ def normal_json(result: NormalSweep) -> dict[str, Any]:
         "precision_digits": result.precision_digits,
         "accurate_digits": result.accurate_digits,
         "large": result.large,
+        "class_key": CLASS_KEY,
         "quantities": {
-            qm.name: {
-                "digits": [[_jnum(v) for v in row] for row in qm.digits.tolist()],
-                "class": _class_names(qm),
-            }
+            qm.name: {"digits": grid(Grid(digits=qm.digits)), "class": grid(Grid(codes=qm.codes))}
             for qm in result.quantities
         },
         "findings": [_finding_json(f) for f in result.findings],
@@ -96,8 +95,8 @@ def mvn_json(result: MvnSweep) -> dict[str, Any]:
     params: dict[str, dict[str, Any]] = {}
     for ln in result.lines:
         params.setdefault(ln.param.value, {})[ln.name] = {
-            "digits": [_jnum(v) for v in ln.digits],
-            "class": [c.value for c in ln.classes],
+            "digits": [round_digits(v) for v in ln.digits],
+            "class": class_string(ln.classes),
         }
     return {
         "dist": "mvn",
@@ -108,6 +107,7 @@ def mvn_json(result: MvnSweep) -> dict[str, Any]:
         "precision_digits": result.precision_digits,
         "accurate_digits": result.accurate_digits,
         "large": result.large,
+        "class_key": CLASS_KEY,
         "quantities": params,
         "rounded_indefinite": {p.value: list(v) for p, v in result.rounded_indefinite},
         "findings": [_finding_json(f) for f in result.findings],
@@ -136,19 +136,29 @@ def point_json(result: PointResult) -> dict[str, Any]:
     }
 
 
-FORMAT_VERSION = 1
-"""Version of precision-check's JSON, its first key; raised when a key changes meaning or goes."""
+FORMAT_VERSION = 2
+"""Version of precision-check's JSON, its first key; raised when a key changes meaning or goes
+(2: the maps' per-cell grids became rows of digits rounded to 0.1 and strings of class
+letters, with `class_key`)."""
 
 
-def sweep_json(result: NormalSweep | MvnSweep | PointResult) -> dict[str, Any]:
-    """The JSON of any built-in check: a Normal map, an MVN sweep or a point."""
+def sweep_json(result: NormalSweep | MvnSweep | PointResult,
+               grids: dict[str, Grid] | None = None) -> dict[str, Any]:
+    """The JSON of any built-in check: a Normal map, an MVN sweep or a point (`grids`: see
+    `normal_json`)."""
     if isinstance(result, NormalSweep):
-        body = normal_json(result)
+        body = normal_json(result, grids)
     elif isinstance(result, MvnSweep):
         body = mvn_json(result)
     else:
         body = point_json(result)
     return {"format_version": FORMAT_VERSION, **body}
+
+
+def sweep_text(result: NormalSweep | MvnSweep | PointResult) -> str:
+    """`sweep_json` as the text `--json` writes, the grids written from their arrays."""
+    grids: dict[str, Grid] = {}
+    return dumps_grids(sweep_json(result, grids), grids)
 
 
 def specs_json(results: Sequence[SpecPrecision]) -> dict[str, Any]:

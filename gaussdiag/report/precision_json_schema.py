@@ -14,6 +14,7 @@ from gaussdiag.precision.cells import CellClass
 from gaussdiag.precision.mvn import MvnParam
 from gaussdiag.precision.recommend import Better
 from gaussdiag.report.json_schema import DIALECT
+from gaussdiag.report.precision_grid import CLASS_KEY
 from gaussdiag.report.precision_json import FORMAT_VERSION
 from gaussdiag.vocab import DType, Mode, ScaleParam, SideName
 
@@ -22,6 +23,11 @@ from gaussdiag.vocab import DType, Mode, ScaleParam, SideName
 _DIGITS = {"type": ["number", "null"]}
 _VALUE = {"anyOf": [{"type": "number"}, {"enum": ["nan", "inf", "-inf"]}]}
 _CLASS = {"enum": [c.value for c in CellClass]}
+# The maps' per-cell grids (precision_grid.py): digits rounded to 0.1 (null: none, the class
+# says why), and one letter per cell whose class `class_key` names.
+_GRID_DIGITS = {"type": ["number", "null"], "minimum": 0}
+_CLASS_LETTERS = {"type": "string", "pattern": f"^[{''.join(CLASS_KEY)}]*$"}
+_CLASS_KEY = {"const": CLASS_KEY}
 _DTYPE = {"enum": [d.value for d in DType]}
 _NULLABLE_STR = {"type": ["string", "null"]}
 
@@ -49,7 +55,9 @@ _FINDING = _obj({"quantity": {"type": "string"}, "class": _CLASS,
 
 _SIDE = _obj({
     "label": {"type": "string"},
+    # seconds: the median of `repeats` warm timed calls (repeats 0: the first call alone)
     "cost": _obj({"seconds": {"type": ["number", "null"]},
+                  "repeats": {"type": ["integer", "null"], "minimum": 0},
                   "memory_bytes": {"type": ["integer", "null"]},
                   "memory_kind": _NULLABLE_STR}),
     "quantities": _array(_obj({"name": {"type": "string"}, "digits": _DIGITS,
@@ -64,6 +72,7 @@ _SPEC = _obj({
     "dtype": _DTYPE,
     "mode": {"enum": [m.value for m in Mode]},
     "device": {"type": "string"},
+    "threads": {"type": "integer", "minimum": 0},
     "precision_digits": {"type": "number"},
     "accurate_digits": {"type": "number"},
     "sides": _map([s.value for s in SideName], _SIDE),
@@ -86,8 +95,10 @@ _NORMAL = _obj({
     "dist": {"const": "normal"},
     "param": {"enum": [p.value for p in ScaleParam]},
     "axes": _obj({"sigma": _array({"type": "number"}), "z": _array({"type": "number"})}),
-    "quantities": _map(None, _obj({"digits": _array(_array(_DIGITS)),
-                                   "class": _array(_array(_CLASS))})),
+    "class_key": _CLASS_KEY,
+    # one row per sigma: a list of digits, and a string of class letters
+    "quantities": _map(None, _obj({"digits": _array(_array(_GRID_DIGITS)),
+                                   "class": _array(_CLASS_LETTERS)})),
 })
 
 _MVN_PARAMS = [p.value for p in MvnParam]
@@ -97,8 +108,10 @@ _MVN = _obj({
     "dim": {"type": "integer"},
     "param": _array({"enum": _MVN_PARAMS}),
     "axes": _obj({"condition": _array({"type": "number"})}),
-    "quantities": _map(_MVN_PARAMS, _map(None, _obj({"digits": _array(_DIGITS),
-                                                     "class": _array(_CLASS)}))),
+    "class_key": _CLASS_KEY,
+    # per condition number: digits, and one class letter each
+    "quantities": _map(_MVN_PARAMS, _map(None, _obj({"digits": _array(_GRID_DIGITS),
+                                                     "class": _CLASS_LETTERS}))),
     "rounded_indefinite": _map(_MVN_PARAMS, _array({"type": "boolean"})),
 })
 

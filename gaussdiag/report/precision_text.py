@@ -7,17 +7,18 @@ nothing new, only lays out.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
-from rich.text import Span, Text
+from rich.text import Text
 from typing_extensions import assert_never
 
 from gaussdiag.numbers import sentence as fmt
-from gaussdiag.precision.cells import CELL_CLASSES, CellClass, ProgressCallback, QuantityMap
+from gaussdiag.precision.cells import CellClass, ProgressCallback
 from gaussdiag.precision.findings import Finding
 from gaussdiag.precision.mvn import MvnSweep
 from gaussdiag.precision.normal import NormalSweep
@@ -25,91 +26,32 @@ from gaussdiag.precision.point import PointResult
 from gaussdiag.precision.recommend import Better
 from gaussdiag.precision.spec_check import SpecPrecision
 from gaussdiag.printable import printable
+from gaussdiag.report.precision_maps import (
+    CLASS_STYLES,
+    SYMBOLS,
+    Either,
+    HeatMap,
+    MvnGrid,
+    digit_style,
+)
 from gaussdiag.vocab import Mode
-
-MAX_MAP_AXIS = 40
-"""Longest axis drawn in the terminal; bigger grids are shown every k-th row/column (the JSON
-and the plot keep every cell)."""
 
 PROGRESS_MIN_CELLS = 50_000
 """Grids smaller than this finish before a progress bar would be worth drawing."""
-
-# Cell marks: the digit shows how many digits agree; the mark after it the class.
-_MARKS = {
-    CellClass.ACCURATE: " ",
-    CellClass.LARGE_BUT_CORRECT: "+",
-    CellClass.INACCURATE: "!",
-}
-_SYMBOLS = {
-    CellClass.OVERFLOW: "X",
-    CellClass.UNDEFINED: "-",
-    CellClass.FACTORIZATION_FAILED: "F",
-}
-_CLASS_STYLES = {
-    CellClass.OVERFLOW: "bold white on magenta",
-    CellClass.UNDEFINED: "white on grey37",
-    CellClass.FACTORIZATION_FAILED: "bold white on dark_magenta",
-}
-
-
-def _digit_style(digits: float, accurate: float, cap: float) -> str:
-    """Background by digits: green at or above the accurate threshold, then yellow for at
-    least half the dtype's digits, orange for at least one, red below."""
-    if digits >= accurate:
-        return "black on green3"
-    if digits >= cap / 2:
-        return "black on yellow3"
-    if digits >= 1:
-        return "black on dark_orange"
-    return "bold white on red3"
-
-
-def _cell(digits: float, cls: CellClass, accurate: float, cap: float) -> tuple[str, str]:
-    if cls in _SYMBOLS:
-        return f" {_SYMBOLS[cls]} ", _CLASS_STYLES[cls]
-    return f"{int(digits):>2}{_MARKS[cls]}", _digit_style(digits, accurate, cap)
-
-
-def _append_cells(t: Text, cells: Iterable[tuple[str, str]], pad: int) -> None:
-    """Append one row of styled cells, each after `pad` spaces, as one piece of text whose
-    runs of a style are one span: a drawn map has thousands of cells, and rich's cost is per
-    span."""
-    parts: list[str] = []
-    spans: list[Span] = []
-    at = 0
-    for text, style in cells:
-        parts.append(" " * pad + text)
-        start, at = at + pad, at + pad + len(text)
-        if spans and spans[-1].style == style and spans[-1].end == start:
-            spans[-1] = Span(spans[-1].start, at, style)
-        else:
-            spans.append(Span(start, at, style))
-    t.append_text(Text("".join(parts), spans=spans))
-
-
-def _stride(n: int) -> int:
-    return max(1, math.ceil(n / MAX_MAP_AXIS))
-
-
-def _exp_label(v: float) -> str:
-    if v == 0:
-        return "=0"
-    e = math.log10(v)
-    return f"{e:.0f}" if abs(e - round(e)) < 1e-9 else f"{e:.1f}"
 
 
 def legend(accurate: float, cap: float, large: float, dtype: str) -> Text:
     """The key to the cell marks and colors."""
     t = Text()
     t.append("cells: ")
-    t.append(" 7 ", _digit_style(cap, accurate, cap))
+    t.append(" 7 ", digit_style(cap, accurate, cap))
     t.append(f" digits that agree with float64 (>= {accurate:.1f} is accurate; {dtype} "
              f"holds {cap:.1f})  ")
-    t.append(" 5 ", _digit_style(cap / 2, accurate, cap))
+    t.append(" 5 ", digit_style(cap / 2, accurate, cap))
     t.append(" ")
-    t.append(" 2 ", _digit_style(1, accurate, cap))
+    t.append(" 2 ", digit_style(1, accurate, cap))
     t.append(" ")
-    t.append(" 0 ", _digit_style(0, accurate, cap))
+    t.append(" 0 ", digit_style(0, accurate, cap))
     t.append(" fewer\n       ")
     t.append("+", "bold")
     t.append(f" large but correct (|value| >= {fmt(large)})   ")
@@ -117,47 +59,26 @@ def legend(accurate: float, cap: float, large: float, dtype: str) -> Text:
     t.append(" inaccurate   ")
     for cls, word in ((CellClass.OVERFLOW, "overflow (not finite)"),
                       (CellClass.UNDEFINED, "undefined (scale <= 0)")):
-        t.append(f" {_SYMBOLS[cls]} ", _CLASS_STYLES[cls])
+        t.append(f" {SYMBOLS[cls]} ", CLASS_STYLES[cls])
         t.append(f" {word}   ")
     return t
 
 
-def heat_map(qm: QuantityMap, sigma: Sequence[float], z: Sequence[float], accurate: float,
-             cap: float) -> Text:
-    """One quantity as rows of sigma (top: smallest) by columns of z."""
-    rs, cs = _stride(len(sigma)), _stride(len(z))
-    rows = range(0, len(sigma), rs)
-    cols = list(range(0, len(z), cs))
-    labels = [_exp_label(z[j]) for j in cols]
-    width = max(3, *(len(lab) + 1 for lab in labels))
-    t = Text(no_wrap=True)
-    sub = f", every {rs}th scale and {cs}th z" if rs > 1 or cs > 1 else ""
-    t.append(qm.name, "bold")
-    t.append(f"  (rows: scale; columns: log10 z, '=0' is z = 0{sub})\n")
-    t.append(" " * 9)
-    for lab in labels:
-        t.append(f"{lab:>{width}}")
-    t.append("\n")
-    # Only the cells drawn become Python objects (at most MAX_MAP_AXIS^2 of them).
-    digits, codes = qm.digits[::rs, ::cs].tolist(), qm.codes[::rs, ::cs].tolist()
-    for row, i in enumerate(rows):
-        t.append(f"{fmt(sigma[i]):>8} ")
-        _append_cells(t, (_cell(d, CELL_CLASSES[k], accurate, cap)
-                          for d, k in zip(digits[row], codes[row], strict=True)), width - 3)
-        t.append("\n")
-    return t
-
-
-def findings_table(findings: Sequence[Finding], *, plain: bool) -> Table:
+def findings_table(findings: Sequence[Finding], *, plain: bool) -> RenderableType:
+    """The findings as a table, or where the console is too narrow for it, a finding a few
+    lines: its quantity, class and cells, then its words."""
     table = Table(title="findings", box=box.ASCII if plain else box.SIMPLE_HEAD,
                   show_lines=False, expand=False)
     table.add_column("quantity", no_wrap=True)
     table.add_column("class", no_wrap=True)
     table.add_column("cells", justify="right", no_wrap=True)
     table.add_column("finding")
+    lines: list[RenderableType] = [Text("findings", style="bold")]
     for f in findings:
         table.add_row(Text(f.quantity), f.cell_class.value, f"{f.cells}/{f.total}", Text(f.text))
-    return table
+        lines += [Text(f"{f.quantity}: {f.cell_class.value}, {f.cells}/{f.total} cells"),
+                  Padding(Text(f.text, style="dim"), (0, 0, 0, 2))]
+    return Either(table, Group(*lines))
 
 
 def render_normal(result: NormalSweep, *, plain: bool = False) -> RenderableType:
@@ -168,8 +89,8 @@ def render_normal(result: NormalSweep, *, plain: bool = False) -> RenderableType
         f"x = z * scale ({len(result.sigma)} x {len(result.z)} cells)\n", style="bold")
     parts: list[RenderableType] = [head]
     for qm in result.quantities:
-        parts.append(heat_map(qm, result.sigma, result.z, result.accurate_digits,
-                              result.precision_digits))
+        parts.append(HeatMap(qm, result.sigma, result.z, result.accurate_digits,
+                             result.precision_digits))
     parts.append(legend(result.accurate_digits, result.precision_digits, result.large,
                         result.dtype.value))
     parts.append(Text(""))
@@ -183,24 +104,12 @@ def render_mvn(result: MvnSweep, *, plain: bool = False) -> RenderableType:
     head = Text(
         f"MultivariateNormal (dim {result.dim}) in {d} against the float64 closed form; "
         "columns: log10 of the covariance condition number\n", style="bold")
-    labels = [_exp_label(c) for c in result.condition]
-    width = max(3, *(len(lab) + 1 for lab in labels))
-    name_w = max(len(f"{ln.param.value} {ln.name}") for ln in result.lines) + 1
-    t = Text(no_wrap=True)
-    t.append(" " * name_w)
-    for lab in labels:
-        t.append(f"{lab:>{width}}")
-    t.append("\n")
-    for ln in result.lines:
-        t.append(f"{ln.param.value + ' ' + ln.name:<{name_w}}")
-        _append_cells(t, (_cell(d, cls, result.accurate_digits, result.precision_digits)
-                          for d, cls in zip(ln.digits, ln.classes, strict=True)), width - 3)
-        t.append("\n")
     key = legend(result.accurate_digits, result.precision_digits, result.large, d)
-    key.append(f" {_SYMBOLS[CellClass.FACTORIZATION_FAILED]} ",
-               _CLASS_STYLES[CellClass.FACTORIZATION_FAILED])
+    key.append(f" {SYMBOLS[CellClass.FACTORIZATION_FAILED]} ",
+               CLASS_STYLES[CellClass.FACTORIZATION_FAILED])
     key.append(f" factorization failed ({d} Cholesky)")
-    return Group(head, t, key, Text(""), findings_table(result.findings, plain=plain))
+    return Group(head, MvnGrid(result), key, Text(""),
+                 findings_table(result.findings, plain=plain))
 
 
 def _num(v: float) -> str:
@@ -223,15 +132,19 @@ def render_point(result: PointResult, *, plain: bool = False) -> RenderableType:
     table.add_column("float64", justify="right", no_wrap=True)
     table.add_column("digits", justify="right", no_wrap=True)
     table.add_column("class", no_wrap=True)
+    lines: list[RenderableType] = []
     for q in result.quantities:
         digits = "-" if math.isnan(q.digits) else f"{q.digits:.1f}"
         table.add_row(Text(q.name), _num(q.low), _num(q.reference), digits,
                       q.cell_class.value)
+        lines += [Text(f"{q.name}: {d} {_num(q.low)}, float64 {_num(q.reference)}"),
+                  Text(f"  {digits} digits, {q.cell_class.value}")]
     note = Text(f"digits: agreement with float64 at the same {d}-rounded inputs "
                 f"(>= {result.accurate_digits:.1f} is accurate; {d} holds "
                 f"{result.precision_digits:.1f})", style="dim")
     advice = [Text("- " + a) for a in result.advice]
-    return Group(head, rounded, table, note, Text(""), Text("advice", style="bold"), *advice)
+    return Group(head, rounded, Either(table, Group(*lines)), note, Text(""),
+                 Text("advice", style="bold"), *advice)
 
 
 # ---- a spec's two sides ----------------------------------------------------------------------
@@ -240,9 +153,9 @@ def render_point(result: PointResult, *, plain: bool = False) -> RenderableType:
 def _digits_cell(digits: float, cls: CellClass, accurate: float, cap: float) -> Text:
     """Digits with one decimal and the class where it is not plain accurate."""
     if math.isnan(digits):
-        return Text(cls.value, style=_CLASS_STYLES.get(cls, ""))
+        return Text(cls.value, style=CLASS_STYLES.get(cls, ""))
     text = f"{digits:.1f}" if cls is CellClass.ACCURATE else f"{digits:.1f} {cls.value}"
-    return Text(text, style=_digit_style(digits, accurate, cap))
+    return Text(text, style=digit_style(digits, accurate, cap))
 
 
 def _better_cell(better: Better, a: float, b: float) -> str:
@@ -294,30 +207,42 @@ def render_spec(result: SpecPrecision, *, plain: bool = False) -> RenderableType
     table.add_column("a digits", justify="right", no_wrap=True)
     table.add_column("b digits", justify="right", no_wrap=True)
     table.add_column("better", no_wrap=True)
+    rows: list[RenderableType] = []
     for (name, better), qa, qb in zip(result.better, a.quantities, b.quantities, strict=True):
-        table.add_row(Text(printable(name)),
-                      _digits_cell(qa.digits, qa.cell_class, result.accurate_digits,
-                                   result.precision_digits),
-                      _digits_cell(qb.digits, qb.cell_class, result.accurate_digits,
-                                   result.precision_digits),
-                      _better_cell(better, qa.digits, qb.digits))
+        ca = _digits_cell(qa.digits, qa.cell_class, result.accurate_digits,
+                          result.precision_digits)
+        cb = _digits_cell(qb.digits, qb.cell_class, result.accurate_digits,
+                          result.precision_digits)
+        table.add_row(Text(printable(name)), ca, cb, _better_cell(better, qa.digits, qb.digits))
+        rows.append(Text.assemble(f"{printable(name)}: a ", ca, ", b ", cb, "; better: "
+                                  + _better_cell(better, qa.digits, qb.digits)))
     note = Text(f"digits: -log10 of the normwise relative error against the same side in "
                 f"float64 (>= {result.accurate_digits:.1f} is accurate; {d} holds "
                 f"{result.precision_digits:.1f}); better: more digits, tie within 0.3",
                 style="dim")
+    threads = (f", on {result.threads} thread{'s' if result.threads > 1 else ''}"
+               if result.threads else "")
     cost = Table(title=f"cost of forward + backward in {d}", box=box.ASCII if plain
-                 else box.SIMPLE_HEAD)
+                 else box.SIMPLE_HEAD,
+                 caption=f"time: median of warm calls{threads}", caption_justify="left")
     cost.add_column("side", no_wrap=True)
     cost.add_column("time", justify="right", no_wrap=True)
     cost.add_column("memory", justify="right", no_wrap=True)
     cost.add_column("memory counts", no_wrap=True)
+    costs: list[RenderableType] = [Text(f"cost of forward + backward in {d}")]
     for s in result.sides:
         if s.cost is None:
             cost.add_row(s.side.value, "-", "-", "does not evaluate")
+            costs.append(Text(f"{s.side.value}: does not evaluate"))
         else:
-            cost.add_row(s.side.value, _seconds(s.cost.seconds), _bytes(s.cost.memory_bytes),
-                         s.cost.memory_kind)
-    parts: list[RenderableType] = [head, labels, table, note, cost]
+            once = " (1 call)" if s.cost.repeats == 0 else ""
+            cells = (_seconds(s.cost.seconds) + once, _bytes(s.cost.memory_bytes),
+                     s.cost.memory_kind)
+            cost.add_row(s.side.value, *cells)
+            costs.append(Text(f"{s.side.value}: {cells[0]}, {cells[1]} {cells[2]}"))
+    costs.append(Text(f"time: median of warm calls{threads}"))
+    parts: list[RenderableType] = [head, labels, Either(table, Group(*rows)), note,
+                                   Either(cost, Group(*costs))]
     for s in result.sides:
         if s.failed_in is not None:
             fix = f"; fix: {printable(s.fix)}" if s.fix else ""

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gaussdiag._version import __version__
+from gaussdiag.limits import TIMING_CAP_SECONDS, TIMING_MIN_REPEATS, TIMING_MIN_SECONDS
 from gaussdiag.numbers import number, size
 from gaussdiag.printable import printable
 from gaussdiag.report.prose import Prose, Values
@@ -199,9 +200,9 @@ def cost_table(report: SpecReport) -> RenderableType:
     """Time and memory of each side's forward+backward per dtype; a line per side where the
     console is too narrow for the table."""
     kinds = {c.memory_kind for c in report.costs}
-    caption = f"memory: {', '.join(sorted(kinds))}" if kinds else None
+    notes = _cost_notes(report) + ([f"memory: {', '.join(sorted(kinds))}"] if kinds else [])
     rows = {side: [_cost_cell(report, side, dt) for dt in report.dtypes] for side in SideName}
-    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold", caption=caption)
+    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     t.add_column("cost (forward+backward)", no_wrap=True)
     for dt in report.dtypes:
         t.add_column(dt.value, justify="right", no_wrap=True)
@@ -211,14 +212,29 @@ def cost_table(report: SpecReport) -> RenderableType:
     for side, cells in rows.items():  # a dtype a line: a number never parts from its unit
         lines += [Text(f"{f'side {side.value}:' if i == 0 else '':<8}{dt.value} {cell}")
                   for i, (dt, cell) in enumerate(zip(report.dtypes, cells, strict=True))]
-    if caption:
-        lines.append(Text(caption, style="dim"))
-    return _Fit(t, narrow=Group(*lines))
+    # the notes below either form, wrapped at the width like prose
+    return Group(_Fit(t, narrow=Group(*lines)), *(Text(n, style="dim") for n in notes))
+
+
+def _cost_notes(report: SpecReport) -> list[str]:
+    """How the times were taken (`gaussdiag.engine.cost`): warm median, cap, threads."""
+    threads = (f", on {report.threads} thread{'s' if report.threads > 1 else ''}"
+               if report.threads else "")
+    notes = [f"time: median of warm calls ({TIMING_MIN_SECONDS * 1e3:g} ms and "
+             f"{TIMING_MIN_REPEATS} calls or more a side, at most {TIMING_CAP_SECONDS:g} s)"
+             f"{threads}"]
+    if any(c.repeats == 0 for c in report.costs):
+        notes.append(f"(1 call): the first call alone (it took {TIMING_CAP_SECONDS / 2:g} s or "
+                     "more, or failed when called again)")
+    return notes
 
 
 def _cost_cell(report: SpecReport, side: SideName, dtype: DType) -> str:
     c = next((c for c in report.costs if c.side is side and c.dtype is dtype), None)
-    return "-" if c is None else f"{c.seconds * 1e3:.2f} ms, {size(c.memory_bytes)}"
+    if c is None:
+        return "-"
+    once = " (1 call)" if c.repeats == 0 else ""
+    return f"{c.seconds * 1e3:.2f} ms{once}, {size(c.memory_bytes)}"
 
 
 def evidence_table(report: SpecReport) -> Table:
@@ -258,8 +274,10 @@ def render_spec(report: SpecReport) -> RenderableType:
     for side in SideName:
         parts.append(Padding(Prose(printable(report.labels.get(side, "")), f"{side.value}: "),
                              (0, 0, 0, 2)))
+    threads = (f" · {report.threads} thread{'s' if report.threads > 1 else ''}"
+               if report.threads else "")
     parts.append(Text(f"  mode {report.mode.value} · kappa {number(report.kappa)}"
-                      f" · {report.seconds:.2f} s", style="dim"))
+                      f" · {report.seconds:.2f} s{threads}", style="dim"))
     if report.quantities:
         parts.append(Padding(quantity_table(report.quantities, list(report.dtypes)),
                              (1, 0, 0, 2)))

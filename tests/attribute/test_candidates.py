@@ -32,5 +32,7 @@ def test_compositions_never_pair_a_candidate_with_its_inverse() -> None:
 
 def test_template_of_a_composition_nests_the_first_step_inside() -> None:
     by = {c.name: c for c in CANDIDATES}
-    assert template_of((by["exp"], by["square"])) == "(exp({}))**2"
+    assert template_of((by["exp"], by["square"])) == "(exp({0}))**2"
+    # a template that names the param twice formats with one name (logit's)
+    assert template_of((by["logit"],)).format("p") == "log(p) - log1p(-p)"
     assert template_of((by["sqrt"],)).format("v") == "sqrt(v)"

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from gaussdiag.cli import main
+from gaussdiag.report.json_report import FORMAT_VERSION as REPORT_VERSION
+from gaussdiag.report.precision_json import FORMAT_VERSION as PRECISION_VERSION
 
 FIXED = "configs/mvn_diag_fixed.yaml"
 NOT_PD = "configs/covariance_not_pd.yaml"
@@ -31,7 +33,8 @@ def test_quiet_prints_no_report_and_keeps_the_exit_code_and_the_json(
     assert main([*argv, "-q", "--json", str(out)]) == loud
     quiet = capsys.readouterr()
     assert quiet.out == ""
-    assert json.loads(out.read_text())["format_version"] == 1
+    version = PRECISION_VERSION if argv[0] == "precision-check" else REPORT_VERSION
+    assert json.loads(out.read_text())["format_version"] == version
     if loud:  # what failed is still said, once, on stderr
         assert quiet.err.strip() and quiet.err == shown.err
 

@@ -89,7 +89,7 @@ TRIL = ROOT / "configs" / "scale_tril_vs_covariance.yaml"
 
 def spec_check(path: Path) -> SpecPrecision:
     # One timing run: these tests check digits, not timings.
-    return check_spec(bind(load_spec(str(path)), Options()), F32, repeats=1)
+    return check_spec(bind(load_spec(str(path)), Options()), F32)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -64,5 +64,3 @@ def test_accurate_digits_is_the_tolerance_in_digits(dtype: DType) -> None:
                        DType.BFLOAT16: torch.bfloat16}[dtype]).eps
     assert accurate_digits(dtype) == pytest.approx(-math.log10(cell_tol(dtype)))
     assert precision_digits(dtype) == pytest.approx(-math.log10(eps / 2))
-    assert accurate_digits(dtype, 4, matrix=True) == pytest.approx(
-        accurate_digits(dtype) - math.log10(4))

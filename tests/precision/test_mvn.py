@@ -9,10 +9,21 @@ import torch
 
 from gaussdiag.precision import (
     CellClass,
+    Finding,
+    MvnLine,
     MvnParam,
     MvnSweep,
+    ScaleParam,
+    accurate_digits,
+    check_point,
+    make_axis,
     mvn_matrices,
+    parse_point,
+    sweep_mvn,
+    sweep_normal,
 )
+from gaussdiag.precision.mvn import mvn_findings
+from gaussdiag.vocab import DType
 
 from .refs import (
     COND,
@@ -89,3 +100,79 @@ def test_degenerate_sweeps_degrade_instead_of_crashing(
     code, out, err = run_cli(capsys, "--dist", "mvn", "--quick", *args)
     assert code == 0, err
     assert "scale_tril" in out and "internal error" not in err
+
+
+# ---- one threshold, and summaries that agree with their rows ----------------------------------
+
+
+@pytest.mark.parametrize("dtype", [DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16],
+                         ids=lambda d: d.value)
+@pytest.mark.parametrize("dim", [1, 4, 64])
+def test_one_accuracy_threshold_in_every_map(dtype: DType, dim: int) -> None:
+    """The MVN sweep, at any dim, calls the same digits accurate as the Normal map and a
+    point: tolerance.accurate_digits. Each MVN cell's class follows that threshold (cells
+    within 0.01 digits of it are left out: the class compares errors, the digits round)."""
+    axis = make_axis("cond", 1.0, 1e8, 5)
+    mvn = sweep_mvn(dtype, dim, axis)
+    normal = sweep_normal(dtype, ScaleParam.SCALE, make_axis("sigma", 1e-2, 1e2, 2),
+                          make_axis("z", 1e-1, 1e1, 2, zero=True))
+    point = check_point(dtype, ScaleParam.SCALE, parse_point("scale=1,x=1", ScaleParam.SCALE))
+    want = accurate_digits(dtype)
+    assert mvn.accurate_digits == normal.accurate_digits == point.accurate_digits == want
+    for ln in mvn.lines:
+        for d, c in zip(ln.digits, ln.classes, strict=True):
+            if math.isnan(d) or abs(d - want) < 0.01:
+                continue
+            assert c.is_correct == (d > want), (ln.param.value, ln.name, d, c, want)
+
+
+def _line_counts(lines: list[MvnLine]) -> list[set[CellClass]]:
+    """The classes of each condition number over the given quantities."""
+    return [set(cs) for cs in zip(*(ln.classes for ln in lines), strict=True)]
+
+
+def _check_findings_against_lines(sweep_lines: tuple[MvnLine, ...],
+                                  findings: tuple[Finding, ...]) -> None:
+    """Every row's class and count is what the lines show: a quantity row counts that
+    quantity's cells of its class; a parameterization row counts the condition numbers where
+    some quantity has its class (accurate: every quantity is correct at all of them)."""
+    for f in findings:
+        param, _, name = f.quantity.partition(": ")
+        mine = [ln for ln in sweep_lines if ln.param.value == param]
+        assert mine, f.quantity
+        if name:
+            (ln,) = [ln for ln in mine if ln.name == name]
+            assert f.cells == sum(c is f.cell_class for c in ln.classes), f
+        elif f.cell_class is CellClass.ACCURATE:
+            assert f.cells == f.total and all(c.is_correct for ln in mine for c in ln.classes), f
+        else:
+            assert f.cells == sum(f.cell_class in cs for cs in _line_counts(mine)), f
+
+
+@pytest.mark.parametrize("dim", [2, 4, 16])
+def test_mvn_rows_never_contradict_each_other(dim: int) -> None:
+    sweep = sweep_mvn(DType.FLOAT32, dim, COND)
+    _check_findings_against_lines(sweep.lines, sweep.findings)
+
+
+def test_most_robust_row_names_its_own_losses() -> None:
+    """A made-up sweep where the best parameterization is still inaccurate at 2 of 3 condition
+    numbers: its summary row says inaccurate at 2/3, not accurate at 3/3."""
+    C = CellClass
+    cond = (1.0, 1e4, 1e8)
+    rows = {
+        MvnParam.COVARIANCE_MATRIX: ((7.0, 2.0, math.nan), (C.ACCURATE, C.INACCURATE,
+                                                             C.FACTORIZATION_FAILED)),
+        MvnParam.SCALE_TRIL: ((7.0, 3.0, 1.0), (C.ACCURATE, C.INACCURATE, C.INACCURATE)),
+        MvnParam.PRECISION_MATRIX: ((7.0, math.nan, math.nan),
+                                    (C.ACCURATE, C.FACTORIZATION_FAILED,
+                                     C.FACTORIZATION_FAILED)),
+    }
+    lines = tuple(MvnLine(p, "log_prob", d, cls, (1.0,) * 3) for p, (d, cls) in rows.items())
+    indefinite = tuple((p, (False,) * 3) for p in MvnParam)
+    findings = mvn_findings(DType.FLOAT32, cond, lines, indefinite)
+    last = findings[-1]
+    assert "most robust" in last.text and last.quantity == "scale_tril"
+    assert (last.cell_class, last.cells, last.total) == (C.INACCURATE, 2, 3)
+    assert "inaccurate at 2 of 3" in last.text
+    _check_findings_against_lines(lines, findings)

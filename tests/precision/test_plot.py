@@ -16,6 +16,7 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from gaussdiag.errors import UsageError  # noqa: E402
+from gaussdiag.numbers import sentence as fmt  # noqa: E402
 from gaussdiag.precision import (  # noqa: E402
     CELL_CLASSES,
     LARGE_MAGNITUDE,
@@ -76,7 +77,7 @@ def mvn_sweep() -> MvnSweep:
     return MvnSweep(dtype=DType.FLOAT32, dim=3, condition=cond, lines=lines,
                     rounded_indefinite=tuple((p, (False,) * 3) for p in MvnParam),
                     findings=(), precision_digits=precision_digits(DType.FLOAT32),
-                    accurate_digits=accurate_digits(DType.FLOAT32, 3, matrix=True),
+                    accurate_digits=accurate_digits(DType.FLOAT32),
                     large=LARGE_MAGNITUDE)
 
 
@@ -241,3 +242,58 @@ def test_write_plot_error_is_located(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         write_plot(normal_sweep(), target)
     assert not target.parent.exists()
+
+
+# ---- --point on the map ----------------------------------------------------------------------
+
+
+def _marks(ax: Axes) -> list[tuple[float, float]]:
+    """Where the --point ring is drawn (its black line, over the white one)."""
+    from matplotlib.lines import Line2D
+
+    return [(float(ln.get_xdata()[0]), float(ln.get_ydata()[0])) for ln in ax.lines
+            if isinstance(ln, Line2D) and ln.get_marker() == "o"
+            and ln.get_markeredgecolor() == "black"]
+
+
+@pytest.mark.parametrize(("point", "at", "inside"), [
+    # rows 1e-2, 1, 1e2 at y 0, 1, 2; z 0 at x 0, then 1e-1 .. 1e3 at 1 + ZERO_GAP ..
+    pytest.param("scale=1,x=10", (3 + ZERO_GAP, 1.0), True, id="z10-scale1"),
+    pytest.param("scale=0.1,x=0.1", (2 + ZERO_GAP, 0.5), True, id="between-rows"),
+    pytest.param("loc=3,scale=100,x=3", (0.0, 2.0), True, id="z0"),
+    pytest.param("scale=1e5,x=1e9", (5 + ZERO_GAP + 0.5, 2.5), False, id="beyond-the-map"),
+])
+def test_the_point_is_marked_on_every_panel(point: str, at: tuple[float, float],
+                                            inside: bool) -> None:
+    from gaussdiag.precision import check_point, parse_point
+
+    sweep = normal_sweep()
+    result = check_point(DType.FLOAT32, ScaleParam.SCALE, parse_point(point, ScaleParam.SCALE))
+    fig = figure(sweep, result)
+    for ax in data_axes(fig):
+        assert _marks(ax) == [pytest.approx(at)], (point, _marks(ax))
+    (label,) = [lab for lab in legend_labels(fig) if lab.startswith("--point")]
+    assert f"scale = {fmt(result.scale)}, z = {fmt(result.z)}" in label
+    assert ("beyond the map" in label) == (not inside), label
+
+
+def test_a_point_on_no_row_is_said_not_drawn() -> None:
+    from gaussdiag.precision import check_point, parse_point
+
+    result = check_point(DType.FLOAT32, ScaleParam.SCALE, parse_point("scale=0,x=1",
+                                                                      ScaleParam.SCALE))
+    fig = figure(normal_sweep(), result)
+    assert all(not _marks(ax) for ax in data_axes(fig))
+    assert any("on no row of the map" in lab for lab in legend_labels(fig))
+
+
+def test_cli_point_with_plot_writes_the_marked_map(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    from .refs import run_cli
+
+    target = tmp_path / "point.png"
+    code, out, err = run_cli(capsys, "--point", "loc=0,sigma=0.01,x=10", "--plot", str(target),
+                             "--quick")
+    assert code == 0, err
+    assert "large-but-correct" in out  # the point's own report is still printed
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -107,6 +107,43 @@ def test_softplus_at_tiny_sigma_rescales_but_stays_large() -> None:
     assert g.reference == pytest.approx(1e8 * -math.expm1(-0.01), rel=1e-5)
 
 
+@pytest.mark.parametrize(("param", "point", "bound"), [
+    pytest.param(ScaleParam.SOFTPLUS, "loc=0,rho=-5,x=10", "1e-3 + softplus(rho)", id="softplus"),
+    pytest.param(ScaleParam.LOG, "loc=0,log_scale=-5,x=10", "1e-3 + exp(log_scale)", id="log"),
+])
+def test_large_gradient_advice_offers_no_parameterization_already_in_use(
+        param: ScaleParam, point: str, bound: str) -> None:
+    """With scale already computed through softplus or exp, the advice for a large gradient
+    does not tell the user to parameterize scale that way; it offers the lower bound (over
+    their own parameter) and clipping. With a plain scale it does offer the
+    parameterization."""
+    r = check_point(F32, param, parse_point(point, param))
+    assert any(q.cell_class is CellClass.LARGE_BUT_CORRECT for q in r.quantities)
+    text = " ".join(r.advice)
+    assert "parameterize scale as" not in text, text
+    assert bound in text and "clip" in text, text
+    plain = check_point(F32, ScaleParam.SCALE, parse_point(f"loc=0,scale={r.scale!r},x=10",
+                                                           ScaleParam.SCALE))
+    assert "parameterize scale as softplus(rho)" in " ".join(plain.advice)
+
+
+def test_underflowed_softplus_gets_a_lower_bound_not_softplus_again() -> None:
+    r = check_point(F32, ScaleParam.SOFTPLUS, parse_point("loc=0,rho=-1000,x=1",
+                                                          ScaleParam.SOFTPLUS))
+    assert r.scale == 0 and r.torch_behavior is not None
+    text = " ".join(r.advice)
+    assert "by construction" not in text and "1e-3 + softplus(rho)" in text, text
+
+
+def test_sigma_is_scale() -> None:
+    """The sweep's own options say sigma (`--sigma-lo`): `sigma=` at a point is `scale=`, and
+    the point is the same as with `scale=`."""
+    by_sigma = parse_point("loc=0,sigma=0.01,x=10", ScaleParam.SCALE)
+    assert by_sigma == parse_point("loc=0,scale=0.01,x=10", ScaleParam.SCALE)
+    assert (by_sigma.raw_key, by_sigma.raw) == ("scale", 0.01)
+    assert check_point(F32, ScaleParam.SCALE, by_sigma).scale == 0.01
+
+
 @pytest.mark.parametrize(("text", "message"), [
     pytest.param("loc=0,scale=0.01", "x is missing", id="no-x"),
     pytest.param("x=1", "scale is missing", id="no-scale"),
@@ -116,6 +153,8 @@ def test_softplus_at_tiny_sigma_rescales_but_stays_large() -> None:
     pytest.param("scale=1,x=nan", "must be finite", id="nan"),
     pytest.param("scale=1,scale=2,x=1", "given twice", id="duplicate"),
     pytest.param("rho=1,x=1", "needs param softplus", id="rho-without-softplus"),
+    pytest.param("sigma=1,scale=2,x=1", "sigma= and scale= both give scale", id="sigma-and-scale"),
+    pytest.param("sigam=1,x=1", "did you mean 'sigma'", id="sigma-typo"),
 ])
 def test_bad_point(text: str, message: str) -> None:
     """The core's errors name its inputs (`point`, `param`), never a command-line option."""

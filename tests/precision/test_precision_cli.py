@@ -13,6 +13,7 @@ import pytest
 from gaussdiag.precision import (
     CellClass,
 )
+from gaussdiag.report.precision_json import FORMAT_VERSION
 
 from .refs import (
     ILL,
@@ -39,13 +40,14 @@ def test_cli_json_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "--quick", "--param", "log", "--json", "-")
     assert code == 0, err
     data = json.loads(out)
-    assert next(iter(data)) == "format_version" and data["format_version"] == 1
+    assert next(iter(data)) == "format_version" and data["format_version"] == FORMAT_VERSION == 2
     assert {"dtype", "param", "axes", "quantities", "findings"} <= set(data)
     assert data["dtype"] == "float32" and data["param"] == "log"
     grid = data["quantities"]["grad[log_scale]"]
     assert len(grid["digits"]) == len(data["axes"]["sigma"])
     assert len(grid["class"][0]) == len(data["axes"]["z"])
-    assert {c for row in grid["class"] for c in row} <= {c.value for c in CellClass}
+    assert {data["class_key"][c] for row in grid["class"] for c in row} <= {
+        c.value for c in CellClass}
 
 
 def test_cli_point_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,7 +67,8 @@ def test_cli_json_file_and_mvn(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "factorization failed" in out
     data = json.loads(target.read_text())
     assert data["axes"]["condition"][0] == 1.0
-    assert "factorization-failed" in data["quantities"]["covariance_matrix"]["log_prob"]["class"]
+    classes = data["quantities"]["covariance_matrix"]["log_prob"]["class"]
+    assert "factorization-failed" in [data["class_key"][c] for c in classes]
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temp file left behind
 
 
@@ -91,10 +94,10 @@ def test_cli_json_file_and_mvn(capsys: pytest.CaptureFixture[str], tmp_path: Pat
                  id="json-folder-missing"),
     pytest.param(["--dist", "mvn", "--point", "scale=1,x=1"], "does not combine",
                  id="point-with-mvn"),
-    pytest.param(["--point", "scale=1,x=1", "--plot", "p.png"], "leave it out with --point",
-                 id="point-with-plot"),
     pytest.param(["configs/mvn_diag_fixed.yaml", "--point", "scale=1,x=1"],
                  "--point shapes the built-in sweep", id="spec-with-point"),
+    pytest.param(["--quick", "--threads", "2"], "--threads applies to SPEC files",
+                 id="threads-without-spec"),
     pytest.param(["configs/mvn_diag_fixed.yaml", "--dist", "normal"],
                  "--dist shapes the built-in sweep", id="spec-with-dist"),
     pytest.param(["configs/mvn_diag_fixed.yaml", "--quick", "--sigma-n", "5"],
@@ -157,7 +160,7 @@ def test_cli_spec_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, str(ILL), "--json", "-")
     assert code == 0, err
     top = json.loads(out)
-    assert list(top) == ["format_version", "specs"] and top["format_version"] == 1
+    assert list(top) == ["format_version", "specs"] and top["format_version"] == FORMAT_VERSION == 2
     (data,) = top["specs"]          # one spec: the same shape as several
     assert {"spec", "dtype", "sides", "better", "recommendation"} <= set(data)
     assert data["spec"] == str(ILL) and data["dtype"] == "float32"
@@ -179,7 +182,7 @@ def test_cli_several_specs_json_has_the_shape_of_one(capsys: pytest.CaptureFixtu
     code, out, err = run_cli(capsys, str(ILL), str(TRIL), "--json", str(target))
     assert code == 0, err
     data = json.loads(target.read_text())
-    assert data["format_version"] == 1
+    assert data["format_version"] == FORMAT_VERSION == 2
     assert [d["spec"] for d in data["specs"]] == [str(ILL), str(TRIL)]
     assert "ill-conditioned-covariance" in out and "scale-tril-vs-covariance" in out
 
@@ -208,3 +211,12 @@ def test_spec_error_does_not_import_torch(tmp_path: Path) -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "torch" not in imported
+
+
+def test_cli_spec_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    """precision-check SPEC runs on the threads asked for, and says so in the JSON."""
+    code, out, err = run_cli(capsys, str(TRIL), "--threads", "2", "--json", "-")
+    assert code == 0, err
+    assert json.loads(out)["specs"][0]["threads"] == 2
+    code, out, err = run_cli(capsys, str(TRIL), "--json", "-")
+    assert json.loads(out)["specs"][0]["threads"] == 1  # a small spec: one thread

@@ -25,9 +25,9 @@ from .refs import (
 @pytest.mark.parametrize("cls", list(CellClass), ids=lambda c: c.value)
 def test_every_class_renders(cls: CellClass) -> None:
     from gaussdiag.precision.findings import CLASS_PHRASES
-    from gaussdiag.report.precision_text import _cell
+    from gaussdiag.report.precision_maps import cell
 
-    text, style = _cell(5.0, cls, 5.7, 7.2)
+    text, style = cell(5.0, cls, 5.7, 7.2)
     assert len(text) == 3 and style
     assert CLASS_PHRASES[cls]
 
@@ -40,7 +40,7 @@ def test_renderers_are_plain_text_without_a_terminal(sweep32: NormalSweep, mvn32
                  render_point(r, plain=True)):
         console = Console(width=120, force_terminal=False, record=True)
         with console.capture() as cap:
-            console.print(view, soft_wrap=True)
+            console.print(view)
         out = cap.get()
         assert "\x1b[" not in out and out.strip()
 
@@ -84,7 +84,7 @@ def test_spec_render_is_plain_text(ill32: SpecPrecision) -> None:
 
     console = Console(width=120, force_terminal=False, record=True)
     with console.capture() as cap:
-        console.print(render_spec(ill32, plain=True), soft_wrap=True)
+        console.print(render_spec(ill32, plain=True))
     out = cap.get()
     assert "\x1b[" not in out
     # The gap is whatever this machine's float32 gives (it differs between CPUs): take it

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gaussdiag.cli import main
+from gaussdiag.report.precision_json import FORMAT_VERSION
 from gaussdiag.report.precision_json_schema import precision_report_schema
 
 from .refs import run_cli
@@ -42,7 +43,7 @@ def test_real_output_validates(capsys: pytest.CaptureFixture[str], args: tuple[s
     got, out, err = run_cli(capsys, *args, "--json", "-")
     assert got == code, err
     data = json.loads(out)
-    assert data["format_version"] == 1
+    assert data["format_version"] == FORMAT_VERSION == 2
     assert not _errors(validator, data), (args, _errors(validator, data))
 
 

@@ -131,3 +131,16 @@ def test_broken_constraint_is_undefined_and_named() -> None:
     assert all(v is Better.B for _, v in r.better)
     assert r.recommendation.side is SideName.B
     assert "a breaks a constraint in float64" in r.recommendation.text
+
+
+def test_costs_are_warm_medians_on_the_threads_reported(tril32: SpecPrecision) -> None:
+    """Each side's cost is a median of warm calls (`gaussdiag.engine.cost`), on the thread count
+    the result and its JSON give."""
+    from gaussdiag.report.precision_json import spec_json
+
+    assert tril32.threads >= 1
+    for s in tril32.sides:
+        assert s.cost is not None and s.cost.repeats >= 1, s
+    js = spec_json(tril32)
+    assert js["threads"] == tril32.threads
+    assert all(js["sides"][k]["cost"]["repeats"] >= 1 for k in ("a", "b"))

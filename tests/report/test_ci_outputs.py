@@ -149,7 +149,7 @@ def test_an_interrupted_train_report_validates_against_the_schema(
     whole, cut = train_reports
     data = to_json(RunReport(specs=(whole, cut), torch_version="2.x", device="cpu"))
     assert data["interrupted"] and data["specs"][1]["interrupted_at"] == {
-        "dtype": "float64", "side": "b", "step": 2, "steps": 5}
+        "dtype": "float64", "side": "b", "step": 2, "done": 1, "steps": 5}
     assert data["specs"][0]["interrupted_at"] is None
     validator = _validator()
     assert not [e.message for e in validator.iter_errors(data)]  # type: ignore[attr-defined]

@@ -91,7 +91,7 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
         if progress:
             progress(f"{title}: starting")
         try:
-            report = run(pair.a, pair.b, chosen)
+            report = run(pair.a, pair.b, chosen, options.threads)
         except DeviceError as err:
             pinned = "device" in pair.keywords and options.device is None
             if options.skip_absent_devices and pinned:

@@ -10,13 +10,14 @@ from gaussdiag.frontends.python.settings import Settings
 from gaussdiag.results import SpecReport
 
 
-def run(a: Any, b: Any, chosen: Settings) -> SpecReport:
-    """The engine on a LiveProblem; errors surface without gaussdiag's frames."""
+def run(a: Any, b: Any, chosen: Settings, threads: int | None = None) -> SpecReport:
+    """The engine on a LiveProblem (on `threads` intra-op threads; None: from its size);
+    errors surface without gaussdiag's frames."""
     from gaussdiag.frontends.python.problem import LiveProblem
     from gaussdiag.pipeline import diagnose_problem
 
     try:
-        report = diagnose_problem(LiveProblem(a, b, chosen))
+        report = diagnose_problem(LiveProblem(a, b, chosen), threads=threads)
     except GaussdiagError as err:
         raise err.with_traceback(None) from None
     if report.interrupted:

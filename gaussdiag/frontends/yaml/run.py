@@ -86,4 +86,4 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
 
     start = time.perf_counter()  # after the imports: the spec's own time
     problem = BoundSpec(loaded, device=options.device, max_elements=options.max_elements)
-    return diagnose_problem(problem, progress, start)
+    return diagnose_problem(problem, progress, start, threads=options.threads)
