@@ -105,13 +105,13 @@ def compare(
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
-    reports = _run_all(paths, options, console, verbose)
+    reports = _run_all(paths, options, console, verbose, asked_for_demo=demo)
     return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
                            fmt, timings=not no_timings, quiet=quiet)
 
 
-def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
-             ) -> list[SpecReport]:
+def _run_all(paths: list[str], options: Options, console: Any, verbose: bool, *,
+             asked_for_demo: bool = False) -> list[SpecReport]:
     """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
     finished and list the rest as not run."""
     from gaussdiag.pipeline import demo_spec, diagnose
@@ -123,9 +123,10 @@ def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
         try:
             if not paths:
                 loaded = demo_spec()
-                typer.echo("no spec files given: running the built-in demo "
-                           f"({printable(loaded.file)}); pass spec files to check your own",
-                           err=True)
+                # --demo asked for it; a bare `compare` on a terminal says why it runs
+                why = "" if asked_for_demo else "no spec files given: "
+                typer.echo(f"{why}running the built-in demo ({printable(loaded.file)}); pass "
+                           "spec files to check your own", err=True)
                 current = loaded.file
                 reports.append(diagnose(loaded, options, progress))
             for path in paths:
