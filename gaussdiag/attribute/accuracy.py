@@ -13,11 +13,10 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.tolerance import precision_digits
-from gaussdiag.vocab import DType, Mode, SideName
+from gaussdiag.vocab import DType, Mode, SideName, Vocab
 
 if TYPE_CHECKING:
     import torch
@@ -30,7 +29,7 @@ TIE_DIGITS = 0.3
 factor of 2 in the error, about what the order of a reduction alone can change."""
 
 
-class Status(str, Enum):
+class Status(Vocab):
     """Whether a quantity has digits, and why not."""
 
     FINITE = "finite"
