@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gaussdiag.vocab import DType, Mode, SideName, Verdict
+
+if TYPE_CHECKING:
+    from gaussdiag.json_text import JsonText
 
 
 @dataclass(frozen=True)
@@ -168,11 +171,21 @@ class SpecReport:
         Console(file=out, width=100, no_color=True, color_system=None).print(self)
         return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
-    def to_json(self) -> dict[str, Any]:
-        """The object that is this spec's entry in the `--json` report's `specs`."""
+    def to_dict(self) -> dict[str, Any]:
+        """This spec's entry in the `--json` report's `specs`, as a dict."""
         from gaussdiag.report.json_report import spec_json
 
         return spec_json(self)
+
+    def to_json(self, *, indent: int | None = 2) -> JsonText:
+        """`to_dict()` as JSON text, as `--json` writes the entry. Up to gaussdiag 0.1.0
+        this returned the dict: reading the text as a mapping still works, with a
+        DeprecationWarning (`JsonText`)."""
+        import json
+
+        from gaussdiag.json_text import JsonText
+
+        return JsonText(json.dumps(self.to_dict(), indent=indent))
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     (default: the only one). `mode`: log_prob, rsample (with `sample_shape`) or train
     (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`).
 
-    Returns the `SpecReport` (`print(report)` shows the table, `report.to_json()` one
-    `--json` entry). Raises `GaussdiagError`, naming the side, when it cannot diagnose.
+    Returns the `SpecReport` (`print(report)` shows the table, `report.to_dict()` its
+    `--json` entry, `report.to_json()` the same as JSON text). Raises `GaussdiagError`,
+    naming the side, when it cannot diagnose.
     """
     chosen = settings(params=params, inputs=inputs, at=at, mode=mode,
                       sample_shape=sample_shape, train=train, dtypes=dtypes, seed=seed,

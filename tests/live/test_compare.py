@@ -3,6 +3,7 @@ against the YAML diagnosis of the same pair and hand-computed float64 references
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -56,8 +57,8 @@ def test_same_diagnosis_as_the_yaml_spec() -> None:
     assert py.verdict == "parameterization" and py.cause is not None
     assert (py.cause.side.value, py.cause.param, py.cause.transform) == ("a", "std", "square")
     skip = {"file", "name", "fix", "explanation", "costs", "seconds"}
-    mine = {k: v for k, v in py.to_json().items() if k not in skip}
-    theirs = {k: v for k, v in spec.to_json().items() if k not in skip}
+    mine = {k: v for k, v in py.to_dict().items() if k not in skip}
+    theirs = {k: v for k, v in spec.to_dict().items() if k not in skip}
     assert mine == theirs
     # the same sentence, each in its front end's words for the point
     assert py.explanation == spec.explanation.replace("the spec's point", "the given point")
@@ -84,7 +85,12 @@ def test_report_prints_the_table_and_one_json_entry() -> None:
                                inputs={"x": gaussdiag.sample("b", (64,))})
     text = str(report)
     assert "verdict: parameterization" in text and "grad[std]" in text and "fix: " in text
-    assert report.to_json() == to_json(RunReport((report,)))["specs"][0]
+    entry = to_json(RunReport((report,)))["specs"][0]
+    assert report.to_dict() == entry
+    text = report.to_json()  # the same entry as JSON text
+    assert isinstance(text, str) and json.loads(text) == entry
+    with pytest.warns(DeprecationWarning, match=r"to_dict\(\)"):  # the old dict reads
+        assert text["verdict"] == "parameterization"
 
 
 def test_user_tensors_and_modules_are_never_changed() -> None:
