@@ -178,3 +178,14 @@ def test_errors_name_the_side_and_the_cause() -> None:
     assert "`stdd`" in msg and "did you mean 'std'?" in msg
     assert "CUDA is not available" in _error(mvn, device="cuda:7") or torch.cuda.is_available()
     assert "did you mean 'log_prob'?" in _error(mvn, mode="log_porb")
+
+
+@pytest.mark.parametrize(("inputs", "expected"), [
+    ({}, "no input to evaluate log_prob at: pass inputs={'x': ...}"),
+    ({"x": torch.zeros(4, 3), "y": torch.ones(4, 3)},
+     "2 inputs (`x`, `y`) and no at= to say which one log_prob is evaluated at: pass at='x' "
+     "or at='y'"),
+], ids=["none", "two"])
+def test_no_at_says_how_many_inputs_and_names_them(inputs: dict[str, torch.Tensor],
+                                                   expected: str) -> None:
+    assert _error(mvn, inputs=inputs) == f"side a: {expected}"
