@@ -69,9 +69,7 @@ def _invalid(ev: Facts) -> Diagnosis | None:
     if ok_dtypes:
         only = (f" in {', '.join(d.value for d in where)} only "
                 f"({', '.join(d.value for d in ok_dtypes)} is fine: round-off breaks it)")
-    what = first.message.rstrip(":")
-    if first.detail:
-        what += f"; {first.detail}"
+    what = first.described
     if first.index and "index" not in (first.detail or ""):  # () is an unbatched argument
         what += f"; first failing batch index {list(first.index)}"
     return Diagnosis(f"side {first.side.value}{only}: {what}", first.fix or "")
