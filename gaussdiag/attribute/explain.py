@@ -99,7 +99,7 @@ def gradient_flow(ev: Facts) -> str | None:
     if pair is None or not names or ev.trains is not None:
         return None
     reach = {run.side: [n for n in names if run.grads.get(n) is not None] for run in pair}
-    through = {s: _through(ev, s) for s in SideName}
+    through = {s: _through(ev, s, bool(reach[s])) for s in SideName}
     a, b = reach[SideName.A], reach[SideName.B]
     none = [n for n in names if n not in a and n not in b]
     parts = []
@@ -116,11 +116,14 @@ def gradient_flow(ev: Facts) -> str | None:
     return "; ".join(parts) or None
 
 
-def _through(ev: Facts, side: SideName) -> str:
+def _through(ev: Facts, side: SideName, reached: bool) -> str:
     kind = ev.problem.kind(side)
     if ev.problem.mode is Mode.RSAMPLE:
         if ev.problem.method(side) is Method.SAMPLE:
             return "sample(): no gradient through the draws"
+        if not reached and ev.problem.params_used(side, leaves_only=True):
+            # uses params, yet no gradient reaches them: the draws are not reparameterized
+            return "draws without gradient: sample(), or a detach"
         return "reparameterized draws"
     return "a hand-written log_prob" if kind == "log_prob" else "log_prob"
 

@@ -120,34 +120,70 @@ def _non_finite(ev: Facts) -> Diagnosis | None:
 
 
 def _no_gradient(ev: Facts) -> Diagnosis | None:
+    """The first param that gets a gradient on one side only, and with it every other param
+    the same side cuts for the same reason (sample() cuts them all at once)."""
     pairs = ev.pairs()
     if DType.FLOAT64 not in pairs:
         return None
     a, b = pairs[DType.FLOAT64]
+    cut: list[tuple[str, SideName, str]] = []  # (param, side without its gradient, why)
     for name in ev.problem.grad_names:
         has = {SideName.A: a.grads.get(name) is not None, SideName.B: b.grads.get(name) is not None}
-        if has[SideName.A] == has[SideName.B]:
-            continue
-        without = SideName.A if not has[SideName.A] else SideName.B
-        if name not in ev.problem.params_used(without, leaves_only=True):
-            return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on "
-                           f"side {without.value}, which does not use `{name}` at all",
-                           f"make side {without.value} depend on `{name}`, or "
-                           f"{ev.problem.phrases.constant}")
-        if ev.problem.mode is Mode.RSAMPLE and ev.problem.method(without) is Method.SAMPLE:
-            return Diagnosis(
-                f"`{name}` gets a gradient on side {without.other.value} and none on side "
-                f"{without.value}: side {without.value} draws with sample(), which runs without "
-                "autograd, so its draws are constants to backward()",
-                f"{ev.problem.phrases.use_rsample.format(side=without.value)}, or write the "
-                "reparameterization by hand so the noise stays out of the graph: "
-                "sqrt(var) * randn_like(mean) + mean")
-        return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on side "
-                       f"{without.value}: side {without.value} uses `{name}`, but the graph is cut "
-                       "between it and the result (detach(), or sample() instead of rsample())",
-                       f"keep `{name}` in the graph on side {without.value}: remove the detach, "
-                       "or draw with rsample()")
-    return None
+        if has[SideName.A] != has[SideName.B]:
+            without = SideName.A if not has[SideName.A] else SideName.B
+            cut.append((name, without, _why_cut(ev, name, without)))
+    if not cut:
+        return None
+    _, without, why = cut[0]
+    names = [n for n, s, w in cut if (s, w) == (without, why)]
+    if why == "unused":  # one param at a time: the fix is about that param
+        name = names[0]
+        return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on "
+                         f"side {without.value}, which does not use `{name}` at all",
+                         f"make side {without.value} depend on `{name}`, or "
+                         f"{ev.problem.phrases.constant}")
+    shown = _backticked(names)
+    head = (f"{shown} {'gets' if len(names) == 1 else 'get'} a gradient on side "
+            f"{without.other.value} and none on side {without.value}")
+    if why == "sample":
+        return Diagnosis(
+            f"{head}: side {without.value} draws with sample(), which runs without autograd, "
+            "so its draws are constants to backward()",
+            f"{ev.problem.phrases.use_rsample.format(side=without.value)}, or write the "
+            "reparameterization by hand so the noise stays out of the graph: "
+            "sqrt(var) * randn_like(mean) + mean")
+    if why == "constant draws":
+        return Diagnosis(
+            f"{head}: side {without.value}'s draws carry no gradient to any param, so they are "
+            "constants to backward() (drawn with sample(), which runs without autograd, or "
+            "detached)", f"keep the draws in the graph on side {without.value}: draw with "
+            "rsample(), or remove the detach")
+    them = "it" if len(names) == 1 else "them"
+    return Diagnosis(f"{head}: side {without.value} uses {them}, but the graph is cut between "
+                     f"{them} and the result (detach(), or sample() instead of rsample())",
+                     f"keep {shown} in the graph on side {without.value}: remove the detach, "
+                     "or draw with rsample()")
+
+
+def _why_cut(ev: Facts, name: str, without: SideName) -> str:
+    """Why side `without` gives `name` no gradient: unused, sample (a spec side's
+    `method: sample`), constant draws (rsample mode, no param reaches the draws at all:
+    sample() or a detach in a side the spec cannot see into) or cut (a detach)."""
+    used = ev.problem.params_used(without, leaves_only=True)
+    if name not in used:
+        return "unused"
+    if ev.problem.mode is Mode.RSAMPLE:
+        if ev.problem.method(without) is Method.SAMPLE:
+            return "sample"
+        run = next(r for r in ev.pairs()[DType.FLOAT64] if r.side is without)
+        if all(run.grads.get(n) is None for n in used):
+            return "constant draws"
+    return "cut"
+
+
+def _backticked(names: list[str]) -> str:
+    shown = [f"`{n}`" for n in names]
+    return ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
 
 
 def _different_draws(ev: Facts) -> Diagnosis | None:
