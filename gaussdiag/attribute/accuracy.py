@@ -46,6 +46,7 @@ class QuantityAccuracy:
     error: float  # the normwise relative error (NaN unless FINITE)
     magnitude: float  # max |float64 value| (NaN where the side gives no value)
     status: Status
+    extreme: float = math.nan  # the float64 element of that magnitude, with its sign (FINITE)
 
 
 def digits(rel: float, dtype: DType) -> float:
@@ -81,7 +82,8 @@ def quantity_accuracy(name: str, low: torch.Tensor | None, ref: torch.Tensor | N
     if not bool(torch.isfinite(low).all()):
         return QuantityAccuracy(name, math.nan, math.nan, magnitude, Status.OVERFLOW)
     rel = normwise(low, ref64)
-    return QuantityAccuracy(name, digits(rel, dtype), rel, magnitude, Status.FINITE)
+    extreme = float(ref64.flatten()[ref64.abs().argmax()]) if ref64.numel() else 0.0
+    return QuantityAccuracy(name, digits(rel, dtype), rel, magnitude, Status.FINITE, extreme)
 
 
 def side_accuracy(problem: Problem, low: SideRun, ref: SideRun

@@ -4,7 +4,6 @@ moment evidence, and the sentences on gradient flow and large-but-correct quanti
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from gaussdiag import tolerance as tl
@@ -15,6 +14,7 @@ from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.search import Explanation
 from gaussdiag.build import ConstraintFailure
 from gaussdiag.evaluate import moments
+from gaussdiag.numbers import sentence
 from gaussdiag.results import Evidence
 from gaussdiag.vocab import DType, Method, Mode, SideName
 
@@ -147,15 +147,16 @@ def large_values(ev: Facts) -> list[str]:
     cap = tl.precision_digits(low)
     out = []
     for name, found in per.items():
-        size = max(q.magnitude for _, q in found)
+        # the number's own sign and size: log_prob -5e5 is "about -5e5", not "1e6"
+        size = sentence(max((q for _, q in found), key=lambda q: q.magnitude).extreme)
         correct = all(q.error <= tl.cell_tol(low) for _, q in found)
         kept = ", ".join(f"side {s.value} {q.digits:.1f}" for s, q in found)
         fewest = min(q.digits for _, q in found)
         if correct:
-            out.append(f"{name} is about 1e{round(math.log10(size))}, large but correct: "
+            out.append(f"{name} is about {size}, large but correct: "
                        f"{low.value} keeps {fewest:.1f} of {cap:.1f} digits against float64 "
                        f"({kept}); the size is the mathematics, not round-off")
         else:
-            out.append(f"{name} is about 1e{round(math.log10(size))}, and {low.value} keeps "
+            out.append(f"{name} is about {size}, and {low.value} keeps "
                        f"only {fewest:.1f} of {cap:.1f} digits against float64 ({kept})")
     return out
