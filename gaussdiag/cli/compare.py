@@ -179,6 +179,7 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
     torch only if a spec ran."""
     from gaussdiag.output import write_text
     from gaussdiag.report import render, render_json, render_markdown, render_run
+    from gaussdiag.report.status import failure_line
     from gaussdiag.results import RunReport
 
     run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
@@ -195,6 +196,8 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
         if r.error:
             for line in r.error.splitlines():  # a spec error: one line per problem
                 typer.echo(f"error: {printable(line)}", err=True)
+        elif quiet and not r.ok:  # no report: say which spec failed the gate, and why
+            typer.echo(failure_line(r), err=True)
     if json_out is not None:
         write_text(json_out, render_json(run, timings=timings))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
