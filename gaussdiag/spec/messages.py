@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from gaussdiag.spec.args_form import args_not_a_mapping
 from gaussdiag.spec.document import Document, describe, show
 from gaussdiag.spec.located import KeyPath, Pending
 from gaussdiag.spec.models import (
@@ -192,7 +193,10 @@ def _translate_one(err: ErrorDetails, data: Any, doc: Document) -> Pending | Non
         hint = f" (did you mean '{close}'?)" if close else ""
         return Pending(where, doc.position(where),
                         f"expected {what}: {forms}; found {show(found)}{hint}")
-    message = _plain_message(kind, ctx, _unwrap(ann), found, err["msg"])
+    if kind == "dict_type" and len(here) == 2 and here[0] in ("a", "b") and here[1] == "args":
+        message = args_not_a_mapping(value_at(data, (here[0], "dist")), found)
+    else:
+        message = _plain_message(kind, ctx, _unwrap(ann), found, err["msg"])
     return Pending(here, doc.position(here), message)
 
 
