@@ -45,6 +45,9 @@ def test_config_table_matches_the_configs() -> None:
 def test_readme_commands_are_the_ci_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest" in README and "python -m pytest" in ci
+    # the README's command leaves the slow tests out; CI runs them as well
+    assert re.search(r"^python -m pytest$", ci, flags=re.M)
+    assert re.search(r"^python -m pytest -m slow$", ci, flags=re.M)
     assert "pip install -c constraints.txt" in README and "-c constraints.txt" in ci
 
 
