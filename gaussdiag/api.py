@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gaussdiag.errors import GaussdiagError, UsageError
+from gaussdiag.json_text import JsonText
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import SpecReport
 
@@ -47,11 +48,19 @@ class Report(SpecReport):
         Console(file=out, width=100, no_color=True, color_system=None).print(self)
         return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
-    def to_json(self) -> dict[str, Any]:
-        """The object that is this spec's entry in the `--json` report's `specs`."""
+    def to_dict(self) -> dict[str, Any]:
+        """This spec's entry in the `--json` report's `specs`, as a dict."""
         from gaussdiag.report.json_report import spec_json
 
         return spec_json(self)
+
+    def to_json(self, *, indent: int | None = 2) -> JsonText:
+        """`to_dict()` as JSON text, as `--json` writes the entry. Up to gaussdiag 0.1.0
+        this returned the dict: reading the text as a mapping still works, with a
+        DeprecationWarning (`JsonText`)."""
+        import json
+
+        return JsonText(json.dumps(self.to_dict(), indent=indent))
 
 
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
@@ -98,8 +107,9 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`). `reference` ("a" or "b")
     names the side that is right by definition: a found fix on the other side comes first.
 
-    Returns the `Report` (`print(report)` shows the table, `report.to_json()` one `--json`
-    entry). Raises `GaussdiagError`, naming the side, when it cannot diagnose.
+    Returns the `Report` (`print(report)` shows the table, `report.to_dict()` its `--json`
+    entry, `report.to_json()` the same as JSON text). Raises `GaussdiagError`, naming the
+    side, when it cannot diagnose.
     """
     from gaussdiag.frontends.python.run import run
     from gaussdiag.frontends.python.settings import settings

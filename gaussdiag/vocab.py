@@ -1,7 +1,8 @@
 """Stable vocabularies: `str` enums whose values are the spec's own strings.
 
 Every enum here is part of the contract (`spec-v1.md`): JSON reports and YAML specs use the
-values verbatim, so renaming a member is a breaking change.
+values verbatim, so renaming a member is a breaking change. Each is a `Vocab`: `str()` and
+`format()` give the value, as the reports and the specs write it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,19 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Verdict(str, Enum):
+class Vocab(str, Enum):
+    """A `str` enum whose `str()` and `format()` are its value: `print(report.verdict)` shows
+    `parameterization`, where a plain `str` mix-in shows `Verdict.PARAMETERIZATION`
+    (`enum.StrEnum` does the same, but needs Python 3.11)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, format_spec: str) -> str:
+        return format(str(self.value), format_spec)
+
+
+class Verdict(Vocab):
     """One spec's headline answer, in precedence order (first applicable wins)."""
 
     INVALID_PARAMETERS = "invalid-parameters"
@@ -27,7 +40,7 @@ class Verdict(str, Enum):
         return self in (Verdict.AGREE, Verdict.ROUND_OFF)
 
 
-class DType(str, Enum):
+class DType(Vocab):
     FLOAT16 = "float16"
     BFLOAT16 = "bfloat16"
     FLOAT32 = "float32"
@@ -42,23 +55,23 @@ class DType(str, Enum):
 _DTYPE_RANK = {DType.BFLOAT16: 0, DType.FLOAT16: 1, DType.FLOAT32: 2, DType.FLOAT64: 3}
 
 
-class Mode(str, Enum):
+class Mode(Vocab):
     LOG_PROB = "log_prob"
     RSAMPLE = "rsample"
     TRAIN = "train"
 
 
-class Method(str, Enum):
+class Method(Vocab):
     RSAMPLE = "rsample"
     SAMPLE = "sample"
 
 
-class Optimizer(str, Enum):
+class Optimizer(Vocab):
     SGD = "sgd"
     ADAM = "adam"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(Vocab):
     """How `compare` prints its report; each has a renderer in `gaussdiag.report.RENDERERS`
     and its line in `compare --help` (`help`)."""
 
@@ -81,7 +94,7 @@ _FORMAT_HELP = {
 }
 
 
-class SideKind(str, Enum):
+class SideKind(Vocab):
     """What a side returns: a Distribution, a hand-written log-density, or hand-written
     draws (rsample mode); UNKNOWN for a Python side that never built."""
 
@@ -91,7 +104,7 @@ class SideKind(str, Enum):
     UNKNOWN = "unknown"
 
 
-class SideName(str, Enum):
+class SideName(Vocab):
     A = "a"
     B = "b"
 
@@ -100,7 +113,7 @@ class SideName(str, Enum):
         return SideName.B if self is SideName.A else SideName.A
 
 
-class RelationKind(str, Enum):
+class RelationKind(Vocab):
     """What relates the two sides of a `mismatch` (the JSON's `structure.kind`), in the order
     the relations are tried (gaussdiag/attribute/relations.py)."""
 
@@ -117,7 +130,7 @@ class RelationKind(str, Enum):
 # ---- precision-check ----------------------------------------------------------------------
 
 
-class ScaleParam(str, Enum):
+class ScaleParam(Vocab):
     """How sigma is computed from the raw parameter that gradients are taken against."""
 
     SCALE = "scale"
@@ -142,7 +155,7 @@ _FORMULAS = {
 }
 
 
-class SweepDist(str, Enum):
+class SweepDist(Vocab):
     """The distribution `precision-check` sweeps."""
 
     NORMAL = "normal"

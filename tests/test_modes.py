@@ -186,7 +186,7 @@ def test_ctrl_c_during_training_keeps_finished_steps(
         assert (len(t.loss_a), len(t.loss_b)) == (done_a, done_b)
         assert t.loss_a == full[d].loss_a[:done_a] and t.loss_b == full[d].loss_b[:done_b]
         assert t.gaps == full[d].gaps[:min(done_a, done_b)]
-    js = gaussdiag.Report.of(report).to_json()
+    js = gaussdiag.Report.of(report).to_dict()
     assert js["interrupted_at"] == {"dtype": dtype.value, "side": side.value, "step": step,
                                     "done": step - 1, "steps": 4}
     assert (js["interrupted_at"]["step"], js["interrupted_at"]["done"]) == (

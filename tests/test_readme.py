@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gaussdiag.frontends.yaml.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
@@ -43,4 +45,22 @@ def test_config_table_matches_the_configs() -> None:
 def test_readme_commands_are_the_ci_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest" in README and "python -m pytest" in ci
+    # the README's command leaves the slow tests out; CI runs them as well
+    assert re.search(r"^python -m pytest$", ci, flags=re.M)
+    assert re.search(r"^python -m pytest -m slow$", ci, flags=re.M)
     assert "pip install -c constraints.txt" in README and "-c constraints.txt" in ci
+
+
+def test_python_example_prints_what_its_comments_say(capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    """The README's `gaussdiag.compare` example, run as written: its first print shows the
+    vocabulary's own strings (`parameterization std`), as the comment says."""
+    section = README.index("## From Python: two functions in, the same verdict out")
+    start = README.index("```python\n", section) + len("```python\n")
+    source = README[start:README.index("\n```", start)]
+    claimed = re.search(r"^print\(report\.verdict, .*#\s*(.+)$", source, flags=re.M)
+    assert claimed, "the README's Python example no longer prints the verdict"
+    exec(compile(source, "README.md", "exec"), {})  # noqa: S102 - the README's own code
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == claimed[1].strip()
+    assert "verdict: parameterization" in "\n".join(printed)

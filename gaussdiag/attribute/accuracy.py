@@ -13,11 +13,10 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.tolerance import TIE_DIGITS, precision_digits
-from gaussdiag.vocab import DType, Mode, SideName
+from gaussdiag.vocab import DType, Mode, SideName, Vocab
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
     from gaussdiag.engine.evaluate import SideRun
     from gaussdiag.engine.problem import Problem
 
-class Status(str, Enum):
+class Status(Vocab):
     """Whether a quantity has digits, and why not."""
 
     FINITE = "finite"
@@ -42,6 +41,7 @@ class QuantityAccuracy:
     error: float  # the normwise relative error (NaN unless FINITE)
     magnitude: float  # max |float64 value| (NaN where the side gives no value)
     status: Status
+    extreme: float = math.nan  # the float64 element of that magnitude, with its sign (FINITE)
 
 
 def digits(rel: float, dtype: DType) -> float:
@@ -77,7 +77,8 @@ def quantity_accuracy(name: str, low: torch.Tensor | None, ref: torch.Tensor | N
     if not bool(torch.isfinite(low).all()):
         return QuantityAccuracy(name, math.nan, math.nan, magnitude, Status.OVERFLOW)
     rel = normwise(low, ref64)
-    return QuantityAccuracy(name, digits(rel, dtype), rel, magnitude, Status.FINITE)
+    extreme = float(ref64.flatten()[ref64.abs().argmax()]) if ref64.numel() else 0.0
+    return QuantityAccuracy(name, digits(rel, dtype), rel, magnitude, Status.FINITE, extreme)
 
 
 def side_accuracy(problem: Problem, low: SideRun, ref: SideRun

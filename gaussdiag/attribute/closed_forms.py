@@ -19,14 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
+
+from gaussdiag.vocab import Vocab
 
 if TYPE_CHECKING:
     import torch
 
 
-class Why(str, Enum):
+class Why(Vocab):
     """Where a catalog entry typically comes from (the words pick a hint by it)."""
 
     HALF = "half"  # log 2: a half-distribution against its full one

@@ -14,6 +14,7 @@ from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.engine.evaluate import moments
 from gaussdiag.engine.failures import ConstraintFailure
+from gaussdiag.numbers import sentence
 from gaussdiag.results import Evidence, Trajectory
 from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName
 
@@ -82,7 +83,7 @@ def gradient_flow(facts: Facts) -> str | None:
     if pair is None or not names or facts.trains is not None:
         return None
     reach = {run.side: [n for n in names if run.grads.get(n) is not None] for run in pair}
-    through = {s: _through(facts, s) for s in SideName}
+    through = {s: _through(facts, s, bool(reach[s])) for s in SideName}
     a, b = reach[SideName.A], reach[SideName.B]
     none = [n for n in names if n not in a and n not in b]
     parts = []
@@ -99,11 +100,14 @@ def gradient_flow(facts: Facts) -> str | None:
     return "; ".join(parts) or None
 
 
-def _through(facts: Facts, side: SideName) -> str:
+def _through(facts: Facts, side: SideName, reached: bool) -> str:
     kind = facts.problem.kind(side)
     if facts.problem.mode is Mode.RSAMPLE:
         if facts.problem.method(side) is Method.SAMPLE:
             return "sample(): no gradient through the draws"
+        if not reached and facts.problem.params_used(side, leaves_only=True):
+            # uses params, yet no gradient reaches them: the draws are not reparameterized
+            return "draws without gradient: sample(), or a detach"
         return "reparameterized draws"
     return "a hand-written log_prob" if kind is SideKind.LOG_PROB else "log_prob"
 
@@ -144,15 +148,16 @@ def large_values(facts: Facts) -> list[str]:
     cap = tl.precision_digits(low)
     out = []
     for name, found in per.items():
-        size = max(q.magnitude for _, q in found)
+        # the number's own sign and size: log_prob -5e5 is "about -5e5", not "1e6"
+        size = sentence(max((q for _, q in found), key=lambda q: q.magnitude).extreme)
         correct = all(q.error <= tl.cell_tol(low) for _, q in found)
         kept = ", ".join(f"side {s.value} {q.digits:.1f}" for s, q in found)
         fewest = min(q.digits for _, q in found)
         if correct:
-            out.append(f"{name} is about 1e{round(math.log10(size))}, large but correct: "
+            out.append(f"{name} is about {size}, large but correct: "
                        f"{low.value} keeps {fewest:.1f} of {cap:.1f} digits against float64 "
                        f"({kept}); the size is the mathematics, not round-off")
         else:
-            out.append(f"{name} is about 1e{round(math.log10(size))}, and {low.value} keeps "
+            out.append(f"{name} is about {size}, and {low.value} keeps "
                        f"only {fewest:.1f} of {cap:.1f} digits against float64 ({kept})")
     return out

@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gaussdiag import tolerance as tl
-from gaussdiag.attribute import accuracy
 from gaussdiag.attribute.candidates import CANDIDATES
 from gaussdiag.attribute.cause_words import describe
 from gaussdiag.attribute.facts import Facts
 from gaussdiag.attribute.quantities import normwise
 from gaussdiag.attribute.relation_words import words
 from gaussdiag.attribute.relations import relate
+from gaussdiag.attribute.round_off_words import float64_only, shrunk
 from gaussdiag.engine.evaluate import SideRun, TrainFailure
 from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.results import Alternative, Cause, Quantity, RoundOff, Structure
@@ -76,9 +76,7 @@ def _invalid(facts: Facts) -> Diagnosis | None:
     if ok_dtypes:
         only = (f" in {', '.join(d.value for d in where)} only "
                 f"({', '.join(d.value for d in ok_dtypes)} is fine: round-off breaks it)")
-    what = first.message.rstrip(":")
-    if first.detail:
-        what += f"; {first.detail}"
+    what = first.described
     if first.index and "index" not in (first.detail or ""):  # () is an unbatched argument
         what += f"; first failing batch index {list(first.index)}"
     return Diagnosis(f"side {first.side.value}{only}: {what}", first.fix or "")
@@ -129,34 +127,70 @@ def _non_finite(facts: Facts) -> Diagnosis | None:
 
 
 def _no_gradient(facts: Facts) -> Diagnosis | None:
+    """The first param that gets a gradient on one side only, and with it every other param
+    the same side cuts for the same reason (sample() cuts them all at once)."""
     pairs = facts.pairs()
     if DType.FLOAT64 not in pairs:
         return None
     a, b = pairs[DType.FLOAT64]
+    cut: list[tuple[str, SideName, str]] = []  # (param, side without its gradient, why)
     for name in facts.problem.grad_names:
         has = {SideName.A: a.grads.get(name) is not None, SideName.B: b.grads.get(name) is not None}
-        if has[SideName.A] == has[SideName.B]:
-            continue
-        without = SideName.A if not has[SideName.A] else SideName.B
-        if name not in facts.problem.params_used(without, leaves_only=True):
-            return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on "
-                           f"side {without.value}, which does not use `{name}` at all",
-                           f"make side {without.value} depend on `{name}`, or "
-                           f"{facts.problem.phrases.constant}")
-        if facts.problem.mode is Mode.RSAMPLE and facts.problem.method(without) is Method.SAMPLE:
-            return Diagnosis(
-                f"`{name}` gets a gradient on side {without.other.value} and none on side "
-                f"{without.value}: side {without.value} draws with sample(), which runs without "
-                "autograd, so its draws are constants to backward()",
-                f"{facts.problem.phrases.use_rsample.format(side=without.value)}, or write the "
-                "reparameterization by hand so the noise stays out of the graph: "
-                "sqrt(var) * randn_like(mean) + mean")
-        return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on side "
-                       f"{without.value}: side {without.value} uses `{name}`, but the graph is cut "
-                       "between it and the result (detach(), or sample() instead of rsample())",
-                       f"keep `{name}` in the graph on side {without.value}: remove the detach, "
-                       "or draw with rsample()")
-    return None
+        if has[SideName.A] != has[SideName.B]:
+            without = SideName.A if not has[SideName.A] else SideName.B
+            cut.append((name, without, _why_cut(facts, name, without)))
+    if not cut:
+        return None
+    _, without, why = cut[0]
+    names = [n for n, s, w in cut if (s, w) == (without, why)]
+    if why == "unused":  # one param at a time: the fix is about that param
+        name = names[0]
+        return Diagnosis(f"`{name}` gets a gradient on side {without.other.value} and none on "
+                         f"side {without.value}, which does not use `{name}` at all",
+                         f"make side {without.value} depend on `{name}`, or "
+                         f"{facts.problem.phrases.constant}")
+    shown = _backticked(names)
+    head = (f"{shown} {'gets' if len(names) == 1 else 'get'} a gradient on side "
+            f"{without.other.value} and none on side {without.value}")
+    if why == "sample":
+        return Diagnosis(
+            f"{head}: side {without.value} draws with sample(), which runs without autograd, "
+            "so its draws are constants to backward()",
+            f"{facts.problem.phrases.use_rsample.format(side=without.value)}, or write the "
+            "reparameterization by hand so the noise stays out of the graph: "
+            "sqrt(var) * randn_like(mean) + mean")
+    if why == "constant draws":
+        return Diagnosis(
+            f"{head}: side {without.value}'s draws carry no gradient to any param, so they are "
+            "constants to backward() (drawn with sample(), which runs without autograd, or "
+            "detached)", f"keep the draws in the graph on side {without.value}: draw with "
+            "rsample(), or remove the detach")
+    them = "it" if len(names) == 1 else "them"
+    return Diagnosis(f"{head}: side {without.value} uses {them}, but the graph is cut between "
+                     f"{them} and the result (detach(), or sample() instead of rsample())",
+                     f"keep {shown} in the graph on side {without.value}: remove the detach, "
+                     "or draw with rsample()")
+
+
+def _why_cut(facts: Facts, name: str, without: SideName) -> str:
+    """Why side `without` gives `name` no gradient: unused, sample (a spec side's
+    `method: sample`), constant draws (rsample mode, no param reaches the draws at all:
+    sample() or a detach in a side the spec cannot see into) or cut (a detach)."""
+    used = facts.problem.params_used(without, leaves_only=True)
+    if name not in used:
+        return "unused"
+    if facts.problem.mode is Mode.RSAMPLE:
+        if facts.problem.method(without) is Method.SAMPLE:
+            return "sample"
+        run = next(r for r in facts.pairs()[DType.FLOAT64] if r.side is without)
+        if all(run.grads.get(n) is None for n in used):
+            return "constant draws"
+    return "cut"
+
+
+def _backticked(names: list[str]) -> str:
+    shown = [f"`{n}`" for n in names]
+    return ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
 
 
 def _different_draws(facts: Facts) -> Diagnosis | None:
@@ -284,67 +318,10 @@ def _round_off(facts: Facts) -> Diagnosis | None:
     worst = max(off, key=lambda q: q.diff[tl.low_dtype(list(q.diff))])
     low = tl.low_dtype(list(worst.diff))
     if low is not DType.FLOAT64 and all(q.diff[low] <= tl.tol(low) for q in off):
-        return _float64_only(facts, off, low)
-    gap = worst.diff[low]
-    text = (f"differences exceed tol in {low.value} but shrink in float64 ({worst.name}: "
-            f"{gap:.3g} in {low.value}, {worst.diff[DType.FLOAT64]:.3g} in float64): "
-            "floating-point round-off, not a bug")
-    explained = tl.explained(low, facts.kappa)
-    ratio = gap / explained
-    text += (f". The gap is {ratio:.3g}x what the conditioning explains "
-             f"(tol({low.value}) x kappa = {explained:.3g}, kappa {facts.kappa:.3g})")
-    digits = _side_digits(facts, low)
-    worse = accuracy.worse_side(digits)
-    fix = "nothing to fix in the parameterization"
-    if low is not DType.FLOAT64:
-        kept = ", ".join(f"{s.value} {d:.1f}" for s, d in digits.items() if not math.isnan(d))
-        if worse is not None:
-            text += (f"; side {worse.value} loses more digits against its own float64 run "
-                     f"(digits kept in the worst quantity: {kept})")
-            fix += (f"; if the {low.value} gap matters, rewrite side {worse.value} (prefer "
-                    "better-conditioned forms: scale_tril over covariance_matrix, no explicit "
-                    "inverse) or compute in float64")
-        else:
-            if kept:
-                text += f"; both sides lose about as many digits ({kept})"
-            fix += (f"; if the {low.value} gap matters, prefer better-conditioned forms "
-                    "(scale_tril over covariance_matrix) or compute in float64")
-    return Diagnosis(text, fix, round_off=RoundOff(worst.name, low, gap, explained, ratio,
-                                                 digits, worse))
-
-
-def _float64_only(facts: Facts, off: list[Quantity], low: DType) -> Diagnosis:
-    """Round-off where `low` shows no gap (every diff within its tol) and only float64 does:
-    nothing persists, so the verdict stays, but no gap shrank either, and the words say so.
-    The sides then differ below what `low` resolves (softplus is linear past 20)."""
-    worst = max(off, key=lambda q: q.diff[DType.FLOAT64])
-    gap = worst.diff[DType.FLOAT64]
-    explained = tl.explained(DType.FLOAT64, facts.kappa)
-    digits = _side_digits(facts, low)
-    text = (f"{low.value} shows no gap: every diff is within tol({low.value}) ({worst.name}: "
-            f"{worst.diff[low]:.3g} in {low.value}); only float64 shows one ({gap:.3g}, "
-            f"{gap / explained:.3g}x tol(float64) x kappa = {explained:.3g}, kappa "
-            f"{facts.kappa:.3g}). The sides differ by less than {low.value} resolves, as where "
-            "one side approximates (softplus is linear past its threshold of 20): invisible "
-            f"at {low.value} precision, hence round-off, though no {low.value} gap shrank: the "
-            "functions themselves differ that little")
-    fix = (f"nothing to fix for {low.value} work; if float64 accuracy matters, find the "
-           "approximation on one side (softplus's threshold, a clamp at a tiny value, a "
-           "truncated series)")
-    return Diagnosis(text, fix, round_off=RoundOff(worst.name, DType.FLOAT64, gap, explained,
-                                                 gap / explained, digits,
-                                                 accuracy.worse_side(digits)))
-
-
-def _side_digits(facts: Facts, low: DType) -> dict[SideName, float]:
-    """Each side's worst quantity, in digits its `low` run keeps against its own float64 run
-    (accuracy.py, as `precision-check SPEC` computes them). NaN where unknown."""
-    out = {s: math.nan for s in SideName}
-    if low is DType.FLOAT64:
-        return out
-    for side, quantities in facts.side_accuracy(low).items():
-        out[side] = accuracy.worst(quantities)
-    return out
+        text, fix, size = float64_only(facts, off, low)  # nothing shrank: low shows no gap
+    else:
+        text, fix, size = shrunk(facts, worst, low)
+    return Diagnosis(text, fix, round_off=size)
 
 
 def _agree(facts: Facts) -> Diagnosis | None:

@@ -105,13 +105,13 @@ def compare(
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices, threads=threads)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
-    reports = _run_all(paths, options, console, verbose)
+    reports = _run_all(paths, options, console, verbose, asked_for_demo=demo)
     return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
                            fmt, timings=not no_timings, quiet=quiet)
 
 
-def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
-             ) -> list[SpecReport]:
+def _run_all(paths: list[str], options: Options, console: Any, verbose: bool, *,
+             asked_for_demo: bool = False) -> list[SpecReport]:
     """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
     finished and list the rest as not run."""
     from gaussdiag.frontends.yaml.run import demo_spec, diagnose
@@ -123,9 +123,10 @@ def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
         try:
             if not paths:
                 loaded = demo_spec()
-                typer.echo("no spec files given: running the built-in demo "
-                           f"({printable(loaded.file)}); pass spec files to check your own",
-                           err=True)
+                # --demo asked for it; a bare `compare` on a terminal says why it runs
+                why = "" if asked_for_demo else "no spec files given: "
+                typer.echo(f"{why}running the built-in demo ({printable(loaded.file)}); pass "
+                           "spec files to check your own", err=True)
                 current = loaded.file
                 reports.append(diagnose(loaded, options, progress))
             for path in paths:
@@ -179,6 +180,7 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
     torch only if a spec ran."""
     from gaussdiag.output import write_text
     from gaussdiag.report import render, render_json, render_markdown, render_run
+    from gaussdiag.report.status import failure_line
     from gaussdiag.results import RunReport
 
     run = RunReport(tuple(reports), **_environment(options.device or "cpu"))
@@ -195,6 +197,8 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
         if r.error:
             for line in r.error.splitlines():  # a spec error: one line per problem
                 typer.echo(f"error: {printable(line)}", err=True)
+        elif quiet and not r.ok:  # no report: say which spec failed the gate, and why
+            typer.echo(failure_line(r), err=True)
     if json_out is not None:
         write_text(json_out, render_json(run, timings=timings))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

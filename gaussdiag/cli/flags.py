@@ -11,9 +11,10 @@ from gaussdiag.errors import UsageError
 from gaussdiag.limits import SMALL_PROBLEM_ELEMENTS
 
 Quiet = Annotated[bool, typer.Option(
-    "--quiet", "-q", help="Print no report (errors and gate failures still go to stderr; the "
-    "files asked for, --json FILE and the step summary or the plot, are still written): the "
-    "exit code answers.")]
+    "--quiet", "-q", help="Print no report: the exit code answers. Errors and gate failures "
+    "still go to stderr (compare: one line for each spec whose verdict is not acceptable, with "
+    "its file, verdict, what was expected and why); the files asked for, --json FILE and the "
+    "step summary or the plot, are still written.")]
 
 Verbose = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Print each step to stderr, also when not on a terminal.")]

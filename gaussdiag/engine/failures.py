@@ -27,6 +27,13 @@ class ConstraintFailure(Exception):
         self.support = support
         super().__init__(message)
 
+    @property
+    def described(self) -> str:
+        """The message with the detail after it, unless the message quotes it already (a
+        linear-algebra failure's message is torch's own words)."""
+        what = self.message.rstrip(": ")
+        return f"{what}; {self.detail}" if self.detail and self.detail not in what else what
+
 
 LINALG_FIX = ("build the matrix so it is positive definite by construction: a `scale_tril` "
                "from a free matrix with a positive diagonal, e.g. "

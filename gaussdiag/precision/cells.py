@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from gaussdiag.errors import UsageError
@@ -34,7 +33,7 @@ from gaussdiag.tolerance import (
     cell_tol,
     precision_digits,
 )
-from gaussdiag.vocab import DType
+from gaussdiag.vocab import DType, Vocab
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +50,7 @@ ProgressCallback = Callable[[int, int], None]
 """Called as `progress(done_cells, total_cells)` after each evaluated chunk."""
 
 
-class CellClass(str, Enum):
+class CellClass(Vocab):
     """The class of one cell of a precision map, in precedence order (first match wins)."""
 
     FACTORIZATION_FAILED = "factorization-failed"

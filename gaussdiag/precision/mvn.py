@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from gaussdiag.numbers import sentence as fmt
@@ -27,7 +26,7 @@ from gaussdiag.precision.cells import (
 )
 from gaussdiag.precision.findings import CLASS_PHRASES, Finding
 from gaussdiag.tolerance import LARGE_MAGNITUDE, accurate_digits, cell_tol, precision_digits
-from gaussdiag.vocab import DType
+from gaussdiag.vocab import DType, Vocab
 
 if TYPE_CHECKING:
     import torch
@@ -37,7 +36,7 @@ MAX_DIM = 64
 condition numbers already takes a noticeable moment in float64."""
 
 
-class MvnParam(str, Enum):
+class MvnParam(Vocab):
     """The `MultivariateNormal` constructor argument that carries the matrix."""
 
     COVARIANCE_MATRIX = "covariance_matrix"

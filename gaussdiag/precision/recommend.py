@@ -6,15 +6,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
 from gaussdiag.precision.cells import CellClass
 from gaussdiag.precision.sides import SidePrecision
 from gaussdiag.tolerance import COST_RATIO, TIE_DIGITS
-from gaussdiag.vocab import DType, SideName
+from gaussdiag.vocab import DType, SideName, Vocab
 
 
-class Better(str, Enum):
+class Better(Vocab):
     """Which side of a spec keeps more low-dtype digits of one quantity."""
 
     A = "a"

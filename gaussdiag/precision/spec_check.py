@@ -159,7 +159,7 @@ def _run(problem: Problem, side: SideName, dtype: DType) -> SideRun:
 
 def _failed(side: SideName, label: str, names: Sequence[str], where: str,
             err: ConstraintFailure) -> SidePrecision:
-    what = err.message.rstrip(": ") + (f"; {err.detail}" if err.detail else "")
+    what = err.described
     quantities = tuple(SideQuantity(n, math.nan, CellClass.UNDEFINED, math.nan) for n in names)
     return SidePrecision(side, label, quantities, None, where, what, err.fix)
 

@@ -44,7 +44,7 @@ def render_json(run: RunReport, *, timings: bool = True) -> str:
 
 
 def spec_json(s: SpecReport) -> dict[str, Any]:
-    """One spec's entry in the report's `specs` (also `SpecReport.to_json()`)."""
+    """One spec's entry in the report's `specs` (also `SpecReport.to_dict()`)."""
     return {
         "file": s.file,
         "name": s.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gaussdiag.numbers import number
+from gaussdiag.printable import printable
 from gaussdiag.results import SpecReport, Structure
 
 
@@ -45,4 +46,28 @@ def relation_text(r: Structure) -> str:
         text += f" · {', '.join(r.params)}"
     if r.elements:
         text += f" · {len(r.elements)} element{'s' if len(r.elements) > 1 else ''}"
+    return text
+
+
+def failure_line(s: SpecReport) -> str:
+    """One line for a spec that is not ok, as `--quiet` prints it on stderr (a pre-commit hook
+    or a CI log shows nothing else): where, what it ended as, what was expected, and why."""
+    where = s.file if s.line is None else f"{s.file}:{s.line}"
+    expected = s.expect.value if s.expect is not None else "agree or round-off"
+    if s.not_run:
+        why = "Ctrl-C came before it started"
+    else:
+        why = first_sentence(s.explanation) or s.skipped or status_word(s)
+    name = f"{s.name}: " if s.name else ""
+    return printable(f"{where}: {name}{status_word(s)} (expected {expected}): {why}")
+
+
+def first_sentence(text: str) -> str:
+    """`text` up to the end of its first sentence: a period outside parentheses followed by a
+    space and a capital (e.g. and i.e. are followed by lower case)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "." and depth == 0 and text[i + 1:i + 2] == " " and text[i + 2:i + 3].isupper():
+            return text[:i + 1]
     return text

@@ -77,7 +77,7 @@ def _mismatch(report: SpecReport, kind: RelationKind) -> None:
     assert report.verdict is Verdict.MISMATCH, report.explanation
     assert report.structure is not None, report.explanation
     assert report.structure.kind is kind, (report.structure, report.explanation)
-    assert gaussdiag.Report.of(report).to_json()["structure"]["kind"] == kind.value
+    assert gaussdiag.Report.of(report).to_dict()["structure"]["kind"] == kind.value
 
 
 # ---- the examples, each against a hand computation -----------------------------------
@@ -398,7 +398,7 @@ def test_an_offset_that_drifts_with_a_param_is_no_offset() -> None:
 def test_no_structure_unless_mismatch(text: str, verdict: set[Verdict]) -> None:
     report = run(text)
     assert report.verdict in verdict
-    assert report.structure is None and gaussdiag.Report.of(report).to_json()["structure"] is None
+    assert report.structure is None and gaussdiag.Report.of(report).to_dict()["structure"] is None
 
 
 def test_softplus_past_its_threshold_shows_in_float64_only() -> None:

@@ -61,3 +61,31 @@ def test_quiet_and_verbose_together_are_a_usage_error(
     assert main([*command, "-q", "-v"]) == 2
     err = capsys.readouterr().err
     assert "--quiet and --verbose contradict each other" in err and "Traceback" not in err
+
+
+def test_quiet_says_which_spec_is_not_ok_one_line_each(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The pre-commit hook runs with --quiet: a failing hook must still say which spec failed,
+    what it ended as, what was expected and why, one line per spec on stderr."""
+    import yaml
+
+    source = Path("configs/mvn_diag_vs_normal.yaml").read_text()
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(source.replace("expect: parameterization", "expect: agree"))
+    unexpected = tmp_path / "no_expect.yaml"
+    unexpected.write_text(source.replace("expect: parameterization", ""))
+    hook = yaml.safe_load(Path(".pre-commit-hooks.yaml").read_text())[0]
+    assert "--quiet" in hook["args"]
+    argv = [*hook["entry"].split()[1:], *hook["args"], str(changed), FIXED, str(unexpected)]
+    assert main(argv) == 1
+    shown = capsys.readouterr()
+    assert shown.out == ""
+    lines = shown.err.splitlines()
+    line = source.splitlines().index("expect: parameterization") + 1
+    why = "side a treats `std` differently from side b: side a expects the square of `std`"
+    assert lines[0].startswith(f"{changed}:{line}: mvn-diag-vs-normal: parameterization "
+                               f"(expected agree): {why}"), lines
+    assert lines[1].startswith(f"{unexpected}:") and \
+        "parameterization (expected agree or round-off): side a treats" in lines[1], lines
+    assert len(lines) == 2 and FIXED not in shown.err  # an ok spec says nothing
+    assert all(ln.endswith(").") for ln in lines), lines  # its first sentence, whole

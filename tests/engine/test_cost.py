@@ -130,7 +130,7 @@ def test_a_report_says_how_its_costs_were_taken() -> None:
     report = gaussdiag.Report.of(run(SPEC))
     assert report.threads >= 1
     assert len(report.costs) == 4 and all(c.repeats >= 1 for c in report.costs)
-    js = report.to_json()
+    js = report.to_dict()
     assert js["threads"] == report.threads
     assert all(c["repeats"] >= 1 for c in js["costs"])
     shown = " ".join(str(report).split())  # the notes wrap at the width

@@ -36,13 +36,14 @@ class Pair:
 def load_pairs(path: str) -> list[tuple[str, Pair]]:
     """Import `path` and return its module-level Pairs in definition order. The file's
     directory goes first on sys.path (pytest's `prepend` import), so it can import its
-    neighbours. Raises SpecError located at the failing line."""
+    neighbours, and the current directory after it, as `python -m pytest` has it, so a
+    `tests/pairs.py` run from the project root imports the project's own modules. Raises
+    SpecError located at the failing line."""
     if not os.path.isfile(path):
         raise SpecError(path, "no such file")
     module_name = Path(path).stem
     folder = os.path.dirname(os.path.abspath(path))
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    searched = _search_path(folder)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise SpecError(path, "cannot be imported as a Python module")
@@ -57,13 +58,35 @@ def load_pairs(path: str) -> list[tuple[str, Pair]]:
         raise SpecError(path, f"cannot import: SyntaxError: {err.msg}", line=err.lineno) from None
     except BaseException as err:  # noqa: BLE001 - the user's file: one located message
         sys.modules.pop(module_name, None)
-        raise SpecError(path, f"cannot import: {type(err).__name__}: {_first(err)}",
-                        line=_line_in(err, path)) from None
+        raise SpecError(path, f"cannot import: {type(err).__name__}: {_first(err)}"
+                        f"{_not_found_hint(err, searched)}", line=_line_in(err, path)) from None
     pairs = [(name, v) for name, v in vars(module).items() if isinstance(v, Pair)]
     if not pairs:
         raise SpecError(path, "defines no gaussdiag.Pair at module level (e.g. "
                         "`pair = gaussdiag.Pair(a, b, params={...})`)")
     return pairs
+
+
+def _search_path(folder: str) -> list[str]:
+    """Put `folder`, then the current directory, at the front of sys.path (each unless it is
+    already there); returns the two, for the hint when an import fails."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return list(dict.fromkeys((folder, cwd)))
+
+
+def _not_found_hint(err: BaseException, searched: list[str]) -> str:
+    """For a module the pairs file imports and Python cannot find: where it was looked for
+    first, and the ways to make it findable."""
+    if not isinstance(err, ModuleNotFoundError) or not err.name:
+        return ""
+    top = err.name.split(".")[0]
+    return (f" (looked first in {' and '.join(searched)}: run gaussdiag from the folder that "
+            f"holds `{top}`, add that folder to PYTHONPATH, or pip install the package that "
+            "provides it)")
 
 
 def diagnose_pairs_file(path: str, options: Options, progress: Progress | None = None

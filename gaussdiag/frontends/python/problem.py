@@ -229,8 +229,7 @@ class LiveProblem(ProblemBase):
 
     def at_name(self, side: SideName) -> str:
         if self.settings.at is None:
-            raise self.error(side, "no input to evaluate log_prob at: pass inputs={'x': ...} "
-                             "and, with more than one input, at='x'")
+            raise self.error(side, _no_at(list(self.settings.inputs)))
         return self.settings.at
 
     # ---- what a side is and uses ---------------------------------------------------------
@@ -333,3 +332,14 @@ def _dtype(t: torch.Tensor, tdt: torch.dtype) -> torch.dtype:
 def _owner(module: Any, path: str) -> tuple[Any, str]:
     owner_path, _, attr = path.rpartition(".")
     return (module.get_submodule(owner_path) if owner_path else module), attr
+
+
+def _no_at(inputs: list[str]) -> str:
+    """Why a side returning a distribution has no point for log_prob: no input, or several
+    and no `at=` to choose."""
+    if not inputs:
+        return "no input to evaluate log_prob at: pass inputs={'x': ...}"
+    names = ", ".join(f"`{n}`" for n in inputs)
+    choices = " or ".join(f"at='{n}'" for n in inputs)
+    return (f"{len(inputs)} inputs ({names}) and no at= to say which one log_prob is "
+            f"evaluated at: pass {choices}")

@@ -88,8 +88,7 @@ class LiveSide:
         except torch.linalg.LinAlgError as err:  # type: ignore[attr-defined]
             from gaussdiag.engine.failures import LINALG_FIX
 
-            raise ConstraintFailure(self.side, f"side {self.side.value}: {_first(err)}",
-                                    detail=_first(err), fix=LINALG_FIX) from None
+            raise ConstraintFailure(self.side, _first(err), fix=LINALG_FIX) from None
         except GaussdiagError:
             raise
         except Exception as err:  # noqa: BLE001 - the user's own code: report, do not crash
@@ -236,9 +235,7 @@ def _constraint(side: SideName, err: ValueError) -> ConstraintFailure:
             args = {str(local["param"]): local["value"]}
         tb = tb.tb_next
     name = cls.__name__ if cls is not None else "the distribution"
-    failure = constraint_failure(side, name, cls, args, err)
-    failure.message = f"side {side.value}: {failure.message}"
-    return failure
+    return constraint_failure(side, name, cls, args, err)
 
 
 def _user_frame(tb: TracebackType | None) -> str | None:

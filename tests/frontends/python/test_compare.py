@@ -3,6 +3,7 @@ against the YAML diagnosis of the same pair and hand-computed float64 references
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -56,8 +57,8 @@ def test_same_diagnosis_as_the_yaml_spec() -> None:
     assert py.verdict == "parameterization" and py.cause is not None
     assert (py.cause.side.value, py.cause.param, py.cause.transform) == ("a", "std", "square")
     skip = {"file", "name", "fix", "explanation", "costs", "seconds"}
-    mine = {k: v for k, v in py.to_json().items() if k not in skip}
-    theirs = {k: v for k, v in gaussdiag.Report.of(spec).to_json().items() if k not in skip}
+    mine = {k: v for k, v in py.to_dict().items() if k not in skip}
+    theirs = {k: v for k, v in gaussdiag.Report.of(spec).to_dict().items() if k not in skip}
     for entry in (mine, theirs):  # the other side's fix is in each front end's words
         entry["also"] = [{k: v for k, v in a.items() if k != "fix"} for a in entry["also"]]
     assert mine == theirs
@@ -86,7 +87,12 @@ def test_report_prints_the_table_and_one_json_entry() -> None:
                                inputs={"x": gaussdiag.sample("b", (64,))})
     text = str(report)
     assert "verdict: parameterization" in text and "grad[std]" in text and "fix: " in text
-    assert report.to_json() == to_json(RunReport((report,)))["specs"][0]
+    entry = to_json(RunReport((report,)))["specs"][0]
+    assert report.to_dict() == entry
+    text = report.to_json()  # the same entry as JSON text
+    assert isinstance(text, str) and json.loads(text) == entry
+    with pytest.warns(DeprecationWarning, match=r"to_dict\(\)"):  # the old dict reads
+        assert text["verdict"] == "parameterization"
 
 
 def test_user_tensors_and_modules_are_never_changed() -> None:
@@ -174,3 +180,14 @@ def test_errors_name_the_side_and_the_cause() -> None:
     assert "`stdd`" in msg and "did you mean 'std'?" in msg
     assert "CUDA is not available" in _error(mvn, device="cuda:7") or torch.cuda.is_available()
     assert "did you mean 'log_prob'?" in _error(mvn, mode="log_porb")
+
+
+@pytest.mark.parametrize(("inputs", "expected"), [
+    ({}, "no input to evaluate log_prob at: pass inputs={'x': ...}"),
+    ({"x": torch.zeros(4, 3), "y": torch.ones(4, 3)},
+     "2 inputs (`x`, `y`) and no at= to say which one log_prob is evaluated at: pass at='x' "
+     "or at='y'"),
+], ids=["none", "two"])
+def test_no_at_says_how_many_inputs_and_names_them(inputs: dict[str, torch.Tensor],
+                                                   expected: str) -> None:
+    assert _error(mvn, inputs=inputs) == f"side a: {expected}"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -89,6 +92,54 @@ def test_a_pairs_file_that_fails_to_import_is_one_located_error(
     pairs.write_text("import gaussdiag\npair = gaussdiag.Pair(len, len, param={})\n")
     assert main(["compare", str(pairs)]) == 2
     assert "unknown keyword `param` (did you mean 'params'?)" in capsys.readouterr().err
+
+
+def _console_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed `gaussdiag` command, as a user runs it: its sys.path starts at the
+    script's own folder, not at the current directory (unlike `python -m`)."""
+    script = Path(sys.executable).with_name("gaussdiag")
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+PROJECT_PAIRS = """
+import torch
+from torch.distributions import Independent, Normal
+import gaussdiag
+from policy import head   # the project's own module, at the project root
+from helpers import scale  # a neighbour of this file, in tests/
+
+pair = gaussdiag.Pair(head, lambda mean: Independent(Normal(mean, scale(mean)), 1),
+                      params={"mean": torch.zeros(3)}, inputs={"x": torch.ones(3)})
+"""
+
+
+def test_a_pairs_file_imports_the_project_s_modules_from_its_root(tmp_path: Path) -> None:
+    (tmp_path / "policy.py").write_text(
+        "import torch\nfrom torch.distributions import Independent, Normal\n\n"
+        "def head(mean):\n    return Independent(Normal(mean, torch.ones_like(mean)), 1)\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "helpers.py").write_text(
+        "import torch\n\ndef scale(mean):\n    return torch.ones_like(mean)\n")
+    (tmp_path / "tests" / "pairs.py").write_text(PROJECT_PAIRS)
+    r = _console_script("compare", "tests/pairs.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "verdict: agree" in r.stdout
+
+
+def test_a_module_the_pairs_file_cannot_find_gets_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "pairs.py").write_text("import gaussdiag\nimport policy_nowhere\n")
+    r = _console_script("compare", "tests/pairs.py", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: tests/pairs.py:2: cannot import: ModuleNotFoundError: "
+                               "No module named 'policy_nowhere' (looked first in "
+                               f"{tmp_path / 'tests'} and {tmp_path}: run gaussdiag from the "
+                               "folder that holds `policy_nowhere`"), lines[0]
 
 
 def test_help_says_the_file_is_trusted_code(capsys: pytest.CaptureFixture[str]) -> None:

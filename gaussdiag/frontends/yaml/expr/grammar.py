@@ -13,6 +13,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
+from gaussdiag.vocab import Vocab
+
 # Longest accepted source. Real specs are one line (the longest hand-written log-density in the
 # examples is ~100 characters); the cap also keeps CPython's parser away from inputs that
 # exhaust its own stack ("(" * 10000) or memory.
@@ -47,7 +49,7 @@ class ArgKind(Enum):
     CONDITION = "a comparison such as x > 0, or an expression"
 
 
-class Kind(str, Enum):
+class Kind(Vocab):
     """What an expression evaluates to, known at parse time: method calls, subscripts and
     arithmetic are checked against it."""
 

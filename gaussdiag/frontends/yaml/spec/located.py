@@ -15,11 +15,14 @@ Mark = tuple[int, int]  # 0-based (line, column), for document order
 
 @dataclass(frozen=True)
 class Pending:
-    """One problem found at a key path: where it sorts in the document, and its text."""
+    """One problem found at a key path: where it sorts in the document, and its text. An
+    unknown key says so, with the field it looks like a misspelling of (if any)."""
 
     path: KeyPath
     order: Mark
     message: str
+    unknown_key: bool = False
+    misspells: str | None = None
 
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from enum import Enum
 from types import UnionType
@@ -11,7 +10,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from gaussdiag.frontends.yaml.spec.args_form import args_not_a_mapping
 from gaussdiag.frontends.yaml.spec.document import Document, describe, show
+from gaussdiag.frontends.yaml.spec.independent import without_independent
 from gaussdiag.frontends.yaml.spec.located import KeyPath, Pending
 from gaussdiag.frontends.yaml.spec.models import (
     AffineTransform,
@@ -32,7 +33,7 @@ from gaussdiag.frontends.yaml.spec.models import (
     UniformInit,
     ValuesTensor,
 )
-from gaussdiag.suggest import closest
+from gaussdiag.suggest import closest, hint
 
 # The accepted forms of each union, for one clear message instead of every variant's failure.
 _FORMS: dict[frozenset[Any], tuple[str, str]] = {
@@ -73,24 +74,19 @@ NEAR_MISS = "unknown key (did you mean"
 def validate_collecting(data: dict[str, Any], doc: Document
                         ) -> tuple[Spec | None, list[Pending]]:
     """The spec (None if the models reject it) and the models' problems. When every problem
-    is an unknown key and none of them looks like a misspelt field (`evnt_dims`: a near
-    miss of a key that mapping takes), the spec returned is the one without those keys, so
-    the cross-field rules can run on it and every problem is reported in one run. After a
-    misspelt field they would report its consequences (`inptus` makes `at: x` name no
-    input), so then no spec is returned."""
+    is at a key no cross-field rule reads (`independent.py`: `expect`, `dtypes`, a side's
+    `args`, ...) or is an unknown key that misspells none of the others, the spec returned
+    is the one without those keys, so the cross-field rules run on it and every problem is
+    reported in one run. Otherwise no spec is returned: what the rules would find may follow
+    from the problem (`inptus` makes `at: x` name no input)."""
     try:
         return _model(data), []
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=True)
     problems = _translate(errors, data, doc)
-    unknown = [tuple(e["loc"]) for e in errors]
-    if not all(e["type"] == "extra_forbidden" for e in errors) or \
-            not all(isinstance(value_at(data, loc[:-1]), dict) for loc in unknown) or \
-            any(p.message.startswith(NEAR_MISS) for p in problems):
+    pruned = without_independent(data, problems)
+    if pruned is None:
         return None, problems
-    pruned = copy.deepcopy(data)
-    for loc in unknown:
-        value_at(pruned, loc[:-1]).pop(loc[-1], None)
     try:
         return _model(pruned), problems
     except ValidationError:
@@ -181,9 +177,10 @@ def _translate_one(err: ErrorDetails, data: Any, doc: Document) -> Pending | Non
         fields = list(parent.model_fields) if parent is not None else []
         close = closest(str(here[-1]), fields)
         if close:
-            return Pending(here, doc.position(here), f"{NEAR_MISS} '{close}'?)")
+            return Pending(here, doc.position(here), f"{NEAR_MISS} '{close}'?)",
+                           unknown_key=True, misspells=close)
         return Pending(here, doc.position(here),
-                       f"unknown key (expected one of: {', '.join(fields)})")
+                       f"unknown key (expected one of: {', '.join(fields)})", unknown_key=True)
     if via_literal_union is not None and kind == "literal_error":
         where, variants = via_literal_union
         what, forms = _FORMS[variants]
@@ -192,7 +189,10 @@ def _translate_one(err: ErrorDetails, data: Any, doc: Document) -> Pending | Non
         hint = f" (did you mean '{close}'?)" if close else ""
         return Pending(where, doc.position(where),
                         f"expected {what}: {forms}; found {show(found)}{hint}")
-    message = _plain_message(kind, ctx, _unwrap(ann), found, err["msg"])
+    if kind == "dict_type" and len(here) == 2 and here[0] in ("a", "b") and here[1] == "args":
+        message = args_not_a_mapping(value_at(data, (here[0], "dist")), found)
+    else:
+        message = _plain_message(kind, ctx, _unwrap(ann), found, err["msg"])
     return Pending(here, doc.position(here), message)
 
 
@@ -207,7 +207,9 @@ def _plain_message(kind: str, ctx: dict[str, Any], ann: Any, found: Any, fallbac
             values = [str(ctx.get("expected", "?"))]
         if len(values) == 1:
             return f"expected {values[0]}, found {shown}"
-        return f"expected one of {', '.join(values)}, found {shown}"
+        # a closer bar than for names: 'float8' is as near float16 as float64, so no guess
+        near = hint(found, values, cutoff=0.8) if isinstance(found, str) else ""
+        return f"expected one of {', '.join(values)}, found {shown}{near}"
     simple = {
         "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
         "float_type": "a number", "float_parsing": "a number",

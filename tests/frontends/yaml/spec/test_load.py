@@ -154,7 +154,7 @@ def test_golden_cases_are_complete() -> None:
 
 
 def test_error_carries_file_key_and_line() -> None:
-    err = load_error(BASE.replace("scale: 1.0}}\nb", "scael: 1.0}, evnt_dims: 1}\nb"),
+    err = load_error(BASE.replace("scale: 1.0}}\nb", "scale: 1.0}, evnt_dims: 1}\nb"),
                      "configs/x.yaml")
     assert (err.file, err.key, err.line) == ("configs/x.yaml", "a.evnt_dims", 5)
     assert err.message == "unknown key (did you mean 'event_dims'?)"

@@ -33,3 +33,35 @@ def test_version_is_checked_first() -> None:
 def test_unknown_key_without_close_match_lists_fields() -> None:
     err = load_error(BASE.replace("x: {shape: [3]}", "x: {shape: [3], zzzz: 1}"))
     assert err.message == "unknown key (expected one of: shape, init, grad)"
+
+
+def test_args_written_as_a_list_suggests_a_mapping_that_loads() -> None:
+    """The suggested `args:` is the list's items under the distribution's own argument names,
+    in torch's positional order; put in place of the list, the spec loads."""
+    import re
+    from pathlib import Path
+
+    from gaussdiag.errors import SpecError
+    from gaussdiag.frontends.yaml.spec.names import ARGUMENTS
+
+    path = Path(__file__).parents[3] / "specs" / "invalid" / "args_positional.yaml"
+    text = path.read_text()
+    try:
+        load_spec_text(text, "t.yaml")
+    except SpecError as err:
+        problems = err.problems
+    else:
+        raise AssertionError("args: [...] loaded")
+    fixed = text
+    for p in problems:
+        side = p.key.split(".")[0] if p.key else ""
+        suggested = re.search(r"write `args: (\{.*?\})` \(", p.message)
+        assert suggested, p.message
+        written = re.search(rf"^{side}: .*args: (\[.*\])}}$", text, flags=re.M)
+        assert written, side
+        fixed = fixed.replace(written[1], suggested[1])
+        dist = re.search(rf"^{side}: {{dist: (\w+)", text, flags=re.M)[1]  # type: ignore[index]
+        assert f"arguments: {', '.join(ARGUMENTS[dist])})" in p.message
+    spec = load_spec_text(fixed, "t.yaml").spec
+    assert dict(spec.a.args) == {"loc": "mean", "covariance_matrix": "cov"}
+    assert dict(spec.b.args) == {"loc": "mean", "scale": "clamp(mean, min=1.0)"}
