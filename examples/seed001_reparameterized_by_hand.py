@@ -1,6 +1,8 @@
-"""z = sqrt(var) * noise + mean written by hand against Normal(mean, sqrt(var)).rsample(): the
-same draws under the same seed, and the gradient reaches mean and var on both sides. With
-the thread's var = randn(...) the variances are negative and the scale is invalid.
+"""z = x_var.sqrt() * torch.randn(x_mean.size()) + x_mean, the thread's own line, against
+Normal(x_mean, x_var.sqrt()).rsample(): the same draws under the same seed, and the gradient
+reaches x_mean and x_var on both sides. torch.randn(size) follows each run's dtype (the side
+runs with torch's default dtype set to it). With the thread's x_var = randn(...) the variances
+are negative and the scale is invalid.
 Run: gaussdiag compare examples/seed001_reparameterized_by_hand.py"""
 
 import torch
@@ -14,7 +16,7 @@ x_var = torch.rand(2, 4, 5, 5, generator=gen) * 3.9 + 0.1
 
 
 def by_hand(x_mean, x_var):
-    return x_var.sqrt() * torch.randn_like(x_mean) + x_mean
+    return x_var.sqrt() * torch.randn(x_mean.size()) + x_mean
 
 
 def rsample(x_mean, x_var):

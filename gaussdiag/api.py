@@ -99,12 +99,14 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     """Diagnose side `a` against side `b`, as `gaussdiag compare` does a spec.
 
     A side is a callable taking params and inputs by keyword (only the names in its
-    signature) and returning a `torch.distributions.Distribution`, or a tensor: the
-    log-density in log_prob mode, the draws in rsample mode. `params` maps names to tensors
-    or nn.Modules (a module's parameters are the leaves, `net.fc.weight`); `inputs` to
-    tensors or `gaussdiag.sample(side, shape)`; `at` is the input log_prob is evaluated at
-    (default: the only one). `mode`: log_prob, rsample (with `sample_shape`) or train
-    (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`). `reference` ("a" or "b")
+    signature; an nn.Module's `forward`'s) and returning a `torch.distributions.Distribution`,
+    or a tensor: the log-density in log_prob mode (a tensor of the params alone, such as a KL
+    term, needs no input), the draws in rsample mode. Each call runs with torch's default
+    dtype set to the run's and gets its own copies of the params and inputs. `params` maps
+    names to tensors or nn.Modules (a module's parameters are the leaves, `net.fc.weight`);
+    `inputs` to tensors or `gaussdiag.sample(side, shape)`; `at` is the input log_prob is
+    evaluated at (default: the only one). `mode`: log_prob, rsample (with `sample_shape`) or
+    train (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`). `reference` ("a" or "b")
     names the side that is right by definition: a found fix on the other side comes first.
 
     Returns the `Report` (`print(report)` shows the table, `report.to_dict()` its `--json`

@@ -34,3 +34,6 @@ class BuiltSide:
     log_prob: Callable[[torch.Tensor], torch.Tensor] | None
     args: dict[str, torch.Tensor] = field(default_factory=dict)
     draw: Callable[[], torch.Tensor] | None = None  # rsample mode: one draw of sample_shape
+    # log_prob mode, a side that computes its value itself (a hand-written log-density, a KL
+    # term, a log-prior, a loss): that value, with no point to evaluate at
+    value: Callable[[], torch.Tensor] | None = None

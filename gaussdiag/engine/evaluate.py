@@ -129,7 +129,8 @@ def arguments_of(problem: Problem, side: SideName, *, jittered: bool) -> dict[Si
 
 def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
              keep: bool = False, validate: bool = True) -> torch.Tensor:
-    """The compared value: the draws in rsample mode, else log_prob at the input. `keep`
+    """The compared value: the draws in rsample mode, else log_prob at the input (or the
+    value a side computes from its own names, which needs no input). `keep`
     hands the built side to the problem as its float64 reference (saves a rebuild: at
     n = 4096 a MultivariateNormal costs two Cholesky factorizations to build)."""
     # the keyword only when it is off: a front end's build() need not know about it otherwise
@@ -141,6 +142,8 @@ def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
         assert built.draw is not None
         with seeded(problem.seed):  # the generator is reseeded before each side
             return built.draw()
+    if built.value is not None:  # a side of its own names: no point needed
+        return built.value()
     assert built.log_prob is not None
     return built.log_prob(env.values[problem.at_name(side)])
 

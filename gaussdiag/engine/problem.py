@@ -52,7 +52,8 @@ class Problem(Protocol):
     leaves themselves (train mode steps them).
 
     Building: `build(side, env, dtype)` is the side ready to evaluate (`BuiltSide`: a
-    distribution with its constructor args, a log-density, or a draw; `validate=False` skips
+    distribution with its constructor args, a log-density, a value of the side's own names
+    that needs no input, or a draw; `validate=False` skips
     the distribution's argument checks where the front end builds it); it raises
     `ConstraintFailure` for broken constraints and `GaussdiagError` for anything the user
     must fix. `reference(side)` is the float64 build at the point without gradients (cached;

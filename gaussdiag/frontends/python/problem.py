@@ -20,6 +20,7 @@ from gaussdiag.engine.device import resolve_device, torch_dtype
 from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.engine.phrases import Phrases
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.frontends.python.run_dtype import RunNotes
 from gaussdiag.frontends.python.settings import Sample, Settings
 from gaussdiag.frontends.python.sides import LiveSide
 from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName, Verdict
@@ -91,6 +92,7 @@ class LiveProblem(ProblemBase):
         names, inputs = list(settings.params), list(settings.inputs)
         self.sides = {SideName.A: LiveSide(SideName.A, a, names, inputs),
                       SideName.B: LiveSide(SideName.B, b, names, inputs)}
+        self.warnings = RunNotes(lambda: {s.value: live.leaks for s, live in self.sides.items()})
         self._kinds: dict[SideName, SideKind] = {}
 
     def _add_leaf(self, name: str, value: torch.Tensor, grad: bool) -> None:
@@ -160,7 +162,12 @@ class LiveProblem(ProblemBase):
                 if with_grad and name in self.grad_names:
                     t.requires_grad_(True)
                     leaves[name] = t
-            values[name] = overrides[name](t) if name in overrides else t
+            if name in overrides:
+                t = overrides[name](t)
+            # the side's own copy: an in-place change (`s.clamp_(min=0.1)`) stays in this run
+            # and reaches the leaf's gradient as the side's code means (torch refuses in-place
+            # changes of a leaf that requires grad)
+            values[name] = t.clone() if t.is_leaf and t.requires_grad else t
         for name, mp in self._modules.items():
             values[name] = self._module_copy(name, mp, tdt, device, values)
         return Env(values=values, leaves=leaves)
@@ -187,7 +194,8 @@ class LiveProblem(ProblemBase):
         out: dict[str, torch.Tensor] = {}
         for name, value in self.settings.inputs.items():
             t = self.sample_input(name) if isinstance(value, Sample) else point[name]
-            out[name] = t.to(device=device, dtype=_dtype(t, tdt))
+            # a copy even in float64 on the CPU: an in-place change stays in this run
+            out[name] = t.to(device=device, dtype=_dtype(t, tdt), copy=True)
         return out
 
     def _input_names(self) -> list[str]:
@@ -206,7 +214,9 @@ class LiveProblem(ProblemBase):
                        ) -> Any:
         import torch
 
-        out = self.sides[side].call(values, self.seed, torch.float64)
+        # the inputs here are the cached ones: the side gets its own copies
+        own = {k: values[k].clone() for k in self._input_names() if k in values}
+        out = self.sides[side].call({**values, **own}, self.seed, torch.float64)
         if not isinstance(out, torch.distributions.Distribution):
             raise GaussdiagError(
                 f"inputs['{name}']: sample('{side.value}', ...) draws from side "
@@ -222,14 +232,21 @@ class LiveProblem(ProblemBase):
         # validate=False: the search's re-runs (the side's own runs did torch's checks)
         out = live.call(env.values, self.seed, torch_dtype(dtype), validate=validate)
         at = self.settings.at if self.mode is not Mode.RSAMPLE else None
-        built = live.result(out, self.mode, torch_dtype(dtype), self.settings.sample_shape, at)
+        built = live.result(out, self.mode, torch_dtype(dtype), self.settings.sample_shape, at,
+                            watched=validate)
         self._kinds[side] = (SideKind.DIST if built.dist is not None else
                              SideKind.EXPR if self.mode is Mode.RSAMPLE else SideKind.LOG_PROB)
         return built
 
     def at_name(self, side: SideName) -> str:
         if self.settings.at is None:
-            raise self.error(side, _no_at(list(self.settings.inputs)))
+            if self.mode is Mode.TRAIN:
+                raise self.error(side, "train mode maximizes the mean log_prob at an input: "
+                                 + _no_at(list(self.settings.inputs)))
+            inputs = list(self.settings.inputs)
+            tensor_side = "" if inputs else (" (a side that returns a tensor, such as a KL "
+                                             "term, needs no input in log_prob mode)")
+            raise self.error(side, _no_at(inputs) + tensor_side)
         return self.settings.at
 
     # ---- what a side is and uses ---------------------------------------------------------

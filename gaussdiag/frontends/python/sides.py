@@ -15,6 +15,7 @@ from gaussdiag.engine.built import BuiltSide
 from gaussdiag.engine.device import seeded
 from gaussdiag.engine.failures import ConstraintFailure, constraint_failure
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.frontends.python.run_dtype import Leak, default_dtype, watch
 from gaussdiag.suggest import hint
 from gaussdiag.vocab import Mode, SideName
 
@@ -39,7 +40,7 @@ class LiveSide:
             raise GaussdiagError(f"side {side.value} must be a callable (a function or an "
                                  f"nn.Module), found {type(fn).__name__}")
         try:
-            sig = inspect.signature(fn)
+            sig = inspect.signature(_entry(fn))
         except (TypeError, ValueError) as err:
             raise GaussdiagError(f"side {side.value}: cannot read its signature ({err}); "
                                  "wrap it in a function with named arguments") from None
@@ -65,6 +66,8 @@ class LiveSide:
             self.takes = list(known)
         self.label = _label(fn, [n for n in sig.parameters if n in self.takes or
                                  sig.parameters[n].default is sig.parameters[n].empty])
+        self.leaks: dict[torch.dtype, Leak] = {}  # the first one seen (float64 run)
+        self._watched: set[str] = set()
 
     # ---- calling -------------------------------------------------------------------------
 
@@ -79,7 +82,8 @@ class LiveSide:
 
         kwargs = {n: values[n] for n in self.takes if n in values}
         try:
-            with seeded(seed), (nullcontext() if validate else _default_validation_off()):
+            with seeded(seed), (nullcontext() if validate else _default_validation_off()), \
+                    self.in_run(tdt, "call", watched=validate):
                 return self.fn(**kwargs)
         except ValueError as err:
             if str(err).startswith("Expected parameter"):
@@ -98,6 +102,24 @@ class LiveSide:
                                          f"it ignores the run's dtype, {self._why_dtype(tdt)}")
             raise failure from None
 
+    @contextmanager
+    def in_run(self, tdt: torch.dtype, what: str, *, watched: bool) -> Iterator[None]:
+        """torch's default dtype is the run's while the side's code runs (run_dtype.py).
+        `watched`: keep the first less precise tensor it hands into the float64 run (the
+        reference every other run is judged against), watching the first such run of `what`
+        (the call, log_prob, the draw): the side's code is the same in every run, and
+        watching costs a Python call per torch op. The search's re-runs are never watched."""
+        import torch
+
+        found: list[Leak] = []
+        first = watched and tdt == torch.float64 and what not in self._watched
+        if first:
+            self._watched.add(what)
+        with default_dtype(tdt), (watch(tdt, found) if first else nullcontext()):
+            yield
+        if found:
+            self.leaks.setdefault(tdt, found[0])
+
     def raised(self, err: BaseException, what: str = "raised") -> GaussdiagError:
         where = _user_frame(err.__traceback__)
         at = f" (at {where})" if where else ""
@@ -105,8 +127,10 @@ class LiveSide:
                               f"{type(err).__name__}: {_first(err)}{at}")
 
     def result(self, out: Any, mode: Mode, tdt: torch.dtype, sample_shape: tuple[int, ...],
-               at: str | None) -> BuiltSide:
-        """What the side returned, ready to evaluate; checks it follows the run's dtype."""
+               at: str | None, *, watched: bool = True) -> BuiltSide:
+        """What the side returned, ready to evaluate; checks it follows the run's dtype. A
+        tensor in log_prob mode is a value of its own: it needs no point (a KL term, a
+        log-prior, a loss)."""
         import torch
         from torch.distributions import Distribution
 
@@ -114,23 +138,24 @@ class LiveSide:
             args = _given_args(out)
             for t in args.values():
                 self._check_dtype(t, tdt)
-            return BuiltSide(self.side, out, self._log_prob(out, tdt, at), args,
-                             self._draw(out, sample_shape))
+            return BuiltSide(self.side, out, self._log_prob(out, tdt, at, watched), args,
+                             self._draw(out, sample_shape, tdt, watched))
         if isinstance(out, torch.Tensor):
             self._check_dtype(out, tdt)
             if mode is Mode.RSAMPLE:
                 return BuiltSide(self.side, None, None, draw=lambda: out)
-            return BuiltSide(self.side, None, lambda x: out)
+            return BuiltSide(self.side, None, lambda x: out, value=lambda: out)
         raise GaussdiagError(
             f"side {self.side.value}: {self.label} returned {type(out).__name__}; a side "
             "returns a torch.distributions.Distribution, or a tensor (the log-density in "
             "log_prob mode, the draws in rsample mode)")
 
-    def _log_prob(self, dist: Any, tdt: torch.dtype, at: str | None
+    def _log_prob(self, dist: Any, tdt: torch.dtype, at: str | None, watched: bool
                   ) -> Callable[[torch.Tensor], torch.Tensor]:
         def log_prob(x: torch.Tensor) -> torch.Tensor:
             try:
-                out: torch.Tensor = dist.log_prob(x)
+                with self.in_run(tdt, "log_prob", watched=watched):  # a custom Distribution's
+                    out: torch.Tensor = dist.log_prob(x)
             except ValueError as err:
                 if "within the support" in str(err):
                     raise ConstraintFailure(
@@ -152,7 +177,8 @@ class LiveSide:
             f"{_first(err)}; the input must end in the distribution's event shape (wrap a "
             "batch of independent dims in Independent(dist, k))")
 
-    def _draw(self, dist: Any, sample_shape: tuple[int, ...]) -> Callable[[], torch.Tensor]:
+    def _draw(self, dist: Any, sample_shape: tuple[int, ...], tdt: torch.dtype, watched: bool
+              ) -> Callable[[], torch.Tensor]:
         def draw() -> torch.Tensor:
             import torch
 
@@ -162,7 +188,8 @@ class LiveSide:
                     "(has_rsample is False in torch): return the draws yourself, e.g. "
                     "dist.sample(shape), to compare them anyway")
             try:
-                out: torch.Tensor = dist.rsample(torch.Size(sample_shape))
+                with self.in_run(tdt, "draw", watched=watched):
+                    out: torch.Tensor = dist.rsample(torch.Size(sample_shape))
             except RuntimeError as err:
                 raise self.raised(err, "failed to draw:") from None
             return out
@@ -207,6 +234,14 @@ class LiveSide:
 
 # torch's words for an operation on two dtypes (a float32 weight meeting a float64 input)
 _DTYPE_CLASH = "must have the same dtype"
+
+
+def _entry(fn: Any) -> Any:
+    """What the side's signature is read from: a module's `forward` (its `__call__` takes
+    `*args, **kwargs`), else the callable itself."""
+    import torch
+
+    return fn.forward if isinstance(fn, torch.nn.Module) else fn
 
 
 def _given_args(dist: Any) -> dict[str, torch.Tensor]:

@@ -183,7 +183,8 @@ def test_errors_name_the_side_and_the_cause() -> None:
 
 
 @pytest.mark.parametrize(("inputs", "expected"), [
-    ({}, "no input to evaluate log_prob at: pass inputs={'x': ...}"),
+    ({}, "no input to evaluate log_prob at: pass inputs={'x': ...} (a side that returns a "
+         "tensor, such as a KL term, needs no input in log_prob mode)"),
     ({"x": torch.zeros(4, 3), "y": torch.ones(4, 3)},
      "2 inputs (`x`, `y`) and no at= to say which one log_prob is evaluated at: pass at='x' "
      "or at='y'"),

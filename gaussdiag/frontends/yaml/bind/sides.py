@@ -35,11 +35,10 @@ def build_side(problem: SpecExprs, side: SideName, env: Env, dtype: DType,
         src = s.log_prob
         values = env.values
 
-        def log_prob(x: torch.Tensor) -> torch.Tensor:
-            del x  # the expression names its input itself
+        def value() -> torch.Tensor:  # the expression names its input itself, if any
             return problem.eval_expr((side.value, "log_prob"), src, values, tdt, device, side)
 
-        return BuiltSide(side, None, log_prob)
+        return BuiltSide(side, None, lambda x: value(), value=value)
     assert s.expr is not None
     src_draw = s.expr
     functions = ex.torch_functions(sample_shape=tuple(problem.spec.sample_shape),

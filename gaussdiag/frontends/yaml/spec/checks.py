@@ -164,7 +164,7 @@ def _check_side(spec: Spec, name: SideName, problems: Collector) -> None:
     if side.at is not None:
         _check_at(spec, side.at, (s, "at"), problems)
     if mode in (Mode.LOG_PROB, Mode.TRAIN) and kind in (SideKind.DIST, SideKind.LOG_PROB) \
-            and spec.at_for(name) is None:
+            and spec.at_for(name) is None and not _of_params_alone(spec, side):
         if not spec.inputs:
             problems.add((s,), "no input to evaluate log_prob at: declare an input under "
                                "`inputs:`, e.g. `x: {sample: b, sample_shape: [64]}`")
@@ -172,6 +172,18 @@ def _check_side(spec: Spec, name: SideName, problems: Collector) -> None:
             names = ", ".join(spec.inputs)
             problems.add((s,), f"several inputs ({names}): set `at:` to the one log_prob is "
                                "evaluated at")
+
+
+def _of_params_alone(spec: Spec, side: Side) -> bool:
+    """A `log_prob:` side in log_prob mode that names no input (a KL term, a log-prior): its
+    value needs no point. An expression that does not parse is reported elsewhere."""
+    if side.log_prob is None or spec.mode is not Mode.LOG_PROB:
+        return False
+    try:
+        used = _expr.parse(side.log_prob, names=[*spec.params, *spec.inputs]).names
+    except ExprError:
+        return True
+    return not used & set(spec.inputs)
 
 
 @functools.cache
