@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gaussdiag.attribute.candidates import CANDIDATES
+from gaussdiag.attribute.scale import scale_candidate
 from gaussdiag.report import RENDERERS
 from gaussdiag.vocab import OutputFormat
 
@@ -171,12 +172,12 @@ def _candidate_sentences(text: str) -> list[str]:
 
 
 # Backticked words in those paragraphs that are not candidate names.
-_PROSE = {"p", "tol", "exp∘log", "1 - p", "transform", "param", "side", "cause", "∘"}
+_PROSE = {"p", "tol", "exp∘log", "1 - p", "transform", "param", "side", "cause", "∘", "factor"}
 
 
 @pytest.mark.parametrize("doc", ["docs/spec.md", "README.md"])
 def test_the_docs_list_every_candidate_and_no_other(doc: str) -> None:
-    names = {c.name for c in CANDIDATES}
+    names = {c.name for c in CANDIDATES} | {scale_candidate(2.0).name}
     sentences = _candidate_sentences((ROOT / doc).read_text(encoding="utf-8"))
     assert sentences, f"{doc} lists no candidates"
     for sentence in sentences:

@@ -30,6 +30,7 @@ class Checker:
         self._cache: dict[tuple[SideName, bool, bool], SideRun | ConstraintFailure] = {
             (s, False, True): r for s, r in base.items()}
         self._arguments: dict[SideName, list[tuple[Target, torch.Tensor]]] = {}
+        self._jittered: dict[SideName, dict[str, torch.Tensor]] = {}
 
     def reference(self, side: SideName, *, jittered: bool, grads: bool) -> SideRun | None:
         """`side` in float64 without any transform (cached; None where it breaks a
@@ -50,20 +51,25 @@ class Checker:
 
     def params(self, side: SideName) -> list[Target]:
         """The params the side uses, as targets."""
+        values = self._jittered_params(side)
+        return [Target(side, param=name, matrix=square_matrix(values[name]))
+                for name in self.problem.search_params(side) if name in values]
+
+    def _jittered_params(self, side: SideName) -> dict[str, torch.Tensor]:
+        """Every param's value at the jittered point (once per side: each environment of a
+        Python side copies its modules)."""
         import torch
 
-        out = []
-        with torch.no_grad():
+        if side not in self._jittered:
             try:
-                values = self.problem.env(DType.FLOAT64, side, jittered=True,
-                                          with_grad=False).values
+                with torch.no_grad():
+                    values = self.problem.env(DType.FLOAT64, side, jittered=True,
+                                              with_grad=False).values
             except (ConstraintFailure, GaussdiagError, RuntimeError, ValueError):
-                return []
-        for name in self.problem.params_used(side):
-            v = values.get(name)
-            if isinstance(v, torch.Tensor):
-                out.append(Target(side, param=name, matrix=square_matrix(v)))
-        return out
+                values = {}
+            self._jittered[side] = {k: v for k, v in values.items()
+                                    if isinstance(v, torch.Tensor)}
+        return self._jittered[side]
 
     def arguments(self, side: SideName) -> list[Target]:
         """The arguments the side computes from its params (`engine.arguments`), found by one
@@ -83,17 +89,9 @@ class Checker:
 
     def value_at_jitter(self, target: Target) -> torch.Tensor | None:
         """The target's value at the jittered point, where `changes` looks."""
-        import torch
-
         if target.site is not None:
             return next((v for t, v in self._argument_values(target.side) if t == target), None)
-        try:
-            with torch.no_grad():
-                v = self.problem.env(DType.FLOAT64, target.side, jittered=True,
-                                     with_grad=False).values[str(target.param)]
-        except (ConstraintFailure, GaussdiagError, RuntimeError, ValueError, KeyError):
-            return None
-        return v if isinstance(v, torch.Tensor) else None
+        return self._jittered_params(target.side).get(str(target.param))
 
     # ---- candidates ----------------------------------------------------------------------
 

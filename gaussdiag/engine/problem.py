@@ -62,8 +62,10 @@ class Problem(Protocol):
 
     What a side is and uses: `kind(side)` is a `SideKind`: DIST (a Distribution), LOG_PROB (a
     hand-written log-density) or EXPR (hand-written draws); `method(side)` how dist sides
-    draw; `params_used(side)` the params the side depends on, in declaration order (the
-    search's targets; `leaves_only` drops derived ones).
+    draw; `params_used(side)` the params the side depends on, in declaration order
+    (`leaves_only` drops derived ones); `search_params(side)` those the search may transform
+    (not an nn.Module's parameters: a transform of a weight is never how a side was written,
+    and the search reaches what the module outputs as arguments).
 
     The reference: `reference_side` is the side that is right by definition (`reference:`,
     `compare(..., reference=)`), or None; the search puts the other side's fix first.
@@ -125,6 +127,7 @@ class Problem(Protocol):
     def kind(self, side: SideName) -> SideKind: ...
     def method(self, side: SideName) -> Method: ...
     def params_used(self, side: SideName, *, leaves_only: bool = False) -> list[str]: ...
+    def search_params(self, side: SideName) -> list[str]: ...
     @property
     def phrases(self) -> Phrases: ...
     def fix(self, side: SideName, param: str, template: str, transform: str) -> str: ...

@@ -283,3 +283,43 @@ def test_a_yaml_expression_argument(reference: str | None) -> None:
                                covariance_matrix=torch.diag_embed(F.softplus(raw) ** 2))
     torch.testing.assert_close(fixed.log_prob(x), Independent(
         Normal(torch.zeros(5, dtype=torch.float64), F.softplus(raw)), 1).log_prob(x))
+
+
+# ---- what the search does not do ----------------------------------------------------------
+
+def test_an_nn_module_s_weights_are_not_transformed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transform of a weight is never how a side was written: with a module in params the
+    search goes to what the module outputs (the arguments), so a fruitless search behind a
+    head stays cheap."""
+    from gaussdiag.attribute import checker
+
+    real = checker.run_side
+    transformed: list[str] = []
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        transformed.extend(kw.get("overrides") or {})
+        return real(*args, **kw)
+
+    monkeypatch.setattr(checker, "run_side", spy)
+    report = gaussdiag.compare(
+        ap.independent_normal,
+        lambda net, obs: Independent(Normal(net(obs)[0] + 0.1, net(obs)[1]), 1),
+        params={"net": ap.NET}, inputs=ap._x("b", 6), at="x")
+    assert report.verdict is not None and report.verdict.value == "mismatch"
+    assert transformed == []
+
+
+def test_the_scale_counts_only_for_a_simple_number() -> None:
+    mu, h = ap._VAE["mu"], ap._VAE["h"]
+    x = {"x": ap._VAE_IN["x"]}
+    odd = gaussdiag.compare(lambda mu, h, x: Normal(mu, torch.exp(h)),
+                            lambda mu, h, x: Normal(mu, torch.exp(0.37 * h)),
+                            params={"mu": mu, "h": h}, inputs=x)
+    assert odd.verdict is not None and odd.verdict.value == "mismatch", odd.explanation
+    # a size of the problem: h has 6 entries (a mean over them where a sum is meant)
+    size = gaussdiag.compare(lambda mu, h, x: Normal(mu, torch.exp(h)),
+                             lambda mu, h, x: Normal(mu, torch.exp(h / 6)),
+                             params={"mu": mu, "h": h}, inputs=x)
+    assert size.cause is not None and (size.cause.transform, size.cause.factor) == (
+        "scale", 1 / 6)
+    assert "h / 6" in size.fix and "6 is a size of the problem" in size.explanation

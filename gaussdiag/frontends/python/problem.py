@@ -271,6 +271,12 @@ class LiveProblem(ProblemBase):
                 for leaf, _ in mp.leaves}
         return [n for n in self.leaf_names if n in takes or n in used]
 
+    def search_params(self, side: SideName) -> list[str]:
+        """The params passed as tensors: a module's parameters are weights, and a transform
+        of a weight is never the bug; what the module outputs is reached as arguments."""
+        weights = {leaf for mp in self._modules.values() for leaf, _ in mp.leaves}
+        return [n for n in self.params_used(side) if n not in weights]
+
     # ---- words ---------------------------------------------------------------------------
 
     @property

@@ -202,6 +202,9 @@ class BoundSpec(ProblemBase, SpecExprs):
     def params_used(self, side: SideName, *, leaves_only: bool = False) -> list[str]:
         return params_used(self, side, leaves_only=leaves_only)
 
+    def search_params(self, side: SideName) -> list[str]:
+        return self.params_used(side)
+
     @property
     def phrases(self) -> Phrases:
         return SPEC_PHRASES
