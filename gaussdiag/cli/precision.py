@@ -3,6 +3,7 @@ the two sides of spec files."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -126,6 +127,11 @@ def precision_check(
     given = [f"--{name.replace('_', '-')}" for name in ctx.params
              if (source := ctx.get_parameter_source(name)) is not None
              and source.name != "DEFAULT"]
+    if fail_under is not None and not math.isfinite(fail_under):
+        # no digit count is below nan or -inf, and every one is below inf: a gate that could
+        # never fail (or always would) is a typo, not a setting
+        raise UsageError(f"--fail-under takes a finite number of digits, such as 4; found "
+                         f"{fail_under}")
     if fail_under is not None and not specs:
         raise UsageError("--fail-under gates the sides of SPEC files; the built-in sweep maps "
                          "bad regions on purpose (give a SPEC file, or leave out --fail-under)")
@@ -146,13 +152,13 @@ def precision_check(
                 result = pc.check_point(dtype, param, pc.parse_point(point, param))
                 view = rt.render_point(result, plain=plain)
             elif dist is SweepDist.MVN:
-                cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
+                cond = pc.make_axis("cond", 1.0, cond_hi, _count(cond_n, quick, 17))
                 with rt.progress_bar(Console(stderr=True), cond.n * 3, verbose) as progress:
                     result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
                 view = rt.render_mvn(result, plain=plain)
             else:
-                sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
-                zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+                sig = pc.make_axis("sigma", sigma_lo, sigma_hi, _count(sigma_n, quick, 25))
+                zax = pc.make_axis("z", z_lo, z_hi, _count(z_n, quick, 25), zero=True)
                 with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1),
                                      verbose) as progress:
                     result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
@@ -168,6 +174,14 @@ def precision_check(
             return EXIT_OK
     print_report(console, view, soft_wrap=True)
     return EXIT_OK
+
+
+def _count(given: int | None, quick: bool, default: int) -> int:
+    """An axis's number of points: the one given (0 included, refused by the axis like any
+    other count below 2), else the default or --quick's."""
+    if given is not None:
+        return given
+    return 9 if quick else default
 
 
 def _width() -> int | None:
