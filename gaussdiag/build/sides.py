@@ -11,9 +11,16 @@ from gaussdiag import expr as ex
 from gaussdiag.build import dist_args, singular
 from gaussdiag.build.built import BuiltSide, Env
 from gaussdiag.build.device import torch_dtype
-from gaussdiag.build.failures import LINALG_FIX, ConstraintFailure, constraint_failure, first_line
+from gaussdiag.build.failures import (
+    LINALG_FIX,
+    ConstraintFailure,
+    arg_constraints,
+    constraint_failure,
+    first_line,
+)
 from gaussdiag.spec import AffineTransform, LoadedSpec, PowerTransform, Side
 from gaussdiag.spec.checks import unknown_argument
+from gaussdiag.spec.names import ARGUMENTS
 from gaussdiag.vocab import DType, Method, SideName
 
 if TYPE_CHECKING:
@@ -82,7 +89,7 @@ def build_dist_side(problem: BoundSpec, side: SideName, values: Mapping[str, tor
             raise constraint_failure(side, s.dist, cls, args, err) from None
         raise problem.loaded.error((side.value, "args"), f"{s.dist}: {first_line(err)}") from None
     except TypeError as err:
-        accepted = ", ".join(getattr(cls, "arg_constraints", {}) or ["?"])
+        accepted = ", ".join(arg_constraints(cls) or ARGUMENTS.get(s.dist, ()) or ["?"])
         raise problem.loaded.error((side.value, "args"),
                                 f"{s.dist} does not accept these arguments "
                                 f"({first_line(err)}); "
