@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gaussdiag.numbers import sentence as fmt
-from gaussdiag.precision.cells import DTYPE_MAX, CellClass
+from gaussdiag.precision.cells import CellClass
+from gaussdiag.tolerance import DTYPE_MAX
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:

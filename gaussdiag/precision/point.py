@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
-    DTYPE_MAX,
     CellClass,
     InputError,
     accurate_digits,
@@ -22,7 +21,7 @@ from gaussdiag.precision.cells import (
 )
 from gaussdiag.precision.kernel import normal_compare, normal_eval, raw_from_scale, scale_from_raw
 from gaussdiag.suggest import hint, listing
-from gaussdiag.tolerance import precision_digits
+from gaussdiag.tolerance import DTYPE_MAX, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 

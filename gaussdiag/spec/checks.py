@@ -12,6 +12,7 @@ from typing import Any
 
 from gaussdiag import expr as _expr
 from gaussdiag.errors import ExprError
+from gaussdiag.limits import lr_overflow
 from gaussdiag.spec.document import Document, show
 from gaussdiag.spec.located import KeyPath, Pending
 from gaussdiag.spec.messages import value_at
@@ -82,6 +83,10 @@ def _check_top(spec: Spec, problems: Collector) -> None:
     mode = spec.mode.value
     if "train" in spec.model_fields_set and spec.train is not None and spec.mode is not Mode.TRAIN:
         problems.add(("train",), f"`train:` only applies with `mode: train` (mode is {mode})")
+    if spec.mode is Mode.TRAIN and spec.train is not None:
+        overflow = lr_overflow(spec.train.lr, spec.train.optimizer, spec.dtypes)
+        if overflow:
+            problems.add(("train", "lr"), overflow)
     if "sample_shape" in spec.model_fields_set and spec.mode is not Mode.RSAMPLE:
         problems.add(("sample_shape",), "`sample_shape` only applies with `mode: rsample` "
                                         f"(mode is {mode}); to draw an input, declare "

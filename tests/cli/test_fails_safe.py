@@ -71,3 +71,44 @@ def test_wishart_with_a_covariance_not_positive_definite_is_invalid_parameters(
     assert spec["verdict"] == "invalid-parameters", spec
     assert "Expected parameter covariance_matrix" in spec["explanation"]
     assert "smallest eigenvalue -1" in spec["explanation"]  # read through the constraint
+
+
+TRAIN = """\
+version: 1
+mode: train
+dtypes: [{dtype}]
+train: {{steps: 2, optimizer: {optimizer}, lr: {lr}}}
+params:
+  m: {{shape: [3], init: zeros}}
+inputs:
+  x: {{values: [0.5, -1.0, 2.0]}}
+a: {{dist: Normal, args: {{loc: m, scale: 1.0}}}}
+b: {{dist: Normal, args: {{loc: m, scale: 1.0}}}}
+"""
+
+
+# (dtype, optimizer, an lr torch refuses, the largest lr advised, shown as in the message)
+LR_CASES = [
+    ("float32", "adam", "1.0e39", "3.4e+37"),   # the issue's case: above float32's largest
+    ("float32", "adam", "1.0e38", "3.4e+37"),   # adam's first step is 10 x lr
+    ("float32", "sgd", "1.0e39", "3.4e+38"),
+    ("float16", "sgd", "1.0e5", "65000"),       # above float16's 65504
+    ("bfloat16", "sgd", "3.395e38", "3.3e+38"),
+]
+
+
+@pytest.mark.parametrize(("dtype", "optimizer", "lr", "advised"), LR_CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in LR_CASES])
+def test_an_lr_beyond_the_dtype_range_is_one_located_error(
+        dtype: str, optimizer: str, lr: str, advised: str, tmp_path: Path) -> None:
+    text = TRAIN.format(dtype=dtype, optimizer=optimizer, lr=lr)
+    (tmp_path / "spec.yaml").write_text(text)
+    line = one_error(gd("compare", "spec.yaml", cwd=tmp_path), "spec.yaml:4:")
+    assert "train.lr:" in line and f"too large for the {dtype} run" in line, line
+    assert f"use lr <= {advised}" in line, line
+    # the advised bound is taken: a diagnosis, not an internal error
+    (tmp_path / "spec.yaml").write_text(TRAIN.format(dtype=dtype, optimizer=optimizer,
+                                                     lr=advised.replace("+", "")))
+    r = gd("compare", "spec.yaml", cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    assert "verdict: " in r.stdout and "internal error" not in r.stderr
