@@ -17,6 +17,15 @@ DEFAULT_MAX_ELEMENTS = 2**26
 # sides in every dtype, so the count bounds the run's time (the work budget bounds the rest).
 MAX_TRAIN_STEPS = 100_000
 
+# Wall-clock bound on one spec or Pair, in seconds, when neither --timeout nor the spec's
+# `timeout:` sets one: far above a real diagnosis (about a second; the search at n = 4096 takes
+# tens of seconds), short enough that a spec that never ends cannot hold a CI job for hours.
+DEFAULT_TIMEOUT = 300.0
+# Largest `timeout:` a spec may ask for: a day. --timeout may set any bound, or none (0).
+MAX_TIMEOUT = 86_400.0
+# Code that swallows the timeout (a bare `except:` in a side) is stopped again this often.
+TIMEOUT_RETRY = 5.0
+
 # Adam's first step is lr / (1 - beta1) with torch's default beta1 = 0.9: ten times lr.
 _ADAM_FIRST_STEP = 1 / (1 - 0.9)
 

@@ -27,9 +27,24 @@ DEMO_NAME = "mvn_diag_vs_normal.yaml"
 
 @dataclass(frozen=True)
 class Options:
+    """How to run: the device override, the tensor limit, what to do about absent devices,
+    and the wall-clock bound of each spec: `timeout` (seconds, inf for none) overrides the
+    spec's own `timeout:`, which overrides `default_timeout` (None: no bound)."""
+
     device: str | None = None
     max_elements: int = DEFAULT_MAX_ELEMENTS
     skip_absent_devices: bool = False
+    timeout: float | None = None
+    default_timeout: float | None = None
+
+    def bound(self, own: float | None = None) -> tuple[float | None, str]:
+        """The bound of a spec whose own `timeout:` is `own`, and where it comes from."""
+        if self.timeout is not None:
+            return self.timeout, "--timeout"
+        if own is not None:
+            return own, "the spec's `timeout:`"
+        return self.default_timeout, "the default bound; a spec's `timeout:` or --timeout " \
+            "raises it"
 
 
 def demo_spec() -> LoadedSpec:
@@ -58,11 +73,35 @@ def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
 
 def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = None
              ) -> SpecReport:
+    """Diagnose a loaded spec within its wall-clock bound (`Options.bound`): past it, a
+    `timed_out` report that says what had finished."""
+    from gaussdiag.deadline import Stages, TimedOut, deadline, timed_out_report
+    from gaussdiag.torch_import import import_torch
+
+    import_torch()  # not the spec's time: the first spec would pay for it
+    seconds, source = options.bound(loaded.spec.timeout)
+    stages = Stages(progress, loaded.spec.name)
+    try:
+        with deadline(seconds):
+            return _diagnose_loaded(loaded, options, stages)
+    except TimedOut as stop:
+        return timed_out_report(file=loaded.file, name=loaded.spec.name,
+                                expect=loaded.spec.expect, seconds=stop.seconds, source=source,
+                                stages=stages, line=_line(loaded))
+
+
+def _line(loaded: LoadedSpec) -> int | None:
+    """The line annotations point at: `expect:`, else `a:`."""
+    return loaded.line_of(("expect",)) or loaded.line_of(("a",))
+
+
+def _diagnose_loaded(loaded: LoadedSpec, options: Options, progress: Progress | None
+                     ) -> SpecReport:
     """Diagnose a loaded spec. Spec problems found while building become `error` reports;
     an absent pinned device becomes `skipped` with --skip-absent-devices."""
     spec = loaded.spec
     start = time.perf_counter()
-    line = loaded.line_of(("expect",)) or loaded.line_of(("a",))  # for annotations
+    line = _line(loaded)
     try:
         return replace(_diagnose(loaded, options, progress, start), line=line)
     except DeviceError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -10,11 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gaussdiag.cli.console import make_console, print_report, progress_line
-from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.cli.exits import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TIMED_OUT,
+    EXIT_USAGE,
+)
 from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
 from gaussdiag.cli.inputs import STDIN, expand, interactive
+from gaussdiag.cli.user_output import user_output_to_stderr
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_TIMEOUT
 from gaussdiag.printable import printable
 from gaussdiag.vocab import OutputFormat
 
@@ -52,6 +60,14 @@ def compare(
                      "work within a budget that scales with it; a spec over a bound is an "
                      "error (exit 2) at its key. Python pairs are not checked."),
     ] = DEFAULT_MAX_ELEMENTS,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, metavar="SECONDS", show_default=False,
+                     help="Wall-clock bound on each spec and each Python Pair [default: the "
+                     "spec's `timeout:`, else 300]; 0: none. Given here, it overrides every "
+                     "spec's `timeout:`. A spec past it is reported as timed out, with what had "
+                     "finished; the others still run, and the exit code is 124."),
+    ] = None,
     skip_absent_devices: Annotated[
         bool,
         typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "
@@ -83,8 +99,9 @@ def compare(
 
     Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
     none); 1 some verdict is not; 2 a spec or usage error, or no spec given outside a
-    terminal; 3 an internal error; 130 Ctrl-C (the specs that finished are still reported,
-    the others listed as not run).
+    terminal; 3 an internal error; 124 some spec ran past its --timeout (and none had an
+    error); 130 Ctrl-C (the specs that finished are still reported, the others listed as not
+    run).
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
     from gaussdiag.errors import UsageError
@@ -103,11 +120,16 @@ def compare(
                          "on nothing; `gaussdiag compare --demo` runs it anywhere)")
     fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
-                      skip_absent_devices=skip_absent_devices)
+                      skip_absent_devices=skip_absent_devices,
+                      timeout=None if timeout is None else timeout or math.inf,
+                      default_timeout=DEFAULT_TIMEOUT)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
-    reports = _run_all(paths, options, console, verbose)
-    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
-                           fmt, timings=not no_timings, quiet=quiet)
+    # a pairs file's own prints must not land in the report (`--json -` would not parse)
+    with user_output_to_stderr(any(p.endswith(".py") for p in paths)) as reporting:
+        reports = _run_all(paths, options, console, verbose)
+        reporting()
+        return _finish_compare(reports, options, None if json_out == "-" else json_out,
+                               console, fmt, timings=not no_timings, quiet=quiet)
 
 
 def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
@@ -204,6 +226,8 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
         return EXIT_INTERRUPTED
     if any(r.error for r in reports):
         return EXIT_USAGE
+    if run.timed_out:
+        return EXIT_TIMED_OUT
     return EXIT_OK if run.ok else EXIT_FAIL
 
 

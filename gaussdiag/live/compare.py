@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.live.settings import Settings, settings
 from gaussdiag.results import SpecReport
+
+if TYPE_CHECKING:
+    from gaussdiag.pipeline import Progress
 
 
 def compare(a: Any, b: Any, *, params: Mapping[str, Any],
@@ -36,13 +39,13 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     return run(a, b, chosen)
 
 
-def run(a: Any, b: Any, chosen: Settings) -> SpecReport:
+def run(a: Any, b: Any, chosen: Settings, progress: Progress | None = None) -> SpecReport:
     """The engine on a LiveProblem; errors surface without gaussdiag's frames."""
     from gaussdiag.live.problem import LiveProblem
     from gaussdiag.pipeline import diagnose_problem
 
     try:
-        report = diagnose_problem(LiveProblem(a, b, chosen))
+        report = diagnose_problem(LiveProblem(a, b, chosen), progress)
     except GaussdiagError as err:
         raise err.with_traceback(None) from None
     if report.interrupted:

@@ -26,6 +26,7 @@ from gaussdiag.build import (
 from gaussdiag.build.alternatives import ALTERNATIVES
 from gaussdiag.build.torch_warnings import WarningLog
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.live.guard import check_input, check_param, user_code
 from gaussdiag.live.settings import Sample, Settings
 from gaussdiag.live.sides import LiveSide
 from gaussdiag.phrases import Phrases
@@ -74,12 +75,14 @@ class LiveProblem:
                 leaves = []
                 for path, p in value.named_parameters():
                     leaf = f"{name}.{path}"
+                    check_param(leaf, p)
                     self._add_leaf(leaf, p, p.requires_grad)
                     leaves.append((leaf, path))
                     devices.add(p.device)
                 self._modules[name] = _ModuleParam(value, tuple(leaves))
             elif isinstance(value, torch.Tensor):
-                self._add_leaf(name, value, value.is_floating_point())
+                check_param(name, value)
+                self._add_leaf(name, value, True)
                 devices.add(value.device)
             else:
                 raise GaussdiagError(f"params['{name}'] must be a tensor or an nn.Module, "
@@ -87,6 +90,7 @@ class LiveProblem:
         self._sample_inputs: dict[str, torch.Tensor] = {}
         for name, value in settings.inputs.items():
             if isinstance(value, torch.Tensor):
+                check_input(name, value)
                 self.base[name] = _point(value)
             elif not isinstance(value, Sample):
                 raise GaussdiagError(f"inputs['{name}'] must be a tensor or gaussdiag.sample("
@@ -247,7 +251,8 @@ class LiveProblem:
                         f"inputs['{name}']: sample('{side.value}', ...) draws from side "
                         f"{side.value}, which returned {type(out).__name__}, not a "
                         "Distribution: pass the input as a tensor instead")
-                with seeded(self.seed):
+                with seeded(self.seed), user_code(f"inputs['{name}']: sample('{side.value}', "
+                                                  f"...) failed to draw from side {side.value}"):
                     draw = out.sample(torch.Size(spec.shape))
             self._sample_inputs[name] = draw.detach()
         return self._sample_inputs[name]

@@ -1,0 +1,169 @@
+"""The wall-clock bound on each spec, through the CLI in a child process: a spec that never
+ends (torch's VonMises rejection sampler at concentration 1e30, a Python side that loops) is
+stopped, reported as `timed out` with what had finished, the other specs still run, and the
+exit code is 124. `timeout:` in a spec sets its own bound; --timeout overrides it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gaussdiag.report.json_schema import report_schema
+
+# A spec that never ends: torch's rejection sampler loops while no proposal is accepted, and
+# at concentration 1e30 none is.
+ENDLESS = """\
+version: 1
+mode: rsample
+sample_shape: [4]
+params:
+  loc: {shape: [3], init: zeros}
+a: {dist: VonMises, args: {loc: loc, concentration: 1.0e30}, method: sample}
+b: {dist: VonMises, args: {loc: loc, concentration: 1.0}, method: sample}
+"""
+FINE = """\
+version: 1
+params:
+  m: {shape: [3], init: zeros}
+inputs:
+  x: {values: [0.5, -1.0, 2.0]}
+a: {dist: Normal, args: {loc: m, scale: 1.0}}
+b: {dist: Normal, args: {loc: m, scale: 1.0}}
+"""
+PAIRS = """\
+import torch
+import gaussdiag
+from torch.distributions import Normal
+
+def loops(m):
+    while True:
+        pass
+
+def good(m):
+    return Normal(m, 1.0)
+
+PARAMS = {"m": torch.zeros(3)}
+X = {"x": gaussdiag.sample("b", (4,))}
+endless = gaussdiag.Pair(loops, good, params=PARAMS, inputs=X)
+fine = gaussdiag.Pair(good, good, params=PARAMS, inputs=X)
+"""
+# Far above a bound of a few seconds, far below "never".
+ENOUGH = 120
+
+
+def gd(*args: str, cwd: Path, prelude: str = "") -> tuple[subprocess.CompletedProcess[str],
+                                                           float]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    code = (f"{prelude}import sys\nfrom gaussdiag.cli import run\n"
+            f"sys.argv[1:] = {list(args)!r}\nrun()\n")
+    start = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                       env=env, timeout=ENOUGH)
+    return r, time.monotonic() - start
+
+
+def specs(r: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = json.loads(r.stdout)
+    jsonschema.Draft202012Validator(report_schema()).validate(data)
+    found: list[dict[str, Any]] = data["specs"]
+    return found
+
+
+def test_a_spec_that_never_ends_times_out_and_the_next_one_runs(tmp_path: Path) -> None:
+    (tmp_path / "endless.yaml").write_text(ENDLESS)
+    (tmp_path / "fine.yaml").write_text(FINE)
+    r, took = gd("compare", "endless.yaml", "fine.yaml", "--timeout", "2", "--json", "-",
+                 cwd=tmp_path)
+    assert r.returncode == 124, (r.returncode, r.stderr)
+    endless, fine = specs(r)
+    assert endless["timed_out"] and endless["status"] == "timed out" and not endless["ok"]
+    assert endless["verdict"] is None
+    assert endless["explanation"].startswith("ran past its bound of 2 s (--timeout); it "
+                                             "stopped at: side a in float32"), endless
+    assert fine["verdict"] == "agree" and not fine["timed_out"]
+    assert json.loads(r.stdout)["timed_out"] is True
+    assert "Traceback" not in r.stderr
+    assert took < ENOUGH / 2
+
+
+def test_the_table_says_timed_out_with_what_had_finished(tmp_path: Path) -> None:
+    (tmp_path / "endless.yaml").write_text(ENDLESS.replace("mode: rsample",
+                                                           "mode: rsample\ntimeout: 2"))
+    r, _ = gd("compare", "endless.yaml", cwd=tmp_path)
+    assert r.returncode == 124, r.stderr
+    assert "timed out: ran past its bound of 2 s (the spec's `timeout:`)" in r.stdout
+
+
+def test_timeout_given_on_the_command_line_overrides_the_specs_own(tmp_path: Path) -> None:
+    (tmp_path / "endless.yaml").write_text(ENDLESS + "timeout: 86400\n")
+    r, took = gd("compare", "endless.yaml", "--timeout", "1", "--json", "-", cwd=tmp_path)
+    assert r.returncode == 124, r.stderr
+    (endless,) = specs(r)
+    assert "bound of 1 s (--timeout)" in endless["explanation"]
+    assert took < ENOUGH / 2
+
+
+def test_the_default_bound_is_on_without_any_setting(tmp_path: Path) -> None:
+    """The default (300 s) lowered to 1 s in the child before the CLI reads it: a spec with
+    no `timeout:`, run without --timeout, still ends."""
+    (tmp_path / "endless.yaml").write_text(ENDLESS)
+    prelude = "import gaussdiag.limits\ngaussdiag.limits.DEFAULT_TIMEOUT = 1.0\n"
+    r, _ = gd("compare", "endless.yaml", "--json", "-", cwd=tmp_path, prelude=prelude)
+    assert r.returncode == 124, r.stderr
+    (endless,) = specs(r)
+    assert endless["explanation"].startswith("ran past its bound of 1 s (the default bound")
+
+
+def test_a_python_side_that_loops_times_out_and_the_next_pair_runs(tmp_path: Path) -> None:
+    (tmp_path / "pairs.py").write_text(PAIRS)
+    r, took = gd("compare", "pairs.py", "--timeout", "2", "--json", "-", cwd=tmp_path)
+    assert r.returncode == 124, r.stderr
+    endless, fine = specs(r)
+    assert endless["name"] == "pairs.py::endless" and endless["status"] == "timed out"
+    assert "it stopped at: side a in float32" in endless["explanation"]
+    assert fine["verdict"] == "agree"
+    assert took < ENOUGH / 2
+
+
+def test_a_spec_error_keeps_exit_2_beside_a_timed_out_spec(tmp_path: Path) -> None:
+    (tmp_path / "endless.yaml").write_text(ENDLESS)
+    (tmp_path / "bad.yaml").write_text(FINE.replace("dist: Normal, args: {loc: m, scale: 1.0}}",
+                                                    "dist: Normall, args: {loc: m}}", 1))
+    r, _ = gd("compare", "endless.yaml", "bad.yaml", "--timeout", "1", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "timed out" in r.stdout and r.stderr.startswith("error: bad.yaml:")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "expected a number > 0.0, found 0"),
+    ("1.0e9", "expected a number <= 86400.0"),
+    (".inf", "expected a finite number"),
+])
+def test_a_spec_timeout_out_of_range_is_a_located_error(value: str, message: str,
+                                                        tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(FINE + f"timeout: {value}\n")
+    r, _ = gd("compare", "spec.yaml", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: spec.yaml:8:") and message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("fmt", "shown"), [
+    ("github", "::error file=endless.yaml,line=6,title=gaussdiag timed out::ran past its bound"),
+    ("markdown", "**timed out:** ran past its bound of 1 s (--timeout)"),
+])
+def test_the_ci_formats_say_timed_out(fmt: str, shown: str, tmp_path: Path) -> None:
+    (tmp_path / "endless.yaml").write_text(ENDLESS)
+    r, _ = gd("compare", "endless.yaml", "--timeout", "1", "--format", fmt, cwd=tmp_path)
+    assert r.returncode == 124, r.stderr
+    assert shown in r.stdout, r.stdout
+    if fmt == "markdown":
+        assert "| endless | endless.yaml | timed out | - | **NOT ok** |" in r.stdout
