@@ -51,7 +51,7 @@ def user_output_to_stderr(active: bool) -> Iterator[Callable[[], None]]:
     routed = _Routed(report, sys.stderr)
     report.flush()
     saved = _redirect_descriptor()
-    sys.stdout = routed  # type: ignore[assignment]
+    sys.stdout = routed  # type: ignore[assignment,unused-ignore]
 
     def reporting() -> None:
         for stream in (sys.stderr, sys.__stdout__):  # what the run wrote, to stderr first
