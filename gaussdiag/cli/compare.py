@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gaussdiag.cli import stops
 from gaussdiag.cli.console import make_console, print_report, progress_line
 from gaussdiag.cli.exits import (
     EXIT_FAIL,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TIMED_OUT,
     EXIT_USAGE,
@@ -126,42 +126,50 @@ def compare(
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
     # a pairs file's own prints must not land in the report (`--json -` would not parse)
     with user_output_to_stderr(any(p.endswith(".py") for p in paths)) as reporting:
-        reports = _run_all(paths, options, console, verbose)
+        reports, stopped = _run_all(paths, options, console, verbose)
         reporting()
         return _finish_compare(reports, options, None if json_out == "-" else json_out,
-                               console, fmt, timings=not no_timings, quiet=quiet)
+                               console, fmt, timings=not no_timings, quiet=quiet,
+                               stopped=stopped)
 
 
 def _run_all(paths: list[str], options: Options, console: Any, verbose: bool
-             ) -> list[SpecReport]:
-    """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
-    finished and list the rest as not run."""
+             ) -> tuple[list[SpecReport], bool]:
+    """Diagnose every input in order (the demo when there is none); on Ctrl-C (or SIGTERM),
+    keep what finished and list the rest as not run. Also says whether a stop came."""
     from gaussdiag.pipeline import demo_spec, diagnose
     from gaussdiag.results import SpecReport
 
     reports: list[SpecReport] = []
     current, started = "", 0  # started: how many of `paths` began (a pairs file gives many)
-    with progress_line(console, verbose) as progress:
-        try:
+    running = stopped = False  # a spec under way (a stop between specs cuts none short)
+    try:  # around the progress line too: a stop as it closes keeps what finished
+        with progress_line(console, verbose) as progress:
             if not paths:
                 loaded = demo_spec()
                 typer.echo("no spec files given: running the built-in demo "
                            f"({printable(loaded.file)}); pass spec files to check your own",
                            err=True)
-                current = loaded.file
+                current, running = loaded.file, True
                 reports.append(diagnose(loaded, options, progress))
+                running = False
             for path in paths:
-                current, started = path, started + 1
+                current, started, running = path, started + 1, True
                 reports += _diagnose_input(path, options, progress)
+                running = False
                 if reports[-1].interrupted:  # Ctrl-C during training: stop here too
                     break
-        except KeyboardInterrupt:
+            stops.results_ready()
+    except KeyboardInterrupt:
+        stops.results_ready()
+        stopped = True
+        if running:
             reports.append(SpecReport(file=current, name=Path(current).stem, verdict=None,
                                       expect=None, ok=False, interrupted=True,
-                                      skipped="interrupted with Ctrl-C before it finished"))
+                                      skipped=f"{stops.how()} before it finished"))
     reports += [SpecReport(file=p, name=Path(p).stem, verdict=None, expect=None, ok=False,
                            not_run=True) for p in paths[started:]]
-    return reports
+    return reports, stopped
 
 
 def _diagnose_input(path: str, options: Options, progress: Any) -> list[SpecReport]:
@@ -195,8 +203,9 @@ def _stdin_report(options: Options, progress: Any) -> SpecReport:
 
 def _finish_compare(reports: list[SpecReport], options: Options, json_out: str | None,
                     console: Any, fmt: OutputFormat = OutputFormat.TABLE, *,
-                    timings: bool = True, quiet: bool = False) -> int:
-    """Render in `fmt`, write the JSON file and the step summary, pick the exit code. Imports
+                    timings: bool = True, quiet: bool = False, stopped: bool = False) -> int:
+    """Render in `fmt`, write the JSON file and the step summary, pick the exit code (a stop
+    signal that came meanwhile, `stopped` or while writing, ends the run as stopped). Imports
     torch only if a spec ran."""
     from gaussdiag.output import write_text
     from gaussdiag.report import render, render_json, render_markdown, render_run
@@ -221,9 +230,9 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         append_summary(summary, render_markdown(run))
-    if run.interrupted:
-        typer.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+    if run.interrupted or stopped or stops.waited():
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
     if any(r.error for r in reports):
         return EXIT_USAGE
     if run.timed_out:

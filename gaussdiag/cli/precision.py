@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gaussdiag.cli import stops
 from gaussdiag.cli.console import print_report, progress_line
-from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK
 from gaussdiag.cli.flags import Quiet, Verbose, check_loudness
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
@@ -150,30 +151,29 @@ def precision_check(
             import_torch()
             if point is not None:
                 result = pc.check_point(dtype, param, pc.parse_point(point, param))
-                view = rt.render_point(result, plain=plain)
             elif dist is SweepDist.MVN:
                 cond = pc.make_axis("cond", 1.0, cond_hi, _count(cond_n, quick, 17))
                 with rt.progress_bar(Console(stderr=True), cond.n * 3, verbose) as progress:
                     result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
-                view = rt.render_mvn(result, plain=plain)
+                    stops.results_ready()
             else:
                 sig = pc.make_axis("sigma", sigma_lo, sigma_hi, _count(sigma_n, quick, 25))
                 zax = pc.make_axis("z", z_lo, z_hi, _count(z_n, quick, 25), zero=True)
                 with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1),
                                      verbose) as progress:
                     result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
-                view = rt.render_normal(result, plain=plain)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+                    stops.results_ready()
+    except KeyboardInterrupt:  # nothing to keep: a sweep cut short has no map
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
+    stops.results_ready()  # a stop from here on waits until the map is written
     if plot is not None and not isinstance(result, pc.PointResult):
         rplot.write_plot(result, plot)
     if json_out is not None:  # built only when asked for: one Python object per cell
         write_text(json_out, rj.dumps(rj.sweep_json(result)))
-        if json_out == "-":
-            return EXIT_OK
-    print_report(console, view, soft_wrap=True)
-    return EXIT_OK
+    if json_out != "-":
+        print_report(console, _view(result, plain), soft_wrap=True)
+    return _stopped_meanwhile(EXIT_OK)
 
 
 def _count(given: int | None, quick: bool, default: int) -> int:
@@ -182,6 +182,27 @@ def _count(given: int | None, quick: bool, default: int) -> int:
     if given is not None:
         return given
     return 9 if quick else default
+
+
+def _view(result: Any, plain: bool) -> Any:
+    """The table or map of a sweep or point result."""
+    from gaussdiag import precision as pc
+    from gaussdiag.report import precision_text as rt
+
+    if isinstance(result, pc.PointResult):
+        return rt.render_point(result, plain=plain)
+    if isinstance(result, pc.MvnSweep):
+        return rt.render_mvn(result, plain=plain)
+    return rt.render_normal(result, plain=plain)
+
+
+def _stopped_meanwhile(code: int) -> int:
+    """`code`, unless a stop signal came while the results were written: then the run ends
+    as stopped, with the results complete."""
+    if stops.waited():
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
+    return code
 
 
 def _width() -> int | None:
@@ -255,6 +276,8 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     with progress_line(console, verbose) as progress:
         results = [pc.check_spec(spec, dtype, device=device, max_elements=max_elements,
                                  progress=progress) for spec in loaded]
+        stops.results_ready()
+    stops.results_ready()
     if json_out is not None:
         write_text(json_out, rj.dumps(rj.specs_json(results)))
     if json_out != "-":
@@ -264,10 +287,10 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
             print_report(console, rt.render_spec(r, plain=plain), soft_wrap=True)
     verdict = pc.gate(results)
     if not verdict.fails(fail_under):
-        return EXIT_OK
+        return _stopped_meanwhile(EXIT_OK)
     for line in _gate_failures(verdict, dtype, fail_under):
         typer.echo(f"precision-check failed: {printable(line)}", err=True)
-    return EXIT_FAIL
+    return _stopped_meanwhile(EXIT_FAIL)
 
 
 def _gate_failures(verdict: Gate, dtype: DType, fail_under: float | None) -> list[str]:

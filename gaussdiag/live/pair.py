@@ -14,6 +14,7 @@ from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
 from gaussdiag.live.guard import first_line, stops, user_failure
 from gaussdiag.live.settings import check_keywords, settings
 from gaussdiag.results import Located, SpecReport
+from gaussdiag.workdir import why_missing
 
 if TYPE_CHECKING:
     from gaussdiag.pipeline import Options, Progress
@@ -46,7 +47,7 @@ def load_pairs(path: str) -> list[tuple[str, Pair]]:
     directory goes first on sys.path (pytest's `prepend` import), so it can import its
     neighbours. Raises SpecError located at the failing line."""
     if not os.path.isfile(path):
-        raise SpecError(path, "no such file")
+        raise SpecError(path, why_missing(path, "no such file"))
     module_name = Path(path).stem
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
