@@ -7,7 +7,9 @@ endless, written in Python over torch ops (torch's VonMises rejection sampler at
 instead would leave nothing able to stop it: a Python thread cannot be killed. Two limits
 follow: one long C call (a single huge matmul) finishes before the handler runs, and code that
 swallows `TimedOut` (a side's bare `except:`) gets it again every `TIMEOUT_RETRY` seconds
-until the spec ends. Where no alarm can be set (Windows, a thread other than the main one)
+until the spec ends. So does code that cannot pass it on: a finalizer or a garbage-collector
+callback the alarm lands in (Python drops exceptions raised there; the run's stderr is not
+told about this one). Where no alarm can be set (Windows, a thread other than the main one)
 the spec runs without a bound.
 
 `TimedOut` is a `BaseException`, as `KeyboardInterrupt` is, so the engine's and the sides'
@@ -18,11 +20,13 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from gaussdiag.limits import TIMEOUT_RETRY
 from gaussdiag.results import SpecReport
@@ -56,6 +60,12 @@ def deadline(seconds: float | None) -> Iterator[None]:
         if armed:  # a late alarm, after the block ended, is dropped
             raise TimedOut(seconds)
 
+    def unraisable(info: Any) -> None:
+        if not isinstance(info.exc_value, TimedOut):  # the retry raises it again
+            hook(info)
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = signal.signal(signal.SIGALRM, on_alarm)
     start = time.monotonic()
     old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, TIMEOUT_RETRY)
@@ -65,6 +75,7 @@ def deadline(seconds: float | None) -> Iterator[None]:
         armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+        sys.unraisablehook = hook
         if old_delay > 0:
             left = max(old_delay - (time.monotonic() - start), 1e-6)
             signal.setitimer(signal.ITIMER_REAL, left, old_interval)

@@ -244,7 +244,12 @@ class BoundSpec:
                         values[iname] = self.base[iname]
                 built = self._build_dist_side(side, values, f64, cpu)
                 with seeded(self.spec.seed):
-                    draw = built.dist.sample(torch.Size(i.sample_shape))
+                    try:
+                        draw = built.dist.sample(torch.Size(i.sample_shape))
+                    except (RuntimeError, ValueError) as err:  # Multinomial of 0 trials ...
+                        raise self.loaded.error(
+                            ("inputs", name, "sample"), f"drawing {list(i.sample_shape)} from "
+                            f"side {side.value} failed: {first_line(err)}") from None
             self._check_size(("inputs", name), draw.numel())
             self._sample_inputs[name] = draw.detach()
         return self._sample_inputs[name]

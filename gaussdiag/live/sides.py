@@ -116,6 +116,11 @@ class LiveSide:
             return BuiltSide(self.side, out, self._log_prob(out, tdt, at), args,
                              self._draw(out, sample_shape))
         if isinstance(out, torch.Tensor):
+            if not out.is_floating_point():
+                raise GaussdiagError(
+                    f"side {self.side.value}: {self.label} returned a {_dt(out.dtype)} tensor; "
+                    f"a side's tensor is the log-density (log_prob mode) or the draws (rsample "
+                    f"mode), in the run's floating dtype ({_dt(tdt)} here)")
             self._check_dtype(out, tdt)
             if mode is Mode.RSAMPLE:
                 return BuiltSide(self.side, None, None, draw=lambda: out)
@@ -183,6 +188,10 @@ class LiveSide:
         if not isinstance(out, torch.Tensor):
             raise GaussdiagError(f"side {self.side.value}: {self.label} returned a distribution "
                                  f"whose {what} returned {type(out).__name__}, not a tensor")
+        if not out.is_floating_point():
+            raise GaussdiagError(f"side {self.side.value}: {self.label} returned a distribution "
+                                 f"whose {what} returned a {_dt(out.dtype)} tensor, not a "
+                                 "floating one")
 
     def _check_dtype(self, t: torch.Tensor, tdt: torch.dtype) -> None:
         if t.is_floating_point() and t.dtype != tdt:
