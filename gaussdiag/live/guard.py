@@ -64,12 +64,15 @@ def user_failure(err: BaseException) -> GaussdiagError | None:
     """The error to report for `err`, escaped from a Pair's diagnosis, when it is the user's
     doing: anything but an `Exception` (SystemExit ...), or an exception raised in user code
     (a frame outside gaussdiag and torch on its way). None: a bug in gaussdiag."""
-    where = user_frame(err.__traceback__)
-    if isinstance(err, Exception) and where is None:
+    if isinstance(err, Exception) and user_frame(err.__traceback__) is None:
         return None
-    at = f" (at {where})" if where else ""
-    return GaussdiagError(f"the code it runs raised {type(err).__name__}: "
-                          f"{first_line(err)}{at}")
+    return GaussdiagError(f"the code it runs raised {described(err)}")
+
+
+def described(err: BaseException) -> str:
+    """`Type: first line (at file:line)`, the place being the user's own line."""
+    where = user_frame(err.__traceback__)
+    return f"{type(err).__name__}: {first_line(err)}" + (f" (at {where})" if where else "")
 
 
 def check_param(name: str, value: torch.Tensor) -> None:
@@ -104,6 +107,4 @@ def user_code(what: str) -> Iterator[None]:
     except BaseException as err:
         if stops(err):
             raise
-        where = user_frame(err.__traceback__)
-        at = f" (at {where})" if where else ""
-        raise GaussdiagError(f"{what}: {type(err).__name__}: {first_line(err)}{at}") from None
+        raise GaussdiagError(f"{what}: {described(err)}") from None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from gaussdiag.build import BuiltSide, ConstraintFailure, constraint_failure, seeded
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.live.guard import first_line, stops, user_frame
+from gaussdiag.live.guard import described, first_line, stops
 from gaussdiag.suggest import hint
 from gaussdiag.vocab import Mode, SideName
 
@@ -98,10 +98,7 @@ class LiveSide:
             raise self.raised(err) from None
 
     def raised(self, err: BaseException, what: str = "raised") -> GaussdiagError:
-        where = user_frame(err.__traceback__)
-        at = f" (at {where})" if where else ""
-        return GaussdiagError(f"side {self.side.value}: {self.label} {what} "
-                              f"{type(err).__name__}: {first_line(err)}{at}")
+        return GaussdiagError(f"side {self.side.value}: {self.label} {what} {described(err)}")
 
     def result(self, out: Any, mode: Mode, tdt: torch.dtype, sample_shape: tuple[int, ...],
                at: str | None) -> BuiltSide:
