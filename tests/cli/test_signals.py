@@ -22,27 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.endless import ENDLESS, FINE
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and ptys")
 
-# never ends on its own: torch's VonMises rejection sampler at concentration 1e30
-ENDLESS = """\
-version: 1
-mode: rsample
-sample_shape: [4]
-params:
-  loc: {shape: [3], init: zeros}
-a: {dist: VonMises, args: {loc: loc, concentration: 1.0e30}, method: sample}
-b: {dist: VonMises, args: {loc: loc, concentration: 1.0}, method: sample}
-"""
-FINE = """\
-version: 1
-params:
-  m: {shape: [3], init: zeros}
-inputs:
-  x: {values: [0.5, -1.0, 2.0]}
-a: {dist: Normal, args: {loc: m, scale: 1.0}}
-b: {dist: Normal, args: {loc: m, scale: 1.0}}
-"""
 HIDE, SHOW = "\x1b[?25l", "\x1b[?25h"
 LIMIT = 120  # seconds: far above any of these runs, far below "never"
 
