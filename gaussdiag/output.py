@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from gaussdiag.errors import UsageError
 from gaussdiag.printable import printable
+from gaussdiag.workdir import why_missing
 
 # Names of an already open descriptor: writing there must not create or replace a file.
 _FD_PATH = re.compile(r"/dev/(?:stdout|stderr|fd/\d+)|/proc/(?:self|thread-self|\d+)/fd/\d+")
@@ -57,7 +58,8 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         else:
             _write_path(raw, payload, shown)
     except OSError as exc:
-        raise UsageError(f"cannot write {shown}: {_reason(exc)}") from None
+        why = printable(why_missing(raw, _reason(exc)))  # a relative name's folder may be gone
+        raise UsageError(f"cannot write {shown}: {why}") from None
 
 
 def _write_path(raw: str, payload: bytes, shown: str) -> None:

@@ -26,13 +26,26 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Options:
-    """How to run, from the command line or the API: the device to override the problem's,
-    the per-tensor element limit, and whether an absent pinned device skips the spec."""
+    """How to run: the device override, the tensor limit, what to do about absent devices,
+    the intra-op threads, and the wall-clock bound of each spec: `timeout` (seconds, inf for
+    none) overrides the spec's own `timeout:`, which overrides `default_timeout` (None: no
+    bound)."""
 
     device: str | None = None
     max_elements: int = DEFAULT_MAX_ELEMENTS
     skip_absent_devices: bool = False
     threads: int | None = None  # torch's intra-op threads; None: from the problem's size
+    timeout: float | None = None
+    default_timeout: float | None = None
+
+    def bound(self, own: float | None = None) -> tuple[float | None, str]:
+        """The bound of a spec whose own `timeout:` is `own`, and where it comes from."""
+        if self.timeout is not None:
+            return self.timeout, "--timeout"
+        if own is not None:
+            return own, "the spec's `timeout:`"
+        return self.default_timeout, "the default bound; a spec's `timeout:` or --timeout " \
+            "raises it"
 
 
 def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:

@@ -210,6 +210,7 @@ class SpecReport:
     interrupted: bool = False
     interrupted_at: Interruption | None = None  # train mode: where Ctrl-C came
     not_run: bool = False  # Ctrl-C came before this spec started
+    timed_out: bool = False  # its wall-clock bound ran out (`explanation` says where)
     seconds: float = 0.0
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations
 
@@ -224,6 +225,11 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.specs)
+
+    @property
+    def timed_out(self) -> bool:
+        """Some spec ran past its wall-clock bound."""
+        return any(s.timed_out for s in self.specs)
 
     @property
     def interrupted(self) -> bool:

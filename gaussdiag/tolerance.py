@@ -21,6 +21,12 @@ EPS: dict[DType, float] = {
     DType.FLOAT64: 2.0**-52,
 }
 
+# finfo(dtype).max, written out as EPS is.
+DTYPE_MAX: dict[DType, float] = {
+    DType.FLOAT16: 65504.0, DType.BFLOAT16: 3.3895313892515355e38,
+    DType.FLOAT32: 3.4028234663852886e38, DType.FLOAT64: 1.7976931348623157e308,
+}
+
 # Tolerance in units of eps, per dtype. 64 (spec-v1) absorbs the few dozen roundings of a
 # log-density and its reductions (sums over an event or a batch of 64) without hiding a factor
 # of two; the same factor for every dtype keeps "agree" comparable across precisions.

@@ -40,6 +40,17 @@ class Verdict(Vocab):
         return self in (Verdict.AGREE, Verdict.ROUND_OFF)
 
 
+class Status(Vocab):
+    """What a spec ended as when it has no verdict (the JSON report's `status` holds the
+    verdict itself otherwise)."""
+
+    ERROR = "error"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    NOT_RUN = "not run"
+    TIMED_OUT = "timed out"
+
+
 class DType(Vocab):
     FLOAT16 = "float16"
     BFLOAT16 = "bfloat16"

@@ -249,3 +249,169 @@ def lower_factors(draw: st.DrawFn, *, n: int) -> list[list[float]]:
         row[i] = draw(st.floats(0.3, 3.0))
         rows.append(row)
     return rows
+
+
+# ---- edge arguments for every distribution a spec may name (fuzz) -----------------------------
+
+# Values at the edges of what torch's distributions take: zero, signs, 1e+-30 (beyond float16,
+# near float32's end after a square), subnormals of float32 (1e-45) and float64 (1e-310,
+# 5e-324, the smallest), and ordinary ones so that some sides are valid.
+EDGE_VALUES = (0.0, 1.0, -1.0, 0.3, 3.0, 1e30, -1e30, 1e-30, -1e-30, 1e-45, 1e-310, 5e-324)
+# How an argument is written over the spec's edge params `p` and `q` (vectors of 3): equal
+# bounds come from the same expression on both, zero-width intervals from `p + 1e-30`.
+_ARG_EXPRESSIONS = ("p", "q", "abs(p)", "p + 1e-30", "p * 1e-30", "abs(q) + 1e-30", "-abs(p)",
+                    "p * 1e30")
+_MATRIX_EXPRESSIONS = ("diag_embed(abs(p))", "diag_embed(p)", "diag_embed(abs(p)) * 1e30",
+                       "diag_embed(abs(q) + 1e-30)", "diag_embed(p * 0)")
+_MATRIX_ARGS = frozenset({"covariance_matrix", "precision_matrix", "scale_tril", "cov_factor"})
+# torch takes exactly one of each group
+_ONE_OF = (("probs", "logits"), ("covariance_matrix", "precision_matrix", "scale_tril"))
+# arguments torch wants as integers, and ones left at torch's default
+_INTEGER_ARGS: dict[str, tuple[int | str, ...]] = {
+    "dim": (3, 2, 1), "total_count": (3, 0, 2**40, "p", "abs(p) * 1e30")}
+_LEFT_OUT = frozenset({"lims"})
+
+
+@st.composite
+def edge_arguments(draw: st.DrawFn, arguments: tuple[str, ...]) -> dict[str, int | str]:
+    """Constructor arguments for a distribution with keywords `arguments` (spec/names.py):
+    one of each exclusive group, every other one written over the edge params; now and then
+    every argument the same expression (equal bounds: Uniform's low == high)."""
+    chosen = [a for a in arguments if a not in _LEFT_OUT]
+    for group in _ONE_OF:
+        present = [a for a in group if a in chosen]
+        if present:
+            keep = draw(st.sampled_from(present))
+            chosen = [a for a in chosen if a not in group or a == keep]
+    same = draw(st.sampled_from(_ARG_EXPRESSIONS)) if draw(st.integers(0, 3)) == 0 else None
+    args: dict[str, int | str] = {}
+    for name in chosen:
+        if name in _INTEGER_ARGS:
+            args[name] = draw(st.sampled_from(_INTEGER_ARGS[name]))
+        elif name in _MATRIX_ARGS:
+            args[name] = draw(st.sampled_from(_MATRIX_EXPRESSIONS))
+        elif same is not None:
+            args[name] = same
+        else:
+            literal = st.sampled_from(EDGE_VALUES).map(repr)
+            args[name] = draw(st.one_of(st.sampled_from(_ARG_EXPRESSIONS), literal))
+    return args
+
+
+@st.composite
+def edge_distribution_specs(draw: st.DrawFn, dist: str, arguments: tuple[str, ...]
+                            ) -> dict[str, object]:
+    """A spec whose two sides are distribution `dist` (its keywords `arguments`, from
+    spec/names.py's table) with edge arguments: compared by their draws (`method: sample`, so
+    distributions without rsample take part), or by log_prob at draws of side b."""
+    vector = st.lists(st.sampled_from(EDGE_VALUES), min_size=3, max_size=3)
+    spec: dict[str, object] = {
+        "version": 1,
+        "name": f"edge-{dist}",
+        "dtypes": draw(st.sampled_from([["float32"], ["float16"], ["bfloat16"], ["float64"]])),
+        "params": {"p": {"values": draw(vector)}, "q": {"values": draw(vector)}},
+    }
+    sides = {side: {"dist": dist, "args": draw(edge_arguments(arguments))}
+             for side in ("a", "b")}
+    if draw(st.booleans()):
+        spec.update(mode="rsample", sample_shape=[2])
+        for side in sides.values():
+            side["method"] = "sample"
+    else:
+        spec["inputs"] = {"x": {"sample": "b", "sample_shape": [2]}}
+    spec.update(sides)
+    return spec
+
+
+# ---- user code in a Python pairs file (fuzz) -----------------------------------------------------
+
+# What a piece of the user's code does: exit, raise (BaseException subclasses included, and an
+# exception whose str() raises), print (to sys.stdout, sys.__stdout__, descriptor 1, from a
+# thread), loop, or return what a side may not.
+USER_ACTIONS: dict[str, str] = {  # a later line is indented as if the first were at 0
+    "exit_0": "sys.exit(0)",
+    "exit_1": "sys.exit(1)",
+    "exit_text": "sys.exit('bye')",
+    "exit_none": "sys.exit()",
+    "generator_exit": "raise GeneratorExit('closing')",
+    "own_base_exception": "raise Halt('halt')",
+    "stop_iteration": "raise StopIteration",
+    "value_error": "raise ValueError('bad value')",
+    "type_error": "raise TypeError('bad type')",
+    "runtime_error": "raise RuntimeError('bad run')",
+    "str_raises": "raise Unprintable()",
+    "print": "print('{\"ok\": false}')",
+    "print_control": "print('\\x1b[2J\\u200bhidden')",
+    "print_dunder": "sys.__stdout__.write('dunder\\n')",
+    "print_descriptor": "os.write(1, b'descriptor\\n')",
+    "print_thread": "_in_thread(lambda: print('from a thread'))",
+    "loop": "while True:\n    pass",
+    "sleep": "time.sleep(1e6)",
+    "return_none": "return None",
+    "return_number": "return 1.5",
+    "return_int_tensor": "return torch.zeros(3, dtype=torch.long)",
+}
+PAIRS_PRELUDE = """\
+import os, sys, threading, time
+import torch
+import gaussdiag
+from torch.distributions import Normal
+
+
+class Halt(BaseException):
+    pass
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no message")
+
+
+def _in_thread(fn):
+    t = threading.Thread(target=fn)
+    t.start()
+    t.join()
+
+
+class Mine(Normal):
+    def log_prob(self, value):
+        {in_log_prob}
+        return super().log_prob(value)
+
+
+{at_import}
+
+
+def a(m, s):
+    {in_a}
+    return Mine(m, s)
+
+
+def b(m, s):
+    return Normal(m, s)
+
+
+pair = gaussdiag.Pair(a, b, params={{"m": torch.zeros(3), "s": torch.ones(3)}},
+                      inputs={{"x": torch.tensor([0.5, -1.0, 2.0])}})
+"""
+
+
+def _indented(code: str, indent: int) -> str:
+    """`code` for a slot already indented by `indent`: its later lines moved along."""
+    first, *rest = code.splitlines()
+    return first + "".join("\n" + " " * indent + line for line in rest)
+
+
+@st.composite
+def user_pairs_files(draw: st.DrawFn) -> tuple[str, str, str]:
+    """A pairs file whose code does one of USER_ACTIONS at import (in a function it calls),
+    in side a, or in side a's distribution's log_prob; the source, the action and where."""
+    action = draw(st.sampled_from(sorted(USER_ACTIONS)))
+    where = draw(st.sampled_from(["at_import", "in_a", "in_log_prob"]))
+    slots = {"at_import": "", "in_a": "pass", "in_log_prob": "pass"}
+    code = USER_ACTIONS[action]
+    if where == "at_import":
+        slots[where] = f"def _at_import():\n    {_indented(code, 4)}\n\n\n_at_import()"
+    else:
+        slots[where] = _indented(code, 4 if where == "in_a" else 8)
+    return PAIRS_PRELUDE.format(**slots), action, where

@@ -502,6 +502,13 @@ _KNOWN: dict[str, tuple[str, str]] = {
                  "b: {dist: Normal, args: {loc: m, scale: s}, event_dims: 1}"),
         "build/: MultivariateNormal with a 0 x 0 scale_tril: torch's constraint check "
         "raises IndexError (min() of an empty dim), not among the errors caught: exit 3"),
+    "sample_input_from_zero_trials": (
+        "params:\n  p: {values: [0.2, 0.3, 0.5]}\ninputs:\n  x: {sample: b, sample_shape: [2]}\n"
+        "a: {dist: Multinomial, args: {total_count: 3, probs: p}}\n"
+        "b: {dist: Multinomial, args: {total_count: 0, probs: p}}\n",
+        "build/problem.py sample_input: torch refuses to draw from a Multinomial of 0 trials "
+        "(RuntimeError: cannot sample n_sample <= 0 samples): exit 3 (found by "
+        "test_fuzz_edges.py)"),
 }
 # NaN and infinity written as literals: refused wherever a spec writes a number (exit 2).
 _NON_FINITE: dict[str, str] = {

@@ -18,6 +18,8 @@ CASES = [
     ("newline_tab_cr", "a\nb\tc\rd", "a\\nb\\tc\\rd"),
     ("bidi_override", "abc\u202edcba", "abc\\u202edcba"),
     ("line_separator", "a\u2028b", "a\\u2028b"),
+    ("zero_width_space", "mvn\u200bcheck", "mvn\\u200bcheck"),
+    ("bom_word_joiner_soft_hyphen", "\ufeffa\u2060b\u00adc", "\\ufeffa\\u2060b\\xadc"),
     ("lone_surrogate", "spec\udcff.yaml", "spec\\udcff.yaml"),
     ("plain_unicode", "σ (Normal) 日本 é", "σ (Normal) 日本 é"),
     ("backslash_kept", "C:\\specs\\x.yaml", "C:\\specs\\x.yaml"),
@@ -44,3 +46,13 @@ def test_json_keeps_the_exact_string() -> None:
     raw = "\x1b]0;PWNED\x07Normal"
     assert json.loads(json.dumps({"label": raw}))["label"] == raw
     assert "\x1b" not in json.dumps(raw)  # the encoder escapes it (\u001b) on its own
+
+
+FORMAT_CHARACTERS = [chr(c) for c in range(0x110000)
+                     if unicodedata.category(chr(c)) == "Cf"]
+
+
+def test_every_format_character_is_escaped() -> None:
+    for ch in FORMAT_CHARACTERS:
+        out = printable(f"<{ch}>")
+        assert out.isascii() and out.isprintable(), f"U+{ord(ch):04X}: {out!r}"

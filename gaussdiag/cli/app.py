@@ -1,7 +1,8 @@
 """The command line: a thin leaf over the pipeline. Parse, call the core, render, return a code.
 
 Exit codes (spec-v1): 0 all verdicts acceptable, 1 some verdict not, 2 usage or spec error,
-3 internal error (traceback only with --debug), 130 interrupted.
+3 internal error (traceback only with --debug), 124 a spec ran past its time bound, 130
+interrupted (Ctrl-C), 143 terminated (SIGTERM).
 torch is imported only inside command bodies, so `--help` and spec errors answer at once.
 This module holds the Typer app and the one error boundary, `main`; the commands live in
 their own modules and are registered here, in the order `--help` lists them.
@@ -14,10 +15,12 @@ from typing import Annotated
 
 import typer
 
+from gaussdiag import workdir
 from gaussdiag._version import __version__
+from gaussdiag.cli import stops
 from gaussdiag.cli.authoring import init, schema
 from gaussdiag.cli.compare import compare
-from gaussdiag.cli.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.cli.exits import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from gaussdiag.cli.precision import precision_check
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.output import guarded_stdout
@@ -60,12 +63,14 @@ app.command()(init)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: the one error boundary."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    stops.reset()
+    workdir.remember()
     try:
         with guarded_stdout():  # `> /dev/full`, a closed pipe: one error line, exit 2
             result = app(args=argv, standalone_mode=False, prog_name="gaussdiag")
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM in the command's own process
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
     except GaussdiagError as exc:
         # a spec error: one line per problem; an unknown word is echoed back, so each line
         # is shown with its control characters escaped
@@ -75,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
-        typer.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
     except Exception as exc:  # noqa: BLE001 - the boundary turns bugs into exit 3
         # Usage errors from the argument parser (typer vendors click, so match the interface
         # rather than a class from one import path): they show themselves, exit 2.
@@ -84,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(exit_code, int):
             show()
+            return EXIT_USAGE
+        folder = workdir.gone()
+        if folder is not None:  # not a bug: the run lost the folder it ran in
+            typer.echo(f"error: the working folder {printable(folder)} was removed while "
+                       f"gaussdiag ran ({type(exc).__name__}: {printable(str(exc))})", err=True)
             return EXIT_USAGE
         if debug:
             import traceback
@@ -104,4 +114,7 @@ def run() -> None:
     from gaussdiag.torch_import import own_process
 
     own_process()
-    sys.exit(main())
+    stops.install()
+    code = main()
+    stops.release()  # the output is complete: a late Ctrl-C must not turn it into a traceback
+    sys.exit(code)

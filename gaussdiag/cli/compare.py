@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -9,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gaussdiag.cli import stops
 from gaussdiag.cli.console import make_console, print_report, progress_line
-from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_TIMED_OUT, EXIT_USAGE
 from gaussdiag.cli.flags import Quiet, Threads, Verbose, check_loudness
 from gaussdiag.cli.inputs import STDIN, expand, interactive
+from gaussdiag.cli.user_output import user_output_to_stderr
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
+from gaussdiag.limits import DEFAULT_MAX_ELEMENTS, DEFAULT_TIMEOUT
 from gaussdiag.printable import printable
 from gaussdiag.vocab import OutputFormat
 
@@ -67,6 +70,14 @@ def compare(
         typer.Option("--no-timings", help="Leave the measured times and memory out of the "
                      "JSON report, so the same specs give the same bytes on every run."),
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, metavar="SECONDS", show_default=False,
+                     help="Wall-clock bound on each spec and each Python Pair [default: the "
+                     "spec's `timeout:`, else 300]; 0: none. Given here, it overrides every "
+                     "spec's `timeout:`. A spec past it is reported as timed out, with what had "
+                     "finished; the others still run, and the exit code is 124."),
+    ] = None,
     threads: Threads = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -83,8 +94,9 @@ def compare(
 
     Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
     none); 1 some verdict is not; 2 a spec or usage error, or no spec given outside a
-    terminal; 3 an internal error; 130 Ctrl-C (the specs that finished are still reported,
-    the others listed as not run).
+    terminal; 3 an internal error; 124 some spec ran past its --timeout (and none had an
+    error); 130 Ctrl-C, 143 SIGTERM (the specs that finished are still reported, the others
+    listed as not run).
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
     from gaussdiag.errors import UsageError
@@ -103,44 +115,57 @@ def compare(
                          "on nothing; `gaussdiag compare --demo` runs it anywhere)")
     fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
-                      skip_absent_devices=skip_absent_devices, threads=threads)
+                      skip_absent_devices=skip_absent_devices, threads=threads,
+                      timeout=None if timeout is None else timeout or math.inf,
+                      default_timeout=DEFAULT_TIMEOUT)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
-    reports = _run_all(paths, options, console, verbose, asked_for_demo=demo)
-    return _finish_compare(reports, options, None if json_out == "-" else json_out, console,
-                           fmt, timings=not no_timings, quiet=quiet)
+    # a pairs file's own prints must not land in the report (`--json -` would not parse)
+    with user_output_to_stderr(any(p.endswith(".py") for p in paths)) as reporting:
+        reports, stopped = _run_all(paths, options, console, verbose, asked_for_demo=demo)
+        reporting()
+        return _finish_compare(reports, options, None if json_out == "-" else json_out,
+                               console, fmt, timings=not no_timings, quiet=quiet,
+                               stopped=stopped)
 
 
 def _run_all(paths: list[str], options: Options, console: Any, verbose: bool, *,
-             asked_for_demo: bool = False) -> list[SpecReport]:
-    """Diagnose every input in order (the demo when there is none); on Ctrl-C, keep what
-    finished and list the rest as not run."""
+             asked_for_demo: bool = False) -> tuple[list[SpecReport], bool]:
+    """Diagnose every input in order (the demo when there is none); on Ctrl-C (or SIGTERM),
+    keep what finished and list the rest as not run. Also says whether a stop came."""
     from gaussdiag.frontends.yaml.run import demo_spec, diagnose
     from gaussdiag.results import SpecReport
 
     reports: list[SpecReport] = []
     current, started = "", 0  # started: how many of `paths` began (a pairs file gives many)
-    with progress_line(console, verbose) as progress:
-        try:
+    running = stopped = False  # a spec under way (a stop between specs cuts none short)
+    try:  # around the progress line too: a stop as it closes keeps what finished
+        with progress_line(console, verbose) as progress:
             if not paths:
                 loaded = demo_spec()
                 # --demo asked for it; a bare `compare` on a terminal says why it runs
                 why = "" if asked_for_demo else "no spec files given: "
                 typer.echo(f"{why}running the built-in demo ({printable(loaded.file)}); pass "
                            "spec files to check your own", err=True)
-                current = loaded.file
+                current, running = loaded.file, True
                 reports.append(diagnose(loaded, options, progress))
+                running = False
             for path in paths:
-                current, started = path, started + 1
+                current, started, running = path, started + 1, True
                 reports += _diagnose_input(path, options, progress)
+                running = False
                 if reports[-1].interrupted:  # Ctrl-C during training: stop here too
                     break
-        except KeyboardInterrupt:
+            stops.results_ready()
+    except KeyboardInterrupt:
+        stops.results_ready()
+        stopped = True
+        if running:
             reports.append(SpecReport(file=current, name=Path(current).stem, verdict=None,
                                       expect=None, ok=False, interrupted=True,
-                                      skipped="interrupted with Ctrl-C before it finished"))
+                                      skipped=f"{stops.how()} before it finished"))
     reports += [SpecReport(file=p, name=Path(p).stem, verdict=None, expect=None, ok=False,
                            not_run=True) for p in paths[started:]]
-    return reports
+    return reports, stopped
 
 
 def _diagnose_input(path: str, options: Options, progress: Any) -> list[SpecReport]:
@@ -175,8 +200,9 @@ def _stdin_report(options: Options, progress: Any) -> SpecReport:
 
 def _finish_compare(reports: list[SpecReport], options: Options, json_out: str | None,
                     console: Any, fmt: OutputFormat = OutputFormat.TABLE, *,
-                    timings: bool = True, quiet: bool = False) -> int:
-    """Render in `fmt`, write the JSON file and the step summary, pick the exit code. Imports
+                    timings: bool = True, quiet: bool = False, stopped: bool = False) -> int:
+    """Render in `fmt`, write the JSON file and the step summary, pick the exit code (a stop
+    signal that came meanwhile, `stopped` or while writing, ends the run as stopped). Imports
     torch only if a spec ran."""
     from gaussdiag.output import write_text
     from gaussdiag.report import render, render_json, render_markdown, render_run
@@ -204,11 +230,13 @@ def _finish_compare(reports: list[SpecReport], options: Options, json_out: str |
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         append_summary(summary, render_markdown(run))
-    if run.interrupted:
-        typer.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+    if run.interrupted or stopped or stops.waited():
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
     if any(r.error for r in reports):
         return EXIT_USAGE
+    if run.timed_out:
+        return EXIT_TIMED_OUT
     return EXIT_OK if run.ok else EXIT_FAIL
 
 

@@ -3,6 +3,7 @@ the two sides of spec files."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gaussdiag.cli import stops
 from gaussdiag.cli.console import print_report, progress_line
-from gaussdiag.cli.exits import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK
 from gaussdiag.cli.flags import THREADS_HELP, Quiet, Verbose, check_loudness
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
@@ -135,6 +137,11 @@ def precision_check(
     if fail_under is not None and not specs:
         raise UsageError("--fail-under gates the sides of SPEC files; the built-in sweep maps "
                          "bad regions on purpose (give a SPEC file, or leave out --fail-under)")
+    if fail_under is not None and not math.isfinite(fail_under):
+        # no digit count is below nan or -inf, and every one is below inf: a gate that could
+        # never fail (or always would) is a typo, not a setting
+        raise UsageError(f"--fail-under takes a finite number of digits, such as 4; found "
+                         f"{fail_under}")
     check_loudness(quiet, verbose)
     _check_form(bool(specs), given)
     console = Console(highlight=False, width=_width(), quiet=quiet)
@@ -151,27 +158,25 @@ def precision_check(
             import_torch()
             if point is not None:
                 result = pc.check_point(dtype, param, pc.parse_point(point, param))
-                view = rt.render_point(result, plain=plain)
                 if plot is not None:  # the map of the grid options, the point marked on it
-                    sig = pc.make_axis("sigma", sigma_lo, sigma_hi,
-                                       sigma_n or (9 if quick else 25))
-                    zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+                    sig = pc.make_axis("sigma", sigma_lo, sigma_hi, _count(sigma_n, quick, 25))
+                    zax = pc.make_axis("z", z_lo, z_hi, _count(z_n, quick, 25), zero=True)
                     drawn = pc.sweep_normal(dtype, param, sig, zax)
             elif dist is SweepDist.MVN:
-                cond = pc.make_axis("cond", 1.0, cond_hi, cond_n or (9 if quick else 17))
+                cond = pc.make_axis("cond", 1.0, cond_hi, _count(cond_n, quick, 17))
                 with rt.progress_bar(Console(stderr=True), cond.n * 3, verbose) as progress:
                     result = pc.sweep_mvn(dtype, dim, cond, progress=progress)
-                view = rt.render_mvn(result, plain=plain)
             else:
-                sig = pc.make_axis("sigma", sigma_lo, sigma_hi, sigma_n or (9 if quick else 25))
-                zax = pc.make_axis("z", z_lo, z_hi, z_n or (9 if quick else 25), zero=True)
+                sig = pc.make_axis("sigma", sigma_lo, sigma_hi, _count(sigma_n, quick, 25))
+                zax = pc.make_axis("z", z_lo, z_hi, _count(z_n, quick, 25), zero=True)
                 with rt.progress_bar(Console(stderr=True), sig.n * (zax.n + 1),
                                      verbose) as progress:
                     result = pc.sweep_normal(dtype, param, sig, zax, progress=progress)
-                view = rt.render_normal(result, plain=plain)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
+            stops.results_ready()
+    except KeyboardInterrupt:  # nothing to keep: a sweep cut short has no map
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
+    stops.results_ready()  # a stop from here on waits until the map is written
     if plot is not None:
         if isinstance(result, pc.PointResult):
             assert drawn is not None
@@ -180,10 +185,38 @@ def precision_check(
             rplot.write_plot(result, plot)
     if json_out is not None:  # built only when asked for: one Python object per cell
         write_text(json_out, rj.sweep_text(result))
-        if json_out == "-":
-            return EXIT_OK
-    print_report(console, view)
-    return EXIT_OK
+    if json_out != "-":
+        print_report(console, _view(result, plain))
+    return _stopped_meanwhile(EXIT_OK)
+
+
+def _view(result: Any, plain: bool) -> Any:
+    """The table or map of a sweep or point result."""
+    from gaussdiag import precision as pc
+    from gaussdiag.report import precision_text as rt
+
+    if isinstance(result, pc.PointResult):
+        return rt.render_point(result, plain=plain)
+    if isinstance(result, pc.MvnSweep):
+        return rt.render_mvn(result, plain=plain)
+    return rt.render_normal(result, plain=plain)
+
+
+def _count(given: int | None, quick: bool, default: int) -> int:
+    """An axis's number of points: the one given (0 included, refused by the axis like any
+    other count below 2), else the default or --quick's."""
+    if given is not None:
+        return given
+    return 9 if quick else default
+
+
+def _stopped_meanwhile(code: int) -> int:
+    """`code`, unless a stop signal came while the results were written: then the run ends
+    as stopped, with the results complete."""
+    if stops.waited():
+        typer.echo(stops.word(), err=True)
+        return stops.exit_code()
+    return code
 
 
 def _width() -> int | None:
@@ -257,6 +290,8 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
         options = Options(device=device, max_elements=max_elements)
         results = [pc.check_spec(bind(spec, options), dtype, threads=threads,
                                  progress=progress) for spec in loaded]
+        stops.results_ready()
+    stops.results_ready()
     if json_out is not None:
         write_text(json_out, rj.dumps(rj.specs_json(results)))
     if json_out != "-":
@@ -266,10 +301,10 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
             print_report(console, rt.render_spec(r, plain=plain))
     verdict = pc.gate(results)
     if not verdict.fails(fail_under):
-        return EXIT_OK
+        return _stopped_meanwhile(EXIT_OK)
     for line in _gate_failures(verdict, dtype, fail_under):
         typer.echo(f"precision-check failed: {printable(line)}", err=True)
-    return EXIT_FAIL
+    return _stopped_meanwhile(EXIT_FAIL)
 
 
 def _gate_failures(verdict: Gate, dtype: DType, fail_under: float | None) -> list[str]:

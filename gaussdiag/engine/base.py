@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.device import seeded, torch_dtype
+from gaussdiag.engine.failures import first_line
 from gaussdiag.engine.point import cut, jitter_point, largest
 from gaussdiag.engine.torch_warnings import WarningLog
+from gaussdiag.errors import GaussdiagError
 from gaussdiag.vocab import DType, SideName
 
 if TYPE_CHECKING:
@@ -141,8 +144,11 @@ class ProblemBase:
                     elif other in self.base:
                         values[other] = self.base[other]
                 dist = self._sample_source(name, side, values)
-                with seeded(self.seed):
-                    draw = dist.sample(torch.Size(shape))
+                with seeded(self.seed), self._draw_guard(name, side):
+                    try:
+                        draw = dist.sample(torch.Size(shape))
+                    except (RuntimeError, ValueError) as err:  # Multinomial of 0 trials ...
+                        raise self._draw_failed(name, side, shape, err) from None
             self._sample_drawn(name, draw)
             self._sample_inputs[name] = draw.detach()
         return self._sample_inputs[name]
@@ -181,6 +187,18 @@ class ProblemBase:
                        ) -> Any:
         """The distribution input `name` is drawn from: `side` built from `values`."""
         raise NotImplementedError
+
+    def _draw_guard(self, name: str, side: SideName) -> AbstractContextManager[object]:
+        """Around the draw of input `name`: what turns anything else the side's own code
+        raises while drawing into its error (a Python side's distribution is user code)."""
+        return nullcontext()
+
+    def _draw_failed(self, name: str, side: SideName, shape: tuple[int, ...],
+                     err: Exception) -> Exception:
+        """The error to raise when drawing input `name` fails, located where the front end
+        can."""
+        return GaussdiagError(f"inputs['{name}']: drawing {list(shape)} from side "
+                              f"{side.value} failed: {first_line(err)}")
 
     def _sample_drawn(self, name: str, draw: torch.Tensor) -> None:
         """A look at a fresh draw before it is kept (a size check)."""

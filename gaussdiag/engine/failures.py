@@ -3,6 +3,7 @@ distribution constraint, or a linear-algebra step on them fails; with the fix to
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,13 @@ _CONSTRAINT_FIX: dict[str, str] = {
 }
 
 
+# An argument bounded by another one (Uniform's low < high): equal bounds, or bounds closer
+# than round-off can tell apart (a 1e-30-wide interval at 1e30 is one point in float64).
+_BOUNDS_FIX = ("give the interval a width that cannot vanish: high = low + softplus(raw_width), "
+               "with the width well above the bounds' round-off (|low| x finfo(dtype).eps in "
+               "every dtype run)")
+
+
 def constraint_failure(side: SideName, dist_name: str, cls: Any, args: Mapping[str, Any],
                        err: ValueError) -> ConstraintFailure:
     """Turn torch's validation error into a failure naming the argument, the constraint, the
@@ -64,7 +72,7 @@ def constraint_failure(side: SideName, dist_name: str, cls: Any, args: Mapping[s
 
     text = str(err)
     arg = text.split("Expected parameter ", 1)[1].split(" ", 1)[0]
-    constraint = getattr(cls, "arg_constraints", {}).get(arg)
+    constraint = arg_constraints(cls, err).get(arg)
     index: tuple[int, ...] | None = None
     detail: str | None = None
     value = args.get(arg)
@@ -87,13 +95,38 @@ def constraint_failure(side: SideName, dist_name: str, cls: Any, args: Mapping[s
         except Exception:  # noqa: BLE001 - the detail is a courtesy; torch's message stands
             pass
     cname = type(constraint).__name__ if constraint is not None else None
+    fix = _CONSTRAINT_FIX.get(cname or "", "reparameterize so the constraint holds by "
+                              "construction (torch.distributions.transform_to)")
+    bound = getattr(constraint, "lower_bound", getattr(constraint, "upper_bound", None))
+    if cname in ("_GreaterThan", "_LessThan") and isinstance(bound, torch.Tensor):
+        fix = _BOUNDS_FIX  # the bound is another argument: Uniform's low < high
     return ConstraintFailure(
         side, first_line(err), arg=arg,
         constraint=repr(constraint) if constraint is not None else None,
-        index=index, detail=detail,
-        fix=_CONSTRAINT_FIX.get(cname or "", "reparameterize so the constraint holds by "
-                                "construction (torch.distributions.transform_to)"),
+        index=index, detail=detail, fix=fix,
     )
+
+
+def arg_constraints(cls: Any, err: BaseException | None = None) -> Mapping[str, Any]:
+    """The `arg_constraints` of distribution class `cls`. Uniform and Wishart compute theirs
+    from the instance's own arguments (a property: `high` must exceed that `low`), so they are
+    read from the instance torch was validating, found in the traceback of `err`; {} when
+    there is none."""
+    found = inspect.getattr_static(cls, "arg_constraints", None) if cls is not None else None
+    if isinstance(found, Mapping):
+        return found
+    tb = err.__traceback__ if err is not None else None
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(found, property) and isinstance(obj, cls):
+            try:
+                value = obj.arg_constraints
+            except Exception:  # noqa: BLE001 - half-built: its own arguments may be missing
+                value = None
+            if isinstance(value, Mapping):
+                return value
+        tb = tb.tb_next
+    return {}
 
 
 def first_line(err: BaseException) -> str:

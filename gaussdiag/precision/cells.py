@@ -79,12 +79,6 @@ MAX_AXIS = 2000
 
 LOW_DTYPES: tuple[DType, ...] = tuple(CELL_FACTOR)
 
-DTYPE_MAX: dict[DType, float] = {
-    DType.FLOAT16: 65504.0, DType.BFLOAT16: 3.3895313892515355e38,
-    DType.FLOAT32: 3.4028234663852886e38, DType.FLOAT64: 1.7976931348623157e308,
-}
-"""finfo(dtype).max, written out so this module needs no torch."""
-
 
 class InputError(UsageError):
     """A bad input to a precision check, in the core's own terms.

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gaussdiag.numbers import sentence as fmt
-from gaussdiag.precision.cells import DTYPE_MAX, CellClass, QuantityMap
-from gaussdiag.tolerance import BAND_GAP_FRACTION
+from gaussdiag.precision.cells import CellClass, QuantityMap
+from gaussdiag.tolerance import BAND_GAP_FRACTION, DTYPE_MAX
 from gaussdiag.vocab import DType
 
 if TYPE_CHECKING:

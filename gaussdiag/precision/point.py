@@ -15,7 +15,6 @@ from typing_extensions import assert_never
 from gaussdiag.numbers import sentence as fmt
 from gaussdiag.precision.cells import (
     CELL_CLASSES,
-    DTYPE_MAX,
     CellClass,
     InputError,
     check_low_dtype,
@@ -23,7 +22,7 @@ from gaussdiag.precision.cells import (
 )
 from gaussdiag.precision.kernel import normal_compare, normal_eval, raw_from_scale, scale_from_raw
 from gaussdiag.suggest import hint, listing
-from gaussdiag.tolerance import accurate_digits, precision_digits
+from gaussdiag.tolerance import DTYPE_MAX, accurate_digits, precision_digits
 from gaussdiag.vocab import DType, ScaleParam
 
 

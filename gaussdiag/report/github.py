@@ -47,6 +47,10 @@ def render_github(run: RunReport) -> str:
             if not s.error_at:
                 lines.append(_gh_command("error", s.file, None, None, s.error))
             continue
+        if s.timed_out:  # no verdict, and the gate fails: an error where the spec is
+            lines.append(_gh_command("error", s.file, s.line, "gaussdiag timed out",
+                                     s.explanation))
+            continue
         if s.verdict is None:
             word = status_word(s)
             text = "Ctrl-C came before it started" if s.not_run else s.skipped or word

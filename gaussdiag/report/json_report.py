@@ -31,6 +31,7 @@ def to_json(run: RunReport, *, timings: bool = True) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "ok": run.ok,
         "interrupted": run.interrupted,
+        "timed_out": run.timed_out,
         "gaussdiag": __version__,
         "torch": run.torch_version,
         "device": run.device,
@@ -87,6 +88,7 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
             "dtype": i.dtype.value, "side": i.side.value, "step": i.step, "done": i.done,
             "steps": i.steps},
         "not_run": s.not_run,
+        "timed_out": s.timed_out,
         "error": s.error,
     }
 

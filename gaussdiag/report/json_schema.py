@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from gaussdiag.report.json_report import FORMAT_VERSION
-from gaussdiag.vocab import DType, Mode, RelationKind, SideName, Verdict
+from gaussdiag.vocab import DType, Mode, RelationKind, SideName, Status, Verdict
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-_STATUS = [v.value for v in Verdict] + ["error", "skipped", "interrupted", "not run"]
+_STATUS = [v.value for v in Verdict] + [s.value for s in Status]
 _NUMBER = {"anyOf": [{"type": "number"}, {"enum": ["nan", "inf", "-inf"]}]}
 _NULLABLE_STR = {"type": ["string", "null"]}
 
@@ -114,10 +114,12 @@ _SPEC = _obj({
         "done": {"type": "integer", "minimum": 0},
         "steps": {"type": "integer", "minimum": 1}})]},
     "not_run": {"type": "boolean"},
+    # the spec ran past its wall-clock bound; `explanation` says what had finished
+    "timed_out": {"type": "boolean"},
     "error": _NULLABLE_STR,
 }, required=["file", "name", "verdict", "status", "expect", "ok", "explanation", "fix",
              "cause", "round_off", "structure", "quantities", "error", "interrupted",
-             "not_run"])  # not required: costs, seconds (timings)
+             "not_run", "timed_out"])  # not required: costs, seconds (timings)
 
 
 def report_schema() -> dict[str, Any]:
@@ -129,6 +131,7 @@ def report_schema() -> dict[str, Any]:
             "format_version": {"const": FORMAT_VERSION},
             "ok": {"type": "boolean"},
             "interrupted": {"type": "boolean"},
+            "timed_out": {"type": "boolean"},
             "gaussdiag": {"type": "string"},
             "torch": {"type": "string"},
             "device": {"type": "string"},

@@ -82,6 +82,9 @@ def render_markdown(run: RunReport) -> str:
         if s.skipped is not None:
             lines.append(f"**skipped:** {_md_prose(s.skipped)}")
             continue
+        if s.timed_out:
+            lines.append(f"**timed out:** {_md_prose(s.explanation)}")
+            continue
         verdict = f"**verdict:** {status_word(s)}"
         if s.expect is not None:
             verdict += f" (expected {s.expect.value}: {'ok' if s.ok else '**NOT ok**'})"

@@ -5,20 +5,23 @@ from __future__ import annotations
 from gaussdiag.numbers import number
 from gaussdiag.printable import printable
 from gaussdiag.results import SpecReport, Structure
+from gaussdiag.vocab import Status
 
 
 def status_word(s: SpecReport) -> str:
-    """What a spec ended as, in one word: its verdict, or error, skipped, interrupted, not
-    run."""
+    """What a spec ended as, in one word: its verdict, or a `Status` (error, skipped,
+    interrupted, not run, timed out)."""
     if s.not_run:
-        return "not run"
+        return Status.NOT_RUN.value
     if s.error is not None:
-        return "error"
+        return Status.ERROR.value
+    if s.timed_out:
+        return Status.TIMED_OUT.value
     if s.verdict is None and s.interrupted:
-        return "interrupted"
+        return Status.INTERRUPTED.value
     if s.skipped is not None:
-        return "skipped"
-    return "error" if s.verdict is None else s.verdict.value
+        return Status.SKIPPED.value
+    return Status.ERROR.value if s.verdict is None else s.verdict.value
 
 
 def message(s: SpecReport) -> str:

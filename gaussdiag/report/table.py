@@ -18,7 +18,7 @@ from gaussdiag.printable import printable
 from gaussdiag.report.prose import Prose, Values
 from gaussdiag.report.status import relation_text, status_word
 from gaussdiag.results import Quantity, RunReport, SpecReport
-from gaussdiag.vocab import DType, SideName, Verdict
+from gaussdiag.vocab import DType, SideName, Status, Verdict
 
 # Colours say how bad a verdict is; the words carry the meaning without colour (NO_COLOR).
 STYLE: dict[Verdict, str] = {
@@ -61,7 +61,7 @@ def status_text(s: SpecReport) -> Text:
     if s.verdict is not None and not s.not_run:
         return verdict_text(s.verdict)
     word = status_word(s)
-    return Text(word, style="bold red" if word == "error" else "yellow")
+    return Text(word, style="bold red" if word in (Status.ERROR, Status.TIMED_OUT) else "yellow")
 
 
 def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> RenderableType:
@@ -267,6 +267,9 @@ def render_spec(report: SpecReport) -> RenderableType:
     if report.error is not None:  # the message itself goes to stderr (diagnostics)
         return Group(title, Padding(Text("not diagnosed: the spec has an error "
                                          "(message on stderr)", style="red"), (0, 0, 1, 2)))
+    if report.timed_out:  # no verdict: what had finished, in words
+        return Group(title, Padding(Prose(printable(report.explanation), "timed out: ",
+                                          style="red"), (0, 0, 1, 2)))
     if report.skipped is not None:
         return Group(title, Padding(Text(f"skipped: {printable(report.skipped)}",
                                          style="yellow"), (0, 0, 1, 2)))

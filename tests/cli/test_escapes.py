@@ -5,7 +5,11 @@ format and in every error line, and kept exactly in the JSON."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -92,3 +96,47 @@ def test_an_unknown_word_is_escaped_in_the_error_line(
     errors = [ln for ln in err.splitlines() if ln.startswith("error: ")]
     shown = value.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
     assert any(shown in ln and "spec.yaml:" in ln for ln in errors), err
+
+
+# Invisible format characters (Unicode category Cf): a zero-width space, a byte-order mark, a
+# word joiner and a soft hyphen make two different names look alike on a terminal.
+INVISIBLE = {"\u200b": "\\u200b", "\ufeff": "\\ufeff", "\u2060": "\\u2060", "\u00ad": "\\xad"}
+HIDDEN_NAME = "mvn\u200bcheck\ufeff"
+HIDDEN_LABEL = "Normal\u2060(m,\u00ads)"
+
+
+def _gd(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    return subprocess.run([sys.executable, "-m", "gaussdiag", *args], capture_output=True,
+                          text=True, encoding="utf-8", cwd=cwd, env=env, timeout=300)
+
+
+def _no_format_characters(text: str) -> None:
+    raw = sorted({f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) == "Cf"})
+    assert not raw, f"raw format characters {raw} in:\n{text}"
+
+
+@pytest.mark.parametrize("fmt", ["table", "github"])
+def test_format_characters_are_escaped_in_the_table_and_annotations(fmt: str,
+                                                                    tmp_path: Path) -> None:
+    spec = SPEC.replace(_yaml(NAME), _yaml(HIDDEN_NAME)).replace(_yaml(LABEL), _yaml(HIDDEN_LABEL))
+    (tmp_path / "spec\u200b.yaml").write_text(spec, encoding="utf-8")
+    r = _gd("compare", "spec\u200b.yaml", "--format", fmt, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    _no_format_characters(r.stdout + r.stderr)
+    assert "mvn\\u200bcheck\\ufeff" in r.stdout
+    assert "spec\\u200b.yaml" in r.stdout
+    if fmt == "table":
+        assert "Normal\\u2060(m,\\xads)" in r.stdout
+    else:
+        assert "::error file=spec\\u200b.yaml" in r.stdout
+
+
+def test_format_characters_in_an_unknown_key_are_escaped_in_the_error(tmp_path: Path) -> None:
+    spec = SPEC.replace("args: {loc: m, scale: s}", 'args: {loc: m, "sc\\u200bale": s}', 1)
+    (tmp_path / "spec.yaml").write_text(spec, encoding="utf-8")
+    r = _gd("compare", "spec.yaml", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    _no_format_characters(r.stderr)
+    assert "sc\\u200bale" in r.stderr and r.stderr.startswith("error: spec.yaml:"), r.stderr

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from gaussdiag.cli import main
 
 FIXED = "configs/mvn_diag_fixed.yaml"
 NOT_PD = "configs/covariance_not_pd.yaml"
+ROOT = Path(__file__).parents[2]
 
 
 def test_fail_under_gates_on_the_fewest_digits(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,3 +40,28 @@ def test_help_documents_the_gate(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["precision-check", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "--fail-under" in out and "1 with SPEC files, a side is invalid" in out
+
+
+def _gd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gaussdiag", "precision-check", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("args", [
+    ["--quick", "--sigma-n", "0"],
+    ["--quick", "--z-n", "0"],
+    ["--quick", "--dist", "mvn", "--cond-n", "0"],
+], ids=["sigma-n", "z-n", "cond-n"])
+def test_a_grid_of_zero_points_is_refused_as_a_negative_one_is(args: list[str]) -> None:
+    r = _gd(*args)
+    assert r.returncode == 2, r.stdout[-500:]
+    assert r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"error: {args[-2]} must be between 2 and") and "found 0" in r.stderr
+
+
+@pytest.mark.parametrize("digits", ["nan", "inf", "-inf"])
+def test_fail_under_a_non_finite_number_is_refused(digits: str) -> None:
+    r = _gd(FIXED, "--fail-under", digits)
+    assert r.returncode == 2, r.stdout[-500:]
+    assert r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("error: --fail-under takes a finite number of digits")

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gaussdiag.deadline import Stages, TimedOut, deadline, timed_out_report
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
+from gaussdiag.frontends.python.guard import first_line, stops, user_failure
 from gaussdiag.frontends.python.settings import check_keywords, settings
 from gaussdiag.results import Located, SpecReport
+from gaussdiag.workdir import why_missing
 
 if TYPE_CHECKING:
     from gaussdiag.pipeline import Options, Progress
@@ -40,7 +43,7 @@ def load_pairs(path: str) -> list[tuple[str, Pair]]:
     `tests/pairs.py` run from the project root imports the project's own modules. Raises
     SpecError located at the failing line."""
     if not os.path.isfile(path):
-        raise SpecError(path, "no such file")
+        raise SpecError(path, why_missing(path, "no such file"))
     module_name = Path(path).stem
     folder = os.path.dirname(os.path.abspath(path))
     searched = _search_path(folder)
@@ -51,14 +54,15 @@ def load_pairs(path: str) -> list[tuple[str, Pair]]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TimedOut):
+        sys.modules.pop(module_name, None)
         raise
     except SyntaxError as err:
         sys.modules.pop(module_name, None)
         raise SpecError(path, f"cannot import: SyntaxError: {err.msg}", line=err.lineno) from None
     except BaseException as err:  # noqa: BLE001 - the user's file: one located message
         sys.modules.pop(module_name, None)
-        raise SpecError(path, f"cannot import: {type(err).__name__}: {_first(err)}"
+        raise SpecError(path, f"cannot import: {type(err).__name__}: {first_line(err)}"
                         f"{_not_found_hint(err, searched)}", line=_line_in(err, path)) from None
     pairs = [(name, v) for name, v in vars(module).items() if isinstance(v, Pair)]
     if not pairs:
@@ -93,39 +97,62 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
                         ) -> list[SpecReport]:
     """One report per Pair in the file, named `file.py::name`; a file that fails to import
     is one error report."""
-    from gaussdiag.frontends.python.run import run
     from gaussdiag.pipeline import located
     from gaussdiag.torch_import import import_torch
 
     import_torch()  # before the pairs file imports it
+    seconds, source = options.bound()
+    stages = Stages(progress, path)
+    stages(f"{path}: importing the file")
     try:
-        pairs = load_pairs(path)
+        with deadline(seconds):  # the file's own code runs as it is imported
+            pairs = load_pairs(path)
     except SpecError as err:
         return [SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
                            error=str(err), line=err.line, error_at=located(err, path))]
-    reports = []
-    for name, pair in pairs:
-        title = f"{Path(path).name}::{name}"
-        keywords = {**pair.keywords, "name": title}
-        if options.device is not None:
-            keywords["device"] = options.device
-        chosen = settings(**keywords)
-        chosen = type(chosen)(**{**vars(chosen), "file": path})
-        if progress:
-            progress(f"{title}: starting")
-        try:
-            report = run(pair.a, pair.b, chosen, options.threads)
-        except DeviceError as err:
-            pinned = "device" in pair.keywords and options.device is None
-            if options.skip_absent_devices and pinned:
-                report = SpecReport(file=path, name=title, verdict=None, expect=chosen.expect,
-                                    ok=True, skipped=str(err))
-            else:
-                report = _error(path, title, pair, chosen.expect, err)
-        except GaussdiagError as err:
+    except TimedOut as stop:
+        return [timed_out_report(file=path, name="", expect=None, seconds=stop.seconds,
+                                 source=source, stages=stages)]
+    return [_diagnose_pair(path, name, pair, options, progress) for name, pair in pairs]
+
+
+def _diagnose_pair(path: str, name: str, pair: Pair, options: Options,
+                   progress: Progress | None) -> SpecReport:
+    """One Pair's report, within the bound: its error (the user's code raised, exited ...)
+    located at the Pair's line, or a timed-out report."""
+    from gaussdiag.frontends.python.run import run
+
+    title = f"{Path(path).name}::{name}"
+    keywords = {**pair.keywords, "name": title}
+    if options.device is not None:
+        keywords["device"] = options.device
+    chosen = settings(**keywords)
+    chosen = type(chosen)(**{**vars(chosen), "file": path})
+    seconds, source = options.bound()
+    if progress:
+        progress(f"{title}: starting")
+    stages = Stages(progress, title)
+    try:
+        with deadline(seconds):
+            report = run(pair.a, pair.b, chosen, options.threads, stages)
+    except TimedOut as stop:
+        report = timed_out_report(file=path, name=title, expect=chosen.expect,
+                                  seconds=stop.seconds, source=source, stages=stages)
+    except DeviceError as err:
+        pinned = "device" in pair.keywords and options.device is None
+        if options.skip_absent_devices and pinned:
+            report = SpecReport(file=path, name=title, verdict=None, expect=chosen.expect,
+                                ok=True, skipped=str(err))
+        else:
             report = _error(path, title, pair, chosen.expect, err)
-        reports.append(_at_line(report, pair.line))
-    return reports
+    except GaussdiagError as err:
+        report = _error(path, title, pair, chosen.expect, err)
+    except BaseException as err:  # the user's code ran into the engine's own, or exited
+        failure = None if stops(err) else user_failure(err)
+        if failure is None:
+            raise
+        report = _error(path, title, pair, chosen.expect, failure)
+    return _at_line(report, pair.line)
 
 
 def _error(path: str, title: str, pair: Pair, expect: Any, err: Exception) -> SpecReport:
@@ -151,7 +178,3 @@ def _line_in(err: BaseException, path: str) -> int | None:
         tb = tb.tb_next
     return line
 
-
-def _first(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

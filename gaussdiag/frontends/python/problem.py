@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from gaussdiag.engine.device import resolve_device, torch_dtype
 from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.engine.phrases import Phrases
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.frontends.python.guard import check_input, check_param, user_code
 from gaussdiag.frontends.python.run_dtype import RunNotes
 from gaussdiag.frontends.python.settings import Sample, Settings
 from gaussdiag.frontends.python.sides import LiveSide
@@ -68,18 +70,21 @@ class LiveProblem(ProblemBase):
                 leaves = []
                 for path, p in value.named_parameters():
                     leaf = f"{name}.{path}"
+                    check_param(leaf, p)
                     self._add_leaf(leaf, p, p.requires_grad)
                     leaves.append((leaf, path))
                     devices.add(p.device)
                 self._modules[name] = _ModuleParam(value, tuple(leaves))
             elif isinstance(value, torch.Tensor):
-                self._add_leaf(name, value, value.is_floating_point())
+                check_param(name, value)
+                self._add_leaf(name, value, True)
                 devices.add(value.device)
             else:
                 raise GaussdiagError(f"params['{name}'] must be a tensor or an nn.Module, "
                                      f"found {type(value).__name__}")
         for name, value in settings.inputs.items():
             if isinstance(value, torch.Tensor):
+                check_input(name, value)
                 self.base[name] = _point(value)
             elif not isinstance(value, Sample):
                 raise GaussdiagError(f"inputs['{name}'] must be a tensor or gaussdiag.sample("
@@ -203,6 +208,10 @@ class LiveProblem(ProblemBase):
 
     def _sample_names(self) -> list[str]:
         return [n for n, v in self.settings.inputs.items() if isinstance(v, Sample)]
+
+    def _draw_guard(self, name: str, side: SideName) -> AbstractContextManager[object]:
+        return user_code(f"inputs['{name}']: sample('{side.value}', ...) failed to draw from "
+                         f"side {side.value}")
 
     def _sample_request(self, name: str) -> tuple[SideName, tuple[int, ...]]:
         """`gaussdiag.sample(side, shape)`."""

@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.limits import MAX_TRAIN_STEPS, lr_overflow
 from gaussdiag.suggest import hint
 from gaussdiag.vocab import DType, Mode, Optimizer, SideName, Verdict
+
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes an unsigned 64-bit seed
+MAX_SIZE = 2**63 - 1  # torch sizes are signed 64-bit
 
 # compare()'s keywords besides the two sides: what a Pair may be given.
 KEYWORDS = ("params", "inputs", "at", "mode", "sample_shape", "train", "dtypes", "seed",
@@ -70,8 +74,10 @@ def _shape(what: str, shape: Iterable[int]) -> tuple[int, ...]:
         out = tuple(shape)
     except TypeError:
         raise GaussdiagError(f"{what}: a shape is a tuple of sizes, found {shape!r}") from None
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in out):
-        raise GaussdiagError(f"{what}: a shape is a tuple of sizes >= 0, found {shape!r}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_SIZE
+               for n in out):
+        raise GaussdiagError(f"{what}: a shape is a tuple of sizes from 0 to 2**63 - 1, found "
+                             f"{shape!r}")
     return out
 
 
@@ -109,15 +115,48 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
         if isinstance(value, Sample) and the_mode is Mode.RSAMPLE:
             raise GaussdiagError(f"inputs['{key}']: sample() inputs are for log_prob and "
                                  "train mode")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise GaussdiagError(f"seed must be an integer, found {seed!r}")
+    _check_scalars(seed=seed, device=device, name=name)
+    the_dtypes = _dtypes(dtypes)
+    the_train = _train(train or {})
+    overflow = lr_overflow(the_train.lr, the_train.optimizer, the_dtypes)
+    if overflow:
+        raise GaussdiagError(f"train: lr {overflow}")
     return Settings(
         params=dict(params), inputs=inputs, at=at, mode=the_mode,
-        sample_shape=_shape("sample_shape", sample_shape), train=_train(train or {}),
-        dtypes=tuple(_choice("dtypes", d, DType) for d in dtypes), seed=seed, device=device,
+        sample_shape=_shape("sample_shape", sample_shape), train=the_train,
+        dtypes=the_dtypes, seed=seed, device=device,
         expect=None if expect is None else _choice("expect", expect, Verdict),
         name=name, file=file,
         reference=None if reference is None else _choice("reference", reference, SideName))
+
+
+def _check_scalars(*, seed: Any, device: Any, name: Any) -> None:
+    """Range and type checks, each naming its keyword, before any of the caller's code runs
+    (a seed beyond torch's range would fail inside the first side called)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise GaussdiagError(f"seed must be an integer, found {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise GaussdiagError(f"seed must be between 0 and 2**64 - 1 (torch.manual_seed's "
+                             f"range), found {seed}")
+    if device is not None and not isinstance(device, str):
+        raise GaussdiagError(f"device must be a string such as 'cpu' or 'cuda:0', found "
+                             f"{device!r}")
+    if not isinstance(name, str):
+        raise GaussdiagError(f"name must be a string, found {name!r}")
+
+
+def _dtypes(dtypes: Iterable[str]) -> tuple[DType, ...]:
+    if isinstance(dtypes, str):
+        raise GaussdiagError(f"dtypes must be a list of dtype names, found the string {dtypes!r} "
+                             f"(write dtypes=[{dtypes!r}])")
+    try:
+        chosen = tuple(_choice("dtypes", d, DType) for d in dtypes)
+    except TypeError:
+        raise GaussdiagError(f"dtypes must be a list of dtype names, found {dtypes!r}") from None
+    if not chosen:
+        raise GaussdiagError("dtypes: list at least one dtype (float64 is always run as the "
+                             "reference): float16, bfloat16, float32, float64")
+    return chosen
 
 
 def _train(train: Mapping[str, Any]) -> TrainSettings:
@@ -128,8 +167,9 @@ def _train(train: Mapping[str, Any]) -> TrainSettings:
                                  f"{', '.join(keys)}")
     steps = train.get("steps", 100)
     lr = train.get("lr", 0.01)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise GaussdiagError(f"train: steps must be a positive integer, found {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_TRAIN_STEPS:
+        raise GaussdiagError(f"train: steps must be an integer from 1 to {MAX_TRAIN_STEPS:,}, "
+                             f"found {steps!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
         raise GaussdiagError(f"train: lr must be a positive number, found {lr!r}")
     return TrainSettings(steps, _choice("train: optimizer", train.get("optimizer", "adam"),

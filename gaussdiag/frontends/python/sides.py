@@ -4,26 +4,22 @@ returns (a Distribution or a tensor) into a `BuiltSide`. Errors name the side.""
 from __future__ import annotations
 
 import inspect
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.built import BuiltSide
 from gaussdiag.engine.device import seeded
 from gaussdiag.engine.failures import ConstraintFailure, constraint_failure
 from gaussdiag.errors import GaussdiagError
+from gaussdiag.frontends.python.guard import described, first_line, stops
 from gaussdiag.frontends.python.run_dtype import Leak, default_dtype, watch
 from gaussdiag.suggest import hint
 from gaussdiag.vocab import Mode, SideName
 
 if TYPE_CHECKING:
     import torch
-
-_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # gaussdiag/
-
 
 def _label(fn: Callable[..., Any], takes: list[str]) -> str:
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
@@ -92,15 +88,19 @@ class LiveSide:
         except torch.linalg.LinAlgError as err:  # type: ignore[attr-defined]
             from gaussdiag.engine.failures import LINALG_FIX
 
-            raise ConstraintFailure(self.side, _first(err), fix=LINALG_FIX) from None
+            raise ConstraintFailure(self.side, first_line(err), fix=LINALG_FIX) from None
         except GaussdiagError:
             raise
         except Exception as err:  # noqa: BLE001 - the user's own code: report, do not crash
             failure = self.raised(err)
-            if isinstance(err, RuntimeError) and _DTYPE_CLASH in str(err):
+            if isinstance(err, RuntimeError) and _DTYPE_CLASH in first_line(err):
                 failure = GaussdiagError(f"{failure}; in the {_dt(tdt)} run it mixes dtypes: "
                                          f"it ignores the run's dtype, {self._why_dtype(tdt)}")
             raise failure from None
+        except BaseException as err:  # sys.exit(), GeneratorExit ...: the side's error too
+            if stops(err):
+                raise
+            raise self.raised(err) from None
 
     @contextmanager
     def in_run(self, tdt: torch.dtype, what: str, *, watched: bool) -> Iterator[None]:
@@ -121,10 +121,7 @@ class LiveSide:
             self.leaks.setdefault(tdt, found[0])
 
     def raised(self, err: BaseException, what: str = "raised") -> GaussdiagError:
-        where = _user_frame(err.__traceback__)
-        at = f" (at {where})" if where else ""
-        return GaussdiagError(f"side {self.side.value}: {self.label} {what} "
-                              f"{type(err).__name__}: {_first(err)}{at}")
+        return GaussdiagError(f"side {self.side.value}: {self.label} {what} {described(err)}")
 
     def result(self, out: Any, mode: Mode, tdt: torch.dtype, sample_shape: tuple[int, ...],
                at: str | None, *, watched: bool = True) -> BuiltSide:
@@ -141,6 +138,11 @@ class LiveSide:
             return BuiltSide(self.side, out, self._log_prob(out, tdt, at, watched), args,
                              self._draw(out, sample_shape, tdt, watched))
         if isinstance(out, torch.Tensor):
+            if not out.is_floating_point():
+                raise GaussdiagError(
+                    f"side {self.side.value}: {self.label} returned a {_dt(out.dtype)} tensor; "
+                    f"a side's tensor is the log-density (log_prob mode) or the draws (rsample "
+                    f"mode), in the run's floating dtype ({_dt(tdt)} here)")
             self._check_dtype(out, tdt)
             if mode is Mode.RSAMPLE:
                 return BuiltSide(self.side, None, None, draw=lambda: out)
@@ -160,12 +162,18 @@ class LiveSide:
                 if "within the support" in str(err):
                     raise ConstraintFailure(
                         self.side, f"the evaluation point is outside the support of "
-                        f"{type(dist).__name__}: {_first(err)}", constraint="support",
+                        f"{type(dist).__name__}: {first_line(err)}", constraint="support",
                         support=True, fix="evaluate at points inside the support (check `at` "
                         "and the input)") from None
                 raise self._at_failed(err, at, x) from None
             except RuntimeError as err:
                 raise self._at_failed(err, at, x) from None
+            except BaseException as err:  # a Distribution of the user's own, say
+                if stops(err):
+                    raise
+                raise self.raised(err, "returned a distribution whose log_prob raised") \
+                    from None
+            self._check_tensor(out, f"{type(dist).__name__}.log_prob")
             self._check_dtype(out, tdt)
             return out
 
@@ -174,7 +182,7 @@ class LiveSide:
     def _at_failed(self, err: Exception, at: str | None, x: torch.Tensor) -> GaussdiagError:
         return GaussdiagError(
             f"side {self.side.value}: log_prob at `{at}` (shape {list(x.shape)}) failed: "
-            f"{_first(err)}; the input must end in the distribution's event shape (wrap a "
+            f"{first_line(err)}; the input must end in the distribution's event shape (wrap a "
             "batch of independent dims in Independent(dist, k))")
 
     def _draw(self, dist: Any, sample_shape: tuple[int, ...], tdt: torch.dtype, watched: bool
@@ -190,11 +198,25 @@ class LiveSide:
             try:
                 with self.in_run(tdt, "draw", watched=watched):
                     out: torch.Tensor = dist.rsample(torch.Size(sample_shape))
-            except RuntimeError as err:
+            except BaseException as err:
+                if stops(err):
+                    raise
                 raise self.raised(err, "failed to draw:") from None
+            self._check_tensor(out, f"{type(dist).__name__}.rsample")
             return out
 
         return draw
+
+    def _check_tensor(self, out: Any, what: str) -> None:
+        import torch
+
+        if not isinstance(out, torch.Tensor):
+            raise GaussdiagError(f"side {self.side.value}: {self.label} returned a distribution "
+                                 f"whose {what} returned {type(out).__name__}, not a tensor")
+        if not out.is_floating_point():
+            raise GaussdiagError(f"side {self.side.value}: {self.label} returned a distribution "
+                                 f"whose {what} returned a {_dt(out.dtype)} tensor, not a "
+                                 "floating one")
 
     def _check_dtype(self, t: torch.Tensor, tdt: torch.dtype) -> None:
         if t.is_floating_point() and t.dtype != tdt:
@@ -273,28 +295,8 @@ def _constraint(side: SideName, err: ValueError) -> ConstraintFailure:
     return constraint_failure(side, name, cls, args, err)
 
 
-def _user_frame(tb: TracebackType | None) -> str | None:
-    """file:line of the deepest frame outside gaussdiag and torch: where the user's code
-    failed."""
-    import torch
-
-    torch_dir = os.path.dirname(os.path.abspath(torch.__file__))
-    where = None
-    while tb is not None:
-        path = os.path.abspath(tb.tb_frame.f_code.co_filename)
-        if not path.startswith((_HERE, torch_dir)):
-            where = f"{os.path.relpath(path) if not path.startswith('<') else path}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return where
-
-
 def _dt(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def _first(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 _VALIDATION_LOCK = threading.Lock()

@@ -42,11 +42,35 @@ def diagnose_file(path: str, options: Options, progress: Progress | None = None)
 
 def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = None
              ) -> SpecReport:
+    """Diagnose a loaded spec within its wall-clock bound (`Options.bound`): past it, a
+    `timed_out` report that says what had finished."""
+    from gaussdiag.deadline import Stages, TimedOut, deadline, timed_out_report
+    from gaussdiag.torch_import import import_torch
+
+    import_torch()  # not the spec's time: the first spec would pay for it
+    seconds, source = options.bound(loaded.spec.timeout)
+    stages = Stages(progress, loaded.spec.name)
+    try:
+        with deadline(seconds):
+            return _diagnose_loaded(loaded, options, stages)
+    except TimedOut as stop:
+        return timed_out_report(file=loaded.file, name=loaded.spec.name,
+                                expect=loaded.spec.expect, seconds=stop.seconds, source=source,
+                                stages=stages, line=_line(loaded))
+
+
+def _line(loaded: LoadedSpec) -> int | None:
+    """The line annotations point at: `expect:`, else `a:`."""
+    return loaded.line_of(("expect",)) or loaded.line_of(("a",))
+
+
+def _diagnose_loaded(loaded: LoadedSpec, options: Options, progress: Progress | None
+                     ) -> SpecReport:
     """Diagnose a loaded spec. Spec problems found while building become `error` reports;
     an absent pinned device becomes `skipped` with --skip-absent-devices."""
     spec = loaded.spec
     start = time.perf_counter()
-    line = loaded.line_of(("expect",)) or loaded.line_of(("a",))  # for annotations
+    line = _line(loaded)
     try:
         return replace(_diagnose(loaded, options, progress, start), line=line)
     except DeviceError as err:

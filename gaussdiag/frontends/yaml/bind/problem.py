@@ -15,6 +15,7 @@ from gaussdiag.engine.arguments import Site
 from gaussdiag.engine.base import ProblemBase
 from gaussdiag.engine.built import BuiltSide, Env, Overrides
 from gaussdiag.engine.device import resolve_device
+from gaussdiag.engine.failures import first_line
 from gaussdiag.engine.phrases import Phrases
 from gaussdiag.errors import SpecError
 from gaussdiag.frontends.yaml.bind import dry_run, point, sides
@@ -146,6 +147,11 @@ class BoundSpec(ProblemBase, SpecExprs):
         del name
         return sides.build_dist_side(self, side, values, torch.float64,
                                      torch.device("cpu")).dist
+
+    def _draw_failed(self, name: str, side: SideName, shape: tuple[int, ...],
+                     err: Exception) -> Exception:
+        return self.loaded.error(("inputs", name, "sample"), f"drawing {list(shape)} from "
+                                 f"side {side.value} failed: {first_line(err)}")
 
     def _sample_drawn(self, name: str, draw: torch.Tensor) -> None:
         point.check_size(self.loaded, ("inputs", name), draw.numel(), self.max_elements)

@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.built import BuiltSide, Env
 from gaussdiag.engine.device import torch_dtype
-from gaussdiag.engine.failures import LINALG_FIX, ConstraintFailure, constraint_failure, first_line
+from gaussdiag.engine.failures import (
+    LINALG_FIX,
+    ConstraintFailure,
+    arg_constraints,
+    constraint_failure,
+    first_line,
+)
 from gaussdiag.frontends.yaml import expr as ex
 from gaussdiag.frontends.yaml.bind import dist_args, singular
 from gaussdiag.frontends.yaml.spec import AffineTransform, LoadedSpec, PowerTransform, Side
 from gaussdiag.frontends.yaml.spec.checks import unknown_argument
+from gaussdiag.frontends.yaml.spec.names import ARGUMENTS
 from gaussdiag.vocab import DType, Method, SideKind, SideName
 
 if TYPE_CHECKING:
@@ -80,7 +87,7 @@ def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, tor
             raise constraint_failure(side, s.dist, cls, args, err) from None
         raise problem.loaded.error((side.value, "args"), f"{s.dist}: {first_line(err)}") from None
     except TypeError as err:
-        accepted = ", ".join(getattr(cls, "arg_constraints", {}) or ["?"])
+        accepted = ", ".join(arg_constraints(cls) or ARGUMENTS.get(s.dist, ()) or ["?"])
         raise problem.loaded.error((side.value, "args"),
                                 f"{s.dist} does not accept these arguments "
                                 f"({first_line(err)}); "

@@ -29,6 +29,7 @@ from gaussdiag.frontends.yaml.spec.models import (
     nested_shape,
 )
 from gaussdiag.frontends.yaml.spec.names import ARGUMENTS, ARGUMENTS_TORCH, DISTRIBUTIONS
+from gaussdiag.limits import lr_overflow
 from gaussdiag.suggest import closest, hint
 from gaussdiag.vocab import Mode, SideKind, SideName
 
@@ -82,6 +83,10 @@ def _check_top(spec: Spec, problems: Collector) -> None:
     mode = spec.mode.value
     if "train" in spec.model_fields_set and spec.train is not None and spec.mode is not Mode.TRAIN:
         problems.add(("train",), f"`train:` only applies with `mode: train` (mode is {mode})")
+    if spec.mode is Mode.TRAIN and spec.train is not None:
+        overflow = lr_overflow(spec.train.lr, spec.train.optimizer, spec.dtypes)
+        if overflow:
+            problems.add(("train", "lr"), overflow)
     if "sample_shape" in spec.model_fields_set and spec.mode is not Mode.RSAMPLE:
         problems.add(("sample_shape",), "`sample_shape` only applies with `mode: rsample` "
                                         f"(mode is {mode}); to draw an input, declare "

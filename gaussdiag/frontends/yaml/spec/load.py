@@ -32,6 +32,7 @@ from gaussdiag.frontends.yaml.spec.messages import validate_collecting
 from gaussdiag.frontends.yaml.spec.models import Spec
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.vocab import SideName
+from gaussdiag.workdir import why_missing
 
 MAX_FILE_BYTES = 1 << 20
 TOP_LEVEL_HINT = "expected a mapping with keys version, params, a, b, ..."
@@ -86,7 +87,7 @@ def load_spec(path: str | Path, *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> 
                 raise spec_error(file, _too_big(size))
             data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise spec_error(file, "file not found") from None
+        raise spec_error(file, why_missing(file, "file not found")) from None
     except IsADirectoryError:
         raise spec_error(file, "is a directory, expected a YAML spec file") from None
     except PermissionError:

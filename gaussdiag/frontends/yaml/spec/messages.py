@@ -231,6 +231,8 @@ def _plain_message(kind: str, ctx: dict[str, Any], ann: Any, found: Any, fallbac
         return f"expected a number >= {show(ctx.get('ge'))}, found {shown}"
     if kind == "greater_than":
         return f"expected a number > {show(ctx.get('gt'))}, found {shown}"
+    if kind == "less_than_equal":
+        return f"expected a number <= {show(ctx.get('le'))}, found {shown}"
     if kind == "value_error":
         return str(ctx.get("error", fallback))
     return fallback

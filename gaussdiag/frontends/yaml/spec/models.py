@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
-from gaussdiag.limits import MAX_TRAIN_STEPS
+from gaussdiag.limits import MAX_TIMEOUT, MAX_TRAIN_STEPS
 from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideKind, SideName, Verdict
 
 
@@ -204,6 +204,8 @@ class Spec(_Model):
     train: TrainSpec | None = None
     expect: Verdict | None = None
     reference: SideName | None = None
+    # seconds this spec may run (the default bound otherwise; --timeout overrides both)
+    timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)] | None = None
 
     def side(self, name: SideName) -> Side:
         return self.a if name is SideName.A else self.b
