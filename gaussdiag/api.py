@@ -80,13 +80,14 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
     return Report.of(report)
 
 
-def compare(a: Any, b: Any, *, params: Mapping[str, Any],
+def compare(a: Any, b: Any = None, *, params: Mapping[str, Any],
             inputs: Mapping[str, Any] | None = None, at: str | None = None,
             mode: str = "log_prob", sample_shape: Iterable[int] = (),
             train: Mapping[str, Any] | None = None,
             dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
-            device: str | None = None, expect: str | None = None,
-            name: str = "") -> Report:
+            device: str | None = None, expect: str | Mapping[str, Any] | None = None,
+            name: str = "", switch: str | None = None, switches: Iterable[str] = ()
+            ) -> Report:
     """Diagnose side `a` against side `b`, as `gaussdiag compare` does a spec.
 
     A side is a callable taking params and inputs by keyword (only the names in its
@@ -97,6 +98,13 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     (default: the only one). `mode`: log_prob, rsample (with `sample_shape`) or train
     (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`).
 
+    `switch="compile"` (or `switches=[...]`: `compile:BACKEND`, `device:cuda`, `device:mps`,
+    `tf32`, `autocast:bfloat16`, `autocast:float16`) also checks each side run with that
+    switch against itself without it (`report.switches`); with a switch, `b` may be left
+    out: the one side is checked alone, and `report.verdict` is its checks' worst. `expect`
+    is a verdict (the pair's, or a single side's checks'), or a dict: `"pair"` and switch
+    names to verdicts, a switch's per side as `{"a": ..., "b": ...}`.
+
     Returns the `Report` (`print(report)` shows the table, `report.to_json()` one `--json`
     entry). Raises `GaussdiagError`, naming the side, when it cannot diagnose.
     """
@@ -105,5 +113,6 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
 
     chosen = settings(params=params, inputs=inputs, at=at, mode=mode,
                       sample_shape=sample_shape, train=train, dtypes=dtypes, seed=seed,
-                      device=device, expect=expect, name=name)
+                      device=device, expect=expect, name=name, switch=switch,
+                      switches=switches, single=b is None)
     return Report.of(run(a, b, chosen))

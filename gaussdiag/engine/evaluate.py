@@ -58,7 +58,8 @@ def warm_up(device: torch.device) -> None:
 
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
              overrides: Overrides | None = None, grads: bool = True,
-             validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None
+             validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None,
+             forward: Callable[[Env], torch.Tensor] | None = None, notes: bool = True
              ) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
@@ -67,6 +68,9 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
     symmetry and positive-definiteness checks cost more than its Cholesky factor).
     `leaf_values` supplies some leaves themselves, on the side's device in `dtype`, requiring
     grad (the relations' swap of two params); their gradients are reported under their names.
+    `forward` replaces the build and evaluation (a switch's compiled computation, from the
+    environment to the compared value); `notes=False` keeps torch's warnings out of the
+    report's notes (a switch's runs: what the compiler says is not the side's).
     """
     import torch
 
@@ -74,13 +78,14 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
     warm_up(device)
     counter = _Memory(device)
     moved = bool(jittered or overrides or leaf_values)  # not the spec's own point
-    with counter, problem.warnings.during(side, dtype, keep=not moved):
+    with counter, problem.warnings.during(side, dtype, keep=notes and not moved):
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads,
                           leaf_values=leaf_values)
         if grads:
-            value = _forward(problem, side, env, dtype, validate=validate,
-                             keep=dtype is DType.FLOAT64 and not moved)
+            value = (forward(env) if forward is not None else
+                     _forward(problem, side, env, dtype, validate=validate,
+                              keep=dtype is DType.FLOAT64 and not moved))
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gaussdiag.numbers import number
-from gaussdiag.results import SpecReport, Structure
+from gaussdiag.results import SpecReport, Structure, SwitchCheck
 
 
 def status_word(s: SpecReport) -> str:
@@ -18,6 +18,14 @@ def status_word(s: SpecReport) -> str:
     if s.skipped is not None:
         return "skipped"
     return "error" if s.verdict is None else s.verdict.value
+
+
+def check_word(c: SwitchCheck, what: str) -> str:
+    """A switch check's `title` (`side a under compile:inductor`) or `status` (its verdict,
+    skipped or error)."""
+    if what == "title":
+        return f"side {c.side.value} under {c.switch}"
+    return c.verdict.value if c.verdict else "skipped" if c.skipped else "error"
 
 
 def message(s: SpecReport) -> str:

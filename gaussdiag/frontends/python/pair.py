@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 
 class Pair:
     """Two sides and the keywords of `gaussdiag.compare`, diagnosed when the CLI runs the file
-    that defines it at module level (reported as `file.py::name`)."""
+    that defines it at module level (reported as `file.py::name`). With a switch, `b` may be
+    left out: one side checked under its switches."""
 
-    def __init__(self, a: Any, b: Any, **keywords: Any) -> None:
+    def __init__(self, a: Any, b: Any = None, **keywords: Any) -> None:
         check_keywords(keywords)
-        settings(**keywords)  # fail at the Pair's line, not later
+        settings(**keywords, single=b is None)  # fail at the Pair's line, not later
         self.a, self.b, self.keywords = a, b, keywords
         frame = sys._getframe(1)
         self.file, self.line = frame.f_code.co_filename, frame.f_lineno
@@ -86,12 +87,13 @@ def diagnose_pairs_file(path: str, options: Options, progress: Progress | None =
         keywords = {**pair.keywords, "name": title}
         if options.device is not None:
             keywords["device"] = options.device
-        chosen = settings(**keywords)
+        chosen = settings(**keywords, single=pair.b is None)
         chosen = type(chosen)(**{**vars(chosen), "file": path})
         if progress:
             progress(f"{title}: starting")
         try:
-            report = run(pair.a, pair.b, chosen)
+            report = run(pair.a, pair.b, chosen, switches=options.switches,
+                         skip_absent=options.skip_absent_devices)
         except DeviceError as err:
             pinned = "device" in pair.keywords and options.device is None
             if options.skip_absent_devices and pinned:

@@ -7,13 +7,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gaussdiag.engine.switch import (
+    Switch,
+    SwitchNameError,
+    SwitchPlan,
+    expectations,
+    merge,
+    parse_switch,
+)
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.suggest import hint
-from gaussdiag.vocab import DType, Mode, Optimizer, Verdict
+from gaussdiag.vocab import DType, Mode, Optimizer, SideName, Verdict
 
 # compare()'s keywords besides the two sides: what a Pair may be given.
 KEYWORDS = ("params", "inputs", "at", "mode", "sample_shape", "train", "dtypes", "seed",
-            "device", "expect", "name")
+            "device", "expect", "name", "switch", "switches")
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,15 @@ class Settings:
     expect: Verdict | None = None
     name: str = ""
     file: str = "<python>"
+    switches: tuple[Switch, ...] = ()
+    expect_switches: Mapping[tuple[str, SideName], Verdict] = field(default_factory=dict)
+    single: bool = False  # one side: checked under its switches only
+
+    def plan(self, extra: tuple[Switch, ...] = (), skip_absent: bool = False) -> SwitchPlan:
+        """The switch checks to run: these settings' switches and `extra` (the command
+        line's), with what is expected of them."""
+        return SwitchPlan(merge(self.switches, extra), self.expect_switches,
+                          self.expect if self.single else None, self.single, skip_absent)
 
 
 def _choice(what: str, value: Any, enum: type[Any]) -> Any:
@@ -85,9 +102,11 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
              at: str | None = None, mode: str = "log_prob", sample_shape: Iterable[int] = (),
              train: Mapping[str, Any] | None = None,
              dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
-             device: str | None = None, expect: str | None = None, name: str = "",
-             file: str = "<python>") -> Settings:
-    """compare()'s keywords, checked: every message says which keyword and what is allowed."""
+             device: str | None = None, expect: str | Mapping[str, Any] | None = None,
+             name: str = "", file: str = "<python>", switch: str | None = None,
+             switches: Iterable[str] = (), single: bool = False) -> Settings:
+    """compare()'s keywords, checked: every message says which keyword and what is allowed.
+    `single`: one side (checked under switches only, see `needs_switch`)."""
     if not isinstance(params, Mapping):
         raise GaussdiagError(f"params must be a dict of name -> tensor or nn.Module, found "
                              f"{type(params).__name__}")
@@ -110,12 +129,47 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
                                  "train mode")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise GaussdiagError(f"seed must be an integer, found {seed!r}")
+    chosen = _switches(switch, switches)
+    pair_expect, expect_switches = _expect(expect, chosen, single)
     return Settings(
         params=dict(params), inputs=inputs, at=at, mode=the_mode,
         sample_shape=_shape("sample_shape", sample_shape), train=_train(train or {}),
         dtypes=tuple(_choice("dtypes", d, DType) for d in dtypes), seed=seed, device=device,
-        expect=None if expect is None else _choice("expect", expect, Verdict),
-        name=name, file=file)
+        expect=pair_expect, name=name, file=file, switches=chosen,
+        expect_switches=expect_switches, single=single)
+
+
+def needs_switch(chosen: Settings, extra: tuple[Switch, ...] = ()) -> None:
+    """A single side without a switch (its own or the command line's) has nothing to check."""
+    if chosen.single and not (chosen.switches or extra):
+        raise GaussdiagError("one side alone is checked under a switch: pass switch='compile' "
+                             "(or switches=[...]), or a second side to compare it with")
+
+
+def _switches(switch: str | None, switches: Iterable[str]) -> tuple[Switch, ...]:
+    if isinstance(switches, str):
+        raise GaussdiagError(f"switches is a list of names, found the string {switches!r}: "
+                             f"pass switches=[{switches!r}] or switch={switches!r}")
+    names = ([switch] if switch is not None else []) + list(switches)
+    try:
+        return merge(parse_switch(n) for n in names)
+    except SwitchNameError as err:
+        raise GaussdiagError(f"switch: {err}") from None
+
+
+def _expect(expect: str | Mapping[str, Any] | None, chosen: tuple[Switch, ...], single: bool
+            ) -> tuple[Verdict | None, dict[tuple[str, SideName], Verdict]]:
+    """A verdict (the pair's; a single side's switch checks'), or a mapping: `pair` and
+    switch names to verdicts, a switch's per side as {"a": ..., "b": ...}."""
+    if expect is None or isinstance(expect, str):
+        return (None if expect is None else _choice("expect", expect, Verdict)), {}
+    if not isinstance(expect, Mapping):
+        raise GaussdiagError(f"expect must be a verdict or a dict of them, found "
+                             f"{type(expect).__name__}")
+    try:
+        return expectations(expect, chosen, single=single)
+    except ValueError as err:
+        raise GaussdiagError(f"expect: {err}") from None
 
 
 def _train(train: Mapping[str, Any]) -> TrainSettings:
