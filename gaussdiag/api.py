@@ -55,11 +55,13 @@ class Report(SpecReport):
 
 
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
-             max_elements: int = DEFAULT_MAX_ELEMENTS) -> Report:
+             max_elements: int = DEFAULT_MAX_ELEMENTS, switches: Iterable[str] = ()
+             ) -> Report:
     """Diagnose one spec file, as `gaussdiag compare SPEC` does, and return its report.
 
     `device` overrides the spec's (`cpu`, `cuda`, `cuda:N`, `mps`, `auto`); `max_elements` is
-    the largest tensor (in elements) a spec may create, as `--max-elements`.
+    the largest tensor (in elements) a spec may create, as `--max-elements`; `switches` are
+    checked besides the spec's own, as `--switch` (`report.switches`).
     Raises `GaussdiagError` (a `SpecError` with `.file`, `.line`, `.message` where the loader
     can say) when the spec cannot be read or run, and `KeyboardInterrupt` when a train run
     was interrupted. The report's `verdict` is a `Verdict`, a `str` enum: compare it with
@@ -69,10 +71,18 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
     from gaussdiag.frontends.yaml.spec import load_spec
     from gaussdiag.pipeline import Options
 
+    from gaussdiag.engine.switch import SwitchNameError, merge, parse_switch
+
     if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
         raise UsageError(f"max_elements must be a positive integer, found {max_elements!r}")
-    loaded = load_spec(os.fspath(spec), max_elements=max_elements)
-    report = run(loaded, Options(device=device, max_elements=max_elements))
+    if isinstance(switches, str):
+        raise UsageError(f"switches is a list of names: switches=[{switches!r}]")
+    try:
+        chosen = merge(parse_switch(n) for n in switches)
+    except SwitchNameError as err:
+        raise UsageError(f"switches: {err}") from None
+    loaded = load_spec(os.fspath(spec), max_elements=max_elements, switched=bool(chosen))
+    report = run(loaded, Options(device=device, max_elements=max_elements, switches=chosen))
     if report.interrupted:
         raise KeyboardInterrupt
     if report.error is not None:

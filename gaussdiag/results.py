@@ -222,7 +222,7 @@ class SpecReport:
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations
     switches: tuple[SwitchCheck, ...] = ()  # each side under each switch, after the pair
     single: bool = False  # one side: no pair diagnosed; the verdict is its switch checks' worst
-    pair_ok: bool = True  # the pair's own verdict is acceptable (`ok` also counts the checks)
+    pair_ok: bool = True  # with switches: the pair's own verdict is acceptable (`ok` counts both)
 
 
 @dataclass(frozen=True)

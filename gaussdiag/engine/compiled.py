@@ -12,7 +12,6 @@ graph and kernel caches on disk) serve later runs as usual.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import time
@@ -103,7 +102,10 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
 
         fresh = _fresh(computation, f"gaussdiag_{side.value}_{dtype.value}_{next(_COUNT)}")
         sink = state.graphs.setdefault(dtype, [])
-        state.functions[dtype] = torch.compile(fresh, backend=_recording(state.backend, sink))
+        # static shapes: a side has one shape per dtype, so nothing is gained from symbolic
+        # ones, and a graph with concrete sizes is what a reproducer can show
+        state.functions[dtype] = torch.compile(fresh, backend=_recording(state.backend, sink),
+                                               dynamic=False)
     fn = state.functions[dtype]
 
     def forward(env: Env) -> torch.Tensor:
@@ -127,14 +129,25 @@ def _recording(backend: str, sink: list[Graph]) -> Callable[..., Any]:
     inner = torch._dynamo.lookup_backend(backend)
 
     def record(gm: Any, example_inputs: list[Any]) -> Any:
-        inputs = [t.detach().clone() if isinstance(t, torch.Tensor) else t
-                  for t in example_inputs]
+        inputs = [t.detach().clone() if isinstance(t, torch.Tensor) else
+                  int(t) if isinstance(t, torch.SymInt) else t for t in example_inputs]
         grads = [isinstance(t, torch.Tensor) and t.requires_grad for t in example_inputs]
-        # a copy: a backend may rewrite the graph it is handed in place
-        sink.append(Graph(copy.deepcopy(gm), inputs, grads))
+        sink.append(Graph(_copy(gm), inputs, grads))
         return inner(gm, example_inputs)
 
     return record
+
+
+def _copy(gm: Any) -> Any:
+    """A GraphModule with a graph of its own (a backend may rewrite the one it is handed in
+    place); the attributes are shared. Not a deepcopy: dynamo's node metadata holds objects
+    that cannot be copied."""
+    import torch
+
+    graph = torch.fx.Graph()
+    out = graph.graph_copy(gm.graph, {})
+    graph.output(out)
+    return torch.fx.GraphModule(gm, graph)
 
 
 @contextmanager

@@ -76,7 +76,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
 
     device = problem.side_devices[side]
     warm_up(device)
-    counter = _Memory(device)
+    counter = _Memory(device, compiled=forward is not None)
     moved = bool(jittered or overrides or leaf_values)  # not the spec's own point
     with counter, problem.warnings.during(side, dtype, keep=notes and not moved):
         start = time.perf_counter()
@@ -215,8 +215,9 @@ class _Memory:
     no allocator statistics, so it counts the bytes autograd saves for backward (the part of
     the peak a formulation controls)."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, *, compiled: bool = False) -> None:
         self.device = device
+        self.compiled = compiled  # around a torch.compile'd side: the hook stays eager
         self.bytes: int | None = None
         self.kind = "peak allocated" if device.type == "cuda" else "saved for backward"
         self._ctx: Any = None
@@ -248,6 +249,8 @@ class _Memory:
                     seen[key] = weakref.ref(saved)
                 return saved
 
+            if self.compiled:  # else dynamo compiles the hook too, a graph per saved tensor
+                pack = torch.compiler.disable(pack)  # type: ignore[no-untyped-call]
             self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
             self._ctx.__enter__()
         return self

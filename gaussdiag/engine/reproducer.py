@@ -132,7 +132,7 @@ def measure():
 def main():
     rows = measure()
     for what, diff in rows:
-        print(f"{{what}}: eager and compiled differ by {{diff:.3g}}")
+        print(f"{{what}}: eager and compiled differ by {{diff:.6g}}")
     worst = max((d for _, d in rows), default=0.0)
     reproduced = not worst <= THRESHOLD
     print(f"largest difference {{worst:.3g}} against the threshold {{THRESHOLD:.3g}}: "

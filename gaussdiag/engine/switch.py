@@ -106,54 +106,65 @@ def merge(*groups: Iterable[Switch]) -> tuple[Switch, ...]:
 Expectations = dict[tuple[str, SideName], Verdict]
 
 
+class ExpectError(ValueError):
+    """A problem of an `expect:` mapping, at `keys` inside it (`("compile", "b")`)."""
+
+    def __init__(self, keys: tuple[str, ...], message: str) -> None:
+        self.keys, self.message = keys, message
+        super().__init__(f"{'.'.join(keys)}: {message}")
+
+
 def expectations(given: Mapping[str, Any], switches: Iterable[Switch], *, single: bool
                  ) -> tuple[Verdict | None, Expectations]:
     """An `expect:` mapping: `pair` -> the pair's verdict; a switch's name -> its verdict on
     every side, or {a: verdict, b: verdict}. Every switch named must be among `switches`.
-    ValueError naming the key otherwise."""
+    ExpectError naming the key otherwise."""
     listed = {s.name: s for s in switches}
     pair: Verdict | None = None
     out: Expectations = {}
     for key, value in given.items():
         if key == PAIR_KEY:
             if single:
-                raise ValueError(f"{key}: a single side has no pair verdict; name the switch "
-                                 "checks' verdicts instead")
-            pair = _verdict(key, value)
+                raise ExpectError((key,), "one side alone has no pair verdict; expect its "
+                                  "switch checks' verdicts instead")
+            pair = _verdict((key,), value)
             continue
         try:
             name = parse_switch(key).name
         except SwitchNameError as err:
-            raise ValueError(f"{key}: {err}; or `{PAIR_KEY}` for the two sides' verdict"
-                             ) from None
+            raise ExpectError((key,), f"{err}; or `{PAIR_KEY}` for the two sides' verdict"
+                              ) from None
         if name not in listed:
-            raise ValueError(f"{key}: not among the switches ({', '.join(listed) or 'none'}): "
-                             "list it under switches to expect its verdict")
+            raise ExpectError((key,), f"not among the switches ({', '.join(listed) or 'none'})"
+                              ": list it under switches to expect its verdict")
         sides = [SideName.A] if single else list(SideName)
         if isinstance(value, Mapping):
             for side_key, verdict in value.items():
-                side = _side(f"{key}.{side_key}", side_key, sides)
-                out[(name, side)] = _verdict(f"{key}.{side_key}", verdict)
+                where = (key, str(getattr(side_key, "value", side_key)))
+                out[(name, _side(where, side_key, sides))] = _verdict(where, verdict)
         else:
             for side in sides:
-                out[(name, side)] = _verdict(key, value)
+                out[(name, side)] = _verdict((key,), value)
     return pair, out
 
 
-def _verdict(key: str, value: Any) -> Verdict:
+def _verdict(keys: tuple[str, ...], value: Any) -> Verdict:
     try:
         return Verdict(value)
     except ValueError:
         names = [v.value for v in Verdict]
-        raise ValueError(f"{key}: expected a verdict ({', '.join(names)}), found {value!r}"
-                         f"{hint(str(value), names)}") from None
+        raise ExpectError(keys, f"expected a verdict ({', '.join(names)}), found {value!r}"
+                          f"{hint(str(value), names)}") from None
 
 
-def _side(key: str, value: Any, sides: list[SideName]) -> SideName:
-    if value not in [s.value for s in sides]:
-        raise ValueError(f"{key}: expected a side ({', '.join(s.value for s in sides)}), "
-                         f"found {value!r}")
-    return SideName(value)
+def _side(keys: tuple[str, ...], value: Any, sides: list[SideName]) -> SideName:
+    found = str(getattr(value, "value", value))
+    if found not in [s.value for s in sides]:
+        if found == SideName.B.value:
+            raise ExpectError(keys, "there is no side b: one side alone is checked")
+        raise ExpectError(keys, f"expected a side ({', '.join(s.value for s in sides)}), "
+                          f"found {found!r}")
+    return SideName(found)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,9 @@ def require(problem: Problem, side: SideName, switch: Switch) -> torch.device:
         if switch.kind is SwitchKind.TF32:
             return own if own.type == "cuda" else resolve_device("cuda")
     except DeviceError as err:
-        raise DeviceError(f"switch {switch.name}: {err}") from None
+        found = str(err).split("; use --device")[0]  # that advice is for the spec's device
+        raise DeviceError(f"switch {switch.name}: {found}; run this check where the device "
+                          "is, or skip it with --skip-absent-devices") from None
     if switch.kind is SwitchKind.COMPILE:
         check_backend(switch.arg)
     elif switch.kind is SwitchKind.AUTOCAST:

@@ -49,7 +49,7 @@ def render_github(run: RunReport) -> str:
                 lines.append(_gh_command("error", s.file, s.line, f"gaussdiag "
                                          f"{check_word(c, 'title')}: {check_word(c, 'status')}",
                                          text))
-        if s.verdict is not None and (s.single or s.pair_ok):
+        if s.verdict is not None and s.switches and (s.single or s.pair_ok):
             continue  # not ok through its switch checks alone: annotated above
         if s.error is not None:
             for at in s.error_at:

@@ -133,9 +133,11 @@ def cost_table(report: SpecReport) -> RenderableType:
     for label, cells in rows:
         t.add_row(label, *cells)
     lines: list[RenderableType] = [Text("cost (forward+backward)", style="bold")]
-    width = max(8, *(len(label) + 2 for label, _ in rows))
+    short = all(len(label) < 8 for label, _ in rows)  # "side a:" fits in front of a dtype
     for label, cells in rows:  # a dtype a line: a number never parts from its unit
-        lines += [Text(f"{f'{label}:' if i == 0 else '':<{width}}{dt.value} {cell}")
+        if not short:
+            lines.append(Text(f"{label}:"))
+        lines += [Text(f"{f'{label}:' if i == 0 and short else '':<8}{dt.value} {cell}")
                   for i, (dt, cell) in enumerate(zip(report.dtypes, cells, strict=True))]
     if caption:
         lines.append(Text(caption, style="dim"))

@@ -1,6 +1,7 @@
 """torch.compile backends that plant a known change, registered under their names for the
 switch tests (and for the reproducers those tests write, which import this file): one changes
-the math (one exp becomes exp(x)·(1 + 1e-3)), one only the order of a sum. Dynamo-level
+the math (one exp becomes exp(x)·(1 + 1e-3)), one only the order of a sum, one cuts the
+outputs from autograd. Dynamo-level
 backends: they rewrite the FX graph dynamo captured and run it eagerly, so autograd
 differentiates what they planted."""
 
@@ -14,6 +15,7 @@ from torch._dynamo import list_backends, register_backend
 
 EXP_DRIFT = "gaussdiag_planted_exp_drift"
 REORDERED_SUM = "gaussdiag_planted_reordered_sum"
+DETACHED = "gaussdiag_planted_detached"
 DRIFT = 1e-3
 
 
@@ -57,6 +59,17 @@ def reordered_sum(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
     return gm.forward
 
 
-for _name, _fn in ((EXP_DRIFT, exp_drift), (REORDERED_SUM, reordered_sum)):
+def detached(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
+    """The graph's outputs cut from autograd (as a compiler that dropped the backward)."""
+    del example_inputs
+
+    def run(*args: Any) -> Any:
+        return tuple(o.detach() if isinstance(o, torch.Tensor) else o for o in gm(*args))
+
+    return run
+
+
+for _name, _fn in ((EXP_DRIFT, exp_drift), (REORDERED_SUM, reordered_sum),
+                   (DETACHED, detached)):
     if _name not in list_backends(exclude_tags=()):
         register_backend(_fn, name=_name)

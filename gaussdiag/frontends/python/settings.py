@@ -168,7 +168,7 @@ def _expect(expect: str | Mapping[str, Any] | None, chosen: tuple[Switch, ...], 
                              f"{type(expect).__name__}")
     try:
         return expectations(expect, chosen, single=single)
-    except ValueError as err:
+    except ValueError as err:  # ExpectError: names the key
         raise GaussdiagError(f"expect: {err}") from None
 
 

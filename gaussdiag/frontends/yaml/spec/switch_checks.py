@@ -3,16 +3,28 @@ only with a switch to check it under, and `expect:` naming switches the spec lis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from gaussdiag.engine.switch import PAIR_KEY, SwitchNameError, expectations, parse_switch
+from gaussdiag.engine.switch import (
+    PAIR_KEY,
+    ExpectError,
+    SwitchNameError,
+    expectations,
+    parse_switch,
+)
 
 if TYPE_CHECKING:
-    from gaussdiag.frontends.yaml.spec.checks import Collector
+    from gaussdiag.frontends.yaml.spec.located import KeyPath
     from gaussdiag.frontends.yaml.spec.models import Spec
 
 
-def check_switches(spec: Spec, problems: Collector, *, switched: bool) -> None:
+class Problems(Protocol):
+    """Where a problem goes (checks.Collector)."""
+
+    def add(self, path: KeyPath, message: str) -> None: ...
+
+
+def check_switches(spec: Spec, problems: Problems, *, switched: bool) -> None:
     """`switched`: the command line names switches too."""
     seen: dict[str, int] = {}
     valid = []
@@ -38,5 +50,5 @@ def check_switches(spec: Spec, problems: Collector, *, switched: bool) -> None:
                 continue  # the switches' own problems come first
             try:
                 expectations({key: value}, valid, single=spec.single)
-            except ValueError as err:
-                problems.add(("expect", key), str(err).removeprefix(f"{key}: "))
+            except ExpectError as err:
+                problems.add(("expect", *err.keys), err.message)
