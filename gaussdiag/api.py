@@ -67,11 +67,10 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
     was interrupted. The report's `verdict` is a `Verdict`, a `str` enum: compare it with
     the spec's strings (`report.verdict == "round-off"`).
     """
+    from gaussdiag.engine.switch import SwitchNameError, merge, parse_switch
     from gaussdiag.frontends.yaml.run import diagnose as run
     from gaussdiag.frontends.yaml.spec import load_spec
     from gaussdiag.pipeline import Options
-
-    from gaussdiag.engine.switch import SwitchNameError, merge, parse_switch
 
     if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
         raise UsageError(f"max_elements must be a positive integer, found {max_elements!r}")

@@ -62,6 +62,14 @@ class SwitchFacts:
         return out
 
     @property
+    def arithmetic(self) -> tuple[str, float]:
+        """A precision switch's format and its eps: ("TF32", 2**-10), ("bfloat16", 2**-7)."""
+        if self.runs.switch.kind is SwitchKind.TF32:
+            return "TF32", tl.TF32_EPS
+        low = self.runs.switch.format or DType.BFLOAT16
+        return low.value, tl.EPS[low]
+
+    @property
     def quantities(self) -> list[SwitchQuantity]:
         if self._quantities is None:
             self._quantities = (self._precision() if self.runs.switch.precision
@@ -83,9 +91,7 @@ class SwitchFacts:
         if not (isinstance(ref, SideRun) and isinstance(without, SideRun)
                 and isinstance(switched, SideRun)):
             return []
-        eps = (tl.TF32_EPS if self.runs.switch.kind is SwitchKind.TF32
-               else tl.EPS[self.runs.switch.format or DType.BFLOAT16])
-        explained = tl.switch_explained(eps, self.kappa)
+        explained = tl.switch_explained(self.arithmetic[1], self.kappa)
         items: list[tuple[str, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]]
         items = [(self.value_name, ref.value, without.value, switched.value)]
         items += [(f"grad[{n}]", ref.grads.get(n), without.grads.get(n), switched.grads.get(n))
@@ -169,12 +175,14 @@ def _mismatch(facts: SwitchFacts) -> Diagnosis | None:
     if facts.runs.switch.precision:
         q = changed[0]
         assert q.error is not None and q.explained is not None and q.error_without is not None
+        name, eps = facts.arithmetic
         return Diagnosis(
             f"{what(facts.runs)}: the switched float32 run's error against float64 is "
-            f"{q.error:.3g} in {q.name}, beyond the {q.error_without:.3g} of float32 without "
-            f"it plus what the switch's arithmetic explains ({q.explained:.3g} = "
-            f"{tl.SWITCH_FACTOR:g} x eps x kappa, kappa {facts.kappa:.3g}): the switch changes "
-            "more than rounding", fix(kind, Verdict.MISMATCH))
+            f"{q.error:.3g} in {q.name} ({q.error / eps:.3g} x {name}'s eps), beyond the "
+            f"{q.error_without:.3g} of float32 without it plus what {name}'s arithmetic "
+            f"explains ({q.explained:.3g} = {tl.SWITCH_FACTOR:g} x eps x kappa, kappa "
+            f"{facts.kappa:.3g}): the switch changes more than rounding",
+            fix(kind, Verdict.MISMATCH))
     listed = ", ".join(f"{q.name} {q.diff[DType.FLOAT64]:.3g}" for q in changed[:4])
     said = {SwitchKind.COMPILE: "compiled and eager differ in float64 too: a compiler "
                                 "problem, not round-off",
@@ -191,10 +199,11 @@ def _round_off(facts: SwitchFacts) -> Diagnosis | None:
     if facts.runs.switch.precision:
         q = max(off, key=lambda q: (q.error or 0.0) / (q.explained or 1.0))
         assert q.error is not None and q.explained is not None
+        name, eps = facts.arithmetic
         text = (f"the switched float32 run's error against float64 is {q.error:.3g} in "
-                f"{q.name} ({q.error_without:.3g} without the switch), within what the "
-                f"switch's arithmetic explains ({q.explained:.3g} = {tl.SWITCH_FACTOR:g} x eps "
-                f"x kappa, kappa {facts.kappa:.3g})")
+                f"{q.name}, {q.error / eps:.3g} x {name}'s eps ({q.error_without:.3g} without "
+                f"the switch), within what {name}'s arithmetic explains ({q.explained:.3g} = "
+                f"{tl.SWITCH_FACTOR:g} x eps x kappa, kappa {facts.kappa:.3g})")
     else:
         low = tl.low_dtype(list(off[0].diff))
         q = max(off, key=lambda q: q.diff[low])

@@ -1,5 +1,7 @@
 """One side's computation under `torch.compile`: building the side from its params and inputs
 and its log_prob (or its draw), forward and backward, compiled with one backend, once per dtype.
+It builds without torch's argument checks (the eager run checked the same values; their
+data-dependent branches would cut the graph at every argument).
 
 The compiled function is made per (problem, side, backend, dtype) with a code object of its
 own, so that dynamo's cache, keyed on code objects, never mixes problems or hits its
@@ -92,7 +94,9 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
 
         def computation(values: dict[str, torch.Tensor], leaves: dict[str, torch.Tensor]
                         ) -> torch.Tensor:
-            built = problem.build(side, Env(values, leaves), dtype)
+            # without torch's argument checks: the eager run checked these very values, and
+            # their data-dependent branches would cut the graph at every argument
+            built = problem.build(side, Env(values, leaves), dtype, validate=False)
             if draws:
                 assert built.draw is not None
                 with seeded(seed):

@@ -203,3 +203,13 @@ def test_a_pairs_file_with_one_side_takes_the_switch_flag(
                  str(out), "-q"]) == 0
     spec = json.loads(out.read_text())["specs"][0]
     assert spec["single"] and spec["switches"][0]["expect"] == "agree"
+
+
+def test_precision_check_refuses_a_single_side_at_its_key(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(ONE_SIDE)
+    r = no_torch(["precision-check", str(spec)])
+    assert r.returncode == 2
+    assert r.stderr == (f"error: {spec}:8:1: a: precision-check compares two sides, and this "
+                        "spec writes side a alone: add side b, or check a's switches with "
+                        "`gaussdiag compare`\n")

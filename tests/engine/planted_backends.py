@@ -31,7 +31,7 @@ def exp_drift(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
         if _is(node, "exp"):
             with gm.graph.inserting_after(node):
                 drifted = gm.graph.call_function(operator.mul, (node, 1 + DRIFT))
-            node.replace_all_uses_with(drifted, delete_user_cb=lambda user: user is not drifted)
+            node.replace_all_uses_with(drifted, delete_user_cb=lambda u, d=drifted: u is not d)
             break
     gm.recompile()
     return gm.forward
