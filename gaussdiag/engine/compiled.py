@@ -108,16 +108,33 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
         sink = state.graphs.setdefault(dtype, [])
         # static shapes: a side has one shape per dtype, so nothing is gained from symbolic
         # ones, and a graph with concrete sizes is what a reproducer can show
-        state.functions[dtype] = torch.compile(fresh, backend=_recording(state.backend, sink),
-                                               dynamic=False)
+        with _checks_off():  # torch.compile's first call turns them off for good: restored
+            state.functions[dtype] = torch.compile(
+                fresh, backend=_recording(state.backend, sink), dynamic=False)
     fn = state.functions[dtype]
 
     def forward(env: Env) -> torch.Tensor:
-        with quiet_compiler():
+        with quiet_compiler(), _checks_off():
             out: torch.Tensor = fn(env.values, env.leaves)
         return out
 
     return forward
+
+
+@contextmanager
+def _checks_off() -> Iterator[None]:
+    """torch.distributions' default argument checks off inside, then as they were: around the
+    compiled call (set here, outside what dynamo traces), and around torch.compile itself,
+    whose first call in a process turns them off for good (torch._dynamo's TorchPatcher),
+    which would leave every later side of the process unchecked."""
+    from torch.distributions import Distribution
+
+    saved = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(saved)
 
 
 def _fresh(fn: Callable[..., Any], name: str) -> Callable[..., Any]:

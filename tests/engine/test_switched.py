@@ -5,6 +5,9 @@ device named by its switch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal
@@ -190,3 +193,20 @@ def test_mps_runs_where_there_is_one() -> None:
     report = gaussdiag.compare(normal, switch="device:mps", params=POINT,
                                inputs={"x": torch.randn(8, 10)})
     assert report.switches[0].verdict in ACCEPTABLE
+
+
+def test_torch_compile_leaves_torch_s_argument_checks_as_they_were() -> None:
+    """torch.compile's first call in a process turns torch.distributions' default argument
+    checks off for good; a compile check must not leave later sides unchecked. In a fresh
+    process, since that happens once per process."""
+    code = (
+        "import torch, gaussdiag\n"
+        "from torch.distributions import Distribution, Normal\n"
+        "def side(mean, std):\n"
+        "    return Normal(mean, std)\n"
+        "gaussdiag.compare(side, switch='compile:aot_eager', params={'mean': torch.zeros(3),"
+        " 'std': torch.ones(3)}, inputs={'x': torch.zeros(3)})\n"
+        "print(Distribution._validate_args)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.stdout.strip() == "True", r.stdout + r.stderr[-2000:]
