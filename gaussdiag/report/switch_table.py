@@ -78,7 +78,8 @@ def _precision_table(quantities: tuple[SwitchQuantity, ...]) -> RenderableType:
 
 def cost_rows(report: SpecReport) -> list[tuple[str, list[str]]]:
     """The cost table's rows for the switch checks: each switched run per dtype, then each
-    compilation on its own row (it can take longer than everything else)."""
+    compilation on its own row (it can take longer than everything else): the first call,
+    which compiles forward and backward and runs them once."""
     rows = []
     for c in report.switches:
         if c.costs:
@@ -90,7 +91,7 @@ def cost_rows(report: SpecReport) -> list[tuple[str, list[str]]]:
             rows.append((check_title(c), cells))
     for c in report.switches:
         if c.compile_seconds:
-            rows.append((f"compiling side {c.side.value} ({c.switch})",
+            rows.append((f"compiling side {c.side.value} ({c.switch}), first call",
                          [f"{c.compile_seconds[dt]:.2f} s" if dt in c.compile_seconds else "-"
                           for dt in report.dtypes]))
     return rows
