@@ -199,13 +199,13 @@ def render_spec(report: SpecReport) -> RenderableType:
         parts.append(Padding(quantity_table(report.point_quantities, list(report.dtypes)),
                              (0, 0, 0, 2)))
     line = Text.assemble("  verdict: ", status_text(report))
-    if report.single:  # its words are its checks', below
-        line.append(f"  (the most severe of its {len(report.switches)} switch check(s): "
-                    f"{'ok' if report.ok else 'NOT ok'})")
-    elif report.expect is not None:
+    if report.expect is not None and not report.single:
         line.append(f"  (expected {report.expect.value}: "
                     f"{'ok' if report.verdict is report.expect else 'NOT ok'})")
     parts.append(Padding(line, (1, 0, 0, 0)))
+    if report.single:  # one side: its words are its checks', below
+        parts.append(_prose("", f"side a alone: the most severe of its {len(report.switches)} "
+                                f"switch check(s), {'ok' if report.ok else 'NOT ok'}"))
     if report.structure is not None:
         parts.append(_prose("relation: ", relation_text(report.structure)))
     if not report.single:

@@ -80,3 +80,13 @@ def test_one_side_with_a_plain_expect_applies_it_to_every_check() -> None:
     assert report.labels == {SideName.A: "side(mean, log_std)"}
     assert report.name == "side(mean, log_std)"
     assert report.to_json()["switches"][1]["status"] == "mismatch"
+
+
+def test_in_train_mode_a_switch_is_checked_at_the_starting_point() -> None:
+    report = gaussdiag.compare(side, mvn, params=POINT, inputs=DRAWS, mode="train",
+                               train={"steps": 3}, switch="compile:aot_eager")
+    assert report.trajectories  # the pair trained
+    for check in report.switches:  # the checks compare log_prob and gradients at the start
+        assert check.verdict is Verdict.AGREE, check.explanation
+        assert [q.name for q in check.quantities] == ["log_prob", "grad[mean]",
+                                                      "grad[log_std]"]
