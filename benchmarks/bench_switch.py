@@ -41,6 +41,9 @@ def main() -> int:
     from torch.distributions import Distribution, MultivariateNormal
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # inductor's own deprecations
+    # one thread: on a shared 2-core machine, an OpenMP barrier waiting for a descheduled
+    # second thread turns a 1 ms side into 70 ms, whichever side it hits
+    torch.set_num_threads(1)
 
     import gaussdiag
     from gaussdiag.attribute.quantities import normwise

@@ -65,7 +65,8 @@ def check_backend(name: str) -> None:
     try:
         torch._dynamo.lookup_backend(name)
     except Exception:  # noqa: BLE001 - torch's InvalidBackend, whatever its module
-        known = ", ".join(torch._dynamo.list_backends())
+        # list_backends leaves out the debug backends, which are the cheap checks
+        known = ", ".join(sorted({*torch._dynamo.list_backends(), "aot_eager", "eager"}))
         raise GaussdiagError(f"switch compile:{name}: torch.compile has no backend {name!r} "
                              f"(built in: {known}; a backend of your own is registered with "
                              "torch._dynamo.register_backend)") from None

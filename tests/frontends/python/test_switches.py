@@ -90,3 +90,10 @@ def test_in_train_mode_a_switch_is_checked_at_the_starting_point() -> None:
         assert check.verdict is Verdict.AGREE, check.explanation
         assert [q.name for q in check.quantities] == ["log_prob", "grad[mean]",
                                                       "grad[log_std]"]
+
+
+def test_an_unknown_backend_is_an_error_naming_it() -> None:
+    with pytest.raises(GaussdiagError) as info:
+        gaussdiag.compare(side, switch="compile:no_such_backend", params=POINT, inputs=DRAWS)
+    assert str(info.value).startswith("switch compile:no_such_backend: torch.compile has no "
+                                      "backend 'no_such_backend' (built in: aot_eager, ")
