@@ -56,6 +56,7 @@ class Compiled:
     functions: dict[DType, Callable[..., Any]] = field(default_factory=dict)
     graphs: dict[DType, list[Graph]] = field(default_factory=dict)
     seconds: dict[DType, float] = field(default_factory=dict)
+    failure: str | None = None  # what the backend raised, if it failed on a graph
 
 
 def check_backend(name: str) -> None:
@@ -106,12 +107,12 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
             return built.log_prob(values[at])
 
         fresh = _fresh(computation, f"gaussdiag_{side.value}_{dtype.value}_{next(_COUNT)}")
-        sink = state.graphs.setdefault(dtype, [])
+        state.graphs.setdefault(dtype, [])
         # static shapes: a side has one shape per dtype, so nothing is gained from symbolic
         # ones, and a graph with concrete sizes is what a reproducer can show
         with _checks_off():  # torch.compile's first call turns them off for good: restored
             state.functions[dtype] = torch.compile(
-                fresh, backend=_recording(state.backend, sink), dynamic=False)
+                fresh, backend=_recording(state, dtype), dynamic=False)
     fn = state.functions[dtype]
 
     def forward(env: Env) -> torch.Tensor:
@@ -144,19 +145,27 @@ def _fresh(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
 
 
-def _recording(backend: str, sink: list[Graph]) -> Callable[..., Any]:
-    """`backend`, recording each graph it is handed with detached copies of its inputs."""
+def _recording(state: Compiled, dtype: DType) -> Callable[..., Any]:
+    """The state's backend, recording each graph it is handed in `dtype` with detached
+    copies of its inputs, and what it raised if it fails (the side's own code sees the
+    failure first and may report it as its own)."""
     import torch
 
-    inner = torch._dynamo.lookup_backend(backend)
+    inner = torch._dynamo.lookup_backend(state.backend)
 
     def record(gm: Any, example_inputs: list[Any]) -> Any:
         inputs = [t.detach().clone() if isinstance(t, torch.Tensor) else
                   int(t) if isinstance(t, torch.SymInt) else t for t in example_inputs]
         grads = [isinstance(t, torch.Tensor) and t.requires_grad for t in example_inputs]
-        sink.append(Graph(_copy(gm), inputs, grads))
-        return inner(gm, example_inputs)
+        state.graphs[dtype].append(Graph(_copy(gm), inputs, grads))
+        try:
+            return inner(gm, example_inputs)
+        except Exception as err:
+            text = str(err).strip().splitlines()
+            state.failure = f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+            raise
 
+    record.__name__ = state.backend  # dynamo's messages name the backend by it
     return record
 
 

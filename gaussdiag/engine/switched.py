@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from gaussdiag.engine.compiled import (
     CompileCache,
+    Compiled,
     check_backend,
     compiled,
     forward_of,
@@ -104,7 +105,7 @@ def run_switched(problem: Problem, side: SideName, switch: Switch,
         for dt in problem.run_dtypes:
             fwd = forward_of(problem, side, state, dt)
             switched[dt] = timed_first_call(state, dt, functools.partial(
-                _compiled_run, problem, side, dt, fwd, switch))
+                _compiled_run, problem, side, dt, fwd, state))
         without = {dt: _reused(problem, side, dt, reuse) for dt in problem.run_dtypes}
         return SwitchRuns(switch, side, without, switched, str(device),
                           dict(state.seconds), {dt: len(g) for dt, g in state.graphs.items()})
@@ -148,18 +149,22 @@ def _run(problem: Problem, side: SideName, dtype: DType,
 
 
 def _compiled_run(problem: Problem, side: SideName, dtype: DType,
-                  forward: Callable[[Env], torch.Tensor], switch: Switch) -> Outcome:
+                  forward: Callable[[Env], torch.Tensor], state: Compiled) -> Outcome:
+    """One compiled run; a failure of the backend (whoever caught it first: the side's own
+    code may have reported it as its own error) is SwitchFailed, in the backend's words."""
     try:
         return run_side(problem, side, dtype, forward=forward, notes=False)
     except ConstraintFailure as failure:
-        return failure
-    except GaussdiagError:
-        raise
-    except Exception as err:  # noqa: BLE001 - the compiler's own errors, of any type
-        text = str(err).strip().splitlines()
-        raise SwitchFailed(f"torch.compile with backend {switch.arg!r} failed on side "
-                           f"{side.value} in {dtype.value}: {type(err).__name__}: "
-                           f"{text[0] if text else ''}") from None
+        if state.failure is None:
+            return failure
+        err: Exception = failure
+    except Exception as raised:  # noqa: BLE001 - the compiler's own errors, of any type
+        if isinstance(raised, GaussdiagError) and state.failure is None:
+            raise
+        err = raised
+    text = state.failure or f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+    raise SwitchFailed(f"torch.compile with backend {state.backend!r} failed on side "
+                       f"{side.value} in {dtype.value}: {text}") from None
 
 
 @contextmanager

@@ -12,27 +12,23 @@ from gaussdiag.numbers import number, size
 from gaussdiag.printable import printable
 from gaussdiag.report.prose import Prose
 from gaussdiag.report.quantity_table import NUMBER_WIDTH, Fit, quantity_table, verdict_text
+from gaussdiag.report.status import check_word
 from gaussdiag.results import Quantity, SpecReport, SwitchCheck, SwitchQuantity
 from gaussdiag.vocab import DType
 
 
-def check_title(c: SwitchCheck) -> str:
-    """`side a under compile:inductor`."""
-    return f"side {c.side.value} under {c.switch}"
-
-
 def check_status(c: SwitchCheck) -> Text:
-    """The check's verdict, or skipped / failed."""
+    """The check's verdict, or skipped, or error (the side could not run under the switch)."""
     if c.verdict is not None:
         return verdict_text(c.verdict)
-    return Text("skipped", style="yellow") if c.skipped else Text("failed", style="bold red")
+    return Text("skipped", style="yellow") if c.skipped else Text("error", style="bold red")
 
 
 def switch_section(c: SwitchCheck, dtypes: list[DType]) -> RenderableType:
     """One check: its title, quantities, verdict and words."""
     where = f" · {c.device}" if c.device else ""
     parts: list[RenderableType] = [Text.assemble(("switch ", "bold"),
-                                                 (check_title(c), "bold"), (where, "dim"))]
+                                                 (check_word(c, 'title'), "bold"), (where, "dim"))]
     if c.skipped:
         parts.append(Padding(Prose(printable(c.skipped), "skipped: "), (0, 0, 0, 2)))
         return Padding(Group(*parts), (1, 0, 0, 2))
@@ -88,7 +84,7 @@ def cost_rows(report: SpecReport) -> list[tuple[str, list[str]]]:
                 cost = next((x for x in c.costs if x.dtype is dt), None)
                 cells.append("-" if cost is None else
                              f"{cost.seconds * 1e3:.2f} ms, {size(cost.memory_bytes)}")
-            rows.append((check_title(c), cells))
+            rows.append((check_word(c, 'title'), cells))
     for c in report.switches:
         if c.compile_seconds:
             rows.append((f"compiling side {c.side.value} ({c.switch}), first call",
@@ -99,5 +95,5 @@ def cost_rows(report: SpecReport) -> list[tuple[str, list[str]]]:
 
 def summary_rows(report: SpecReport) -> list[tuple[str, Text, str, bool]]:
     """(label, verdict, expected, ok) of each check, for the summary under its spec's row."""
-    return [(f"  {check_title(c)}", check_status(c), c.expect.value if c.expect else "-", c.ok)
-            for c in report.switches]
+    return [(f"  {check_word(c, 'title')}", check_status(c),
+             c.expect.value if c.expect else "-", c.ok) for c in report.switches]

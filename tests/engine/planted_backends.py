@@ -1,7 +1,7 @@
 """torch.compile backends that plant a known change, registered under their names for the
 switch tests (and for the reproducers those tests write, which import this file): one changes
 the math (one exp becomes exp(x)·(1 + 1e-3)), one only the order of a sum, one cuts the
-outputs from autograd. Dynamo-level
+outputs from autograd, one fails. Dynamo-level
 backends: they rewrite the FX graph dynamo captured and run it eagerly, so autograd
 differentiates what they planted."""
 
@@ -16,6 +16,7 @@ from torch._dynamo import list_backends, register_backend
 EXP_DRIFT = "gaussdiag_planted_exp_drift"
 REORDERED_SUM = "gaussdiag_planted_reordered_sum"
 DETACHED = "gaussdiag_planted_detached"
+BROKEN = "gaussdiag_planted_broken"
 DRIFT = 1e-3
 
 
@@ -69,7 +70,13 @@ def detached(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
     return run
 
 
+def broken(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
+    """A compiler that fails on every graph."""
+    del gm, example_inputs
+    raise RuntimeError("planted compiler failure")
+
+
 for _name, _fn in ((EXP_DRIFT, exp_drift), (REORDERED_SUM, reordered_sum),
-                   (DETACHED, detached)):
+                   (DETACHED, detached), (BROKEN, broken)):
     if _name not in list_backends(exclude_tags=()):
         register_backend(_fn, name=_name)

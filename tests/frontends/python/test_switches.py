@@ -97,3 +97,19 @@ def test_an_unknown_backend_is_an_error_naming_it() -> None:
         gaussdiag.compare(side, switch="compile:no_such_backend", params=POINT, inputs=DRAWS)
     assert str(info.value).startswith("switch compile:no_such_backend: torch.compile has no "
                                       "backend 'no_such_backend' (built in: aot_eager, ")
+
+
+def test_a_compiler_that_fails_is_a_check_error_not_a_crash() -> None:
+    report = gaussdiag.compare(side, mvn, params=POINT, inputs=DRAWS,
+                               switch=f"compile:{planted.BROKEN}")
+    assert report.verdict is Verdict.AGREE and report.pair_ok and not report.ok
+    for check in report.switches:
+        assert check.verdict is None and not check.ok
+        assert check.error is not None and check.error.startswith(
+            f"torch.compile with backend '{planted.BROKEN}' failed on side {check.side.value} "
+            "in float32: ")
+        assert "planted compiler failure" in check.error
+    shown = io.StringIO()
+    Console(file=shown, width=100, color_system=None).print(report)
+    assert "verdict: error" in shown.getvalue()
+    assert report.to_json()["switches"][0]["status"] == "error"
