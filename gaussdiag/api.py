@@ -64,24 +64,33 @@ class Report(SpecReport):
 
 
 def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
-             max_elements: int = DEFAULT_MAX_ELEMENTS) -> Report:
+             max_elements: int = DEFAULT_MAX_ELEMENTS, switches: Iterable[str] = ()
+             ) -> Report:
     """Diagnose one spec file, as `gaussdiag compare SPEC` does, and return its report.
 
     `device` overrides the spec's (`cpu`, `cuda`, `cuda:N`, `mps`, `auto`); `max_elements` is
-    the largest tensor (in elements) a spec may create, as `--max-elements`.
+    the largest tensor (in elements) a spec may create, as `--max-elements`; `switches` are
+    checked besides the spec's own, as `--switch` (`report.switches`).
     Raises `GaussdiagError` (a `SpecError` with `.file`, `.line`, `.message` where the loader
     can say) when the spec cannot be read or run, and `KeyboardInterrupt` when a train run
     was interrupted. The report's `verdict` is a `Verdict`, a `str` enum: compare it with
     the spec's strings (`report.verdict == "round-off"`).
     """
+    from gaussdiag.engine.switch import SwitchNameError, merge, parse_switch
     from gaussdiag.frontends.yaml.run import diagnose as run
     from gaussdiag.frontends.yaml.spec import load_spec
     from gaussdiag.pipeline import Options
 
     if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 1:
         raise UsageError(f"max_elements must be a positive integer, found {max_elements!r}")
-    loaded = load_spec(os.fspath(spec), max_elements=max_elements)
-    report = run(loaded, Options(device=device, max_elements=max_elements))
+    if isinstance(switches, str):
+        raise UsageError(f"switches is a list of names: switches=[{switches!r}]")
+    try:
+        chosen = merge(parse_switch(n) for n in switches)
+    except SwitchNameError as err:
+        raise UsageError(f"switches: {err}") from None
+    loaded = load_spec(os.fspath(spec), max_elements=max_elements, switched=bool(chosen))
+    report = run(loaded, Options(device=device, max_elements=max_elements, switches=chosen))
     if report.interrupted:
         raise KeyboardInterrupt
     if report.error is not None:
@@ -89,13 +98,14 @@ def diagnose(spec: str | os.PathLike[str], *, device: str | None = None,
     return Report.of(report)
 
 
-def compare(a: Any, b: Any, *, params: Mapping[str, Any],
+def compare(a: Any, b: Any = None, *, params: Mapping[str, Any],
             inputs: Mapping[str, Any] | None = None, at: str | None = None,
             mode: str = "log_prob", sample_shape: Iterable[int] = (),
             train: Mapping[str, Any] | None = None,
             dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
-            device: str | None = None, expect: str | None = None,
-            name: str = "", reference: str | None = None) -> Report:
+            device: str | None = None, expect: str | Mapping[str, Any] | None = None,
+            name: str = "", reference: str | None = None, switch: str | None = None,
+            switches: Iterable[str] = ()) -> Report:
     """Diagnose side `a` against side `b`, as `gaussdiag compare` does a spec.
 
     A side is a callable taking params and inputs by keyword (only the names in its
@@ -109,6 +119,13 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
     train (`train={"steps": 100, "optimizer": "adam", "lr": 0.01}`). `reference` ("a" or "b")
     names the side that is right by definition: a found fix on the other side comes first.
 
+    `switch="compile"` (or `switches=[...]`: `compile:BACKEND`, `device:cuda`, `device:mps`,
+    `tf32`, `autocast:bfloat16`, `autocast:float16`) also checks each side run with that
+    switch against itself without it (`report.switches`); with a switch, `b` may be left
+    out: the one side is checked alone, and `report.verdict` is its checks' worst. `expect`
+    is a verdict (the pair's, or a single side's checks'), or a dict: `"pair"` and switch
+    names to verdicts, a switch's per side as `{"a": ..., "b": ...}`.
+
     Returns the `Report` (`print(report)` shows the table, `report.to_dict()` its `--json`
     entry, `report.to_json()` the same as JSON text). Raises `GaussdiagError`, naming the
     side, when it cannot diagnose.
@@ -118,5 +135,6 @@ def compare(a: Any, b: Any, *, params: Mapping[str, Any],
 
     chosen = settings(params=params, inputs=inputs, at=at, mode=mode,
                       sample_shape=sample_shape, train=train, dtypes=dtypes, seed=seed,
-                      device=device, expect=expect, name=name, reference=reference)
+                      device=device, expect=expect, name=name, reference=reference,
+                      switch=switch, switches=switches, single=b is None)
     return Report.of(run(a, b, chosen))

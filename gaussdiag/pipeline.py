@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from gaussdiag.engine.switch import Switch, SwitchPlan
 from gaussdiag.errors import GaussdiagError, SpecError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
 from gaussdiag.results import Interruption, Located, SideCost, SpecReport
@@ -26,15 +27,17 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Options:
-    """How to run: the device override, the tensor limit, what to do about absent devices,
-    the intra-op threads, and the wall-clock bound of each spec: `timeout` (seconds, inf for
-    none) overrides the spec's own `timeout:`, which overrides `default_timeout` (None: no
+    """How to run: the device override, the tensor limit, what to do about absent devices
+    (a pinned side's, a switch's), the intra-op threads, switches to check besides a
+    problem's own, and the wall-clock bound of each spec: `timeout` (seconds, inf for none)
+    overrides the spec's own `timeout:`, which overrides `default_timeout` (None: no
     bound)."""
 
     device: str | None = None
     max_elements: int = DEFAULT_MAX_ELEMENTS
     skip_absent_devices: bool = False
     threads: int | None = None  # torch's intra-op threads; None: from the problem's size
+    switches: tuple[Switch, ...] = ()  # checked besides a problem's own
     timeout: float | None = None
     default_timeout: float | None = None
 
@@ -57,30 +60,35 @@ def located(err: GaussdiagError, file: str) -> tuple[Located, ...]:
 
 
 def diagnose_problem(problem: Problem, progress: Progress | None = None,
-                     start: float | None = None, *, threads: int | None = None
-                     ) -> SpecReport:
+                     start: float | None = None, plan: SwitchPlan | None = None, *,
+                     threads: int | None = None) -> SpecReport:
     """The engine, for a problem from any front end: run both sides in every dtype, train
-    in train mode, attribute, time each side. Runs on `threads` intra-op threads (None: one
-    for a small problem, see `gaussdiag.engine.threads`). Raises GaussdiagError for what the user
-    must fix."""
+    in train mode, attribute, time each side; then each side under each switch of `plan`
+    (side a alone, and no pair diagnosed, for a single side: gaussdiag/switching.py). Runs on
+    `threads` intra-op threads (None: one for a small problem, see
+    `gaussdiag.engine.threads`). Raises GaussdiagError for what the user must fix,
+    DeviceError (naming the switch) for an absent switch device unless it is skipped."""
     from gaussdiag.engine.threads import intra_op_threads
 
     start = time.perf_counter() if start is None else start
     with intra_op_threads(threads, problem.base) as used:
-        return replace(_diagnose_problem(problem, progress, start), threads=used)
+        return replace(_diagnose_problem(problem, progress, start, plan or SwitchPlan()),
+                       threads=used)
 
 
-def _diagnose_problem(problem: Problem, progress: Progress | None, start: float
-                      ) -> SpecReport:
+def _diagnose_problem(problem: Problem, progress: Progress | None, start: float,
+                      plan: SwitchPlan) -> SpecReport:
     from gaussdiag.attribute import attribute, estimate_kappa
     from gaussdiag.engine.cost import measure_costs
     from gaussdiag.engine.evaluate import SideRun, run_side
     from gaussdiag.engine.failures import ConstraintFailure
+    from gaussdiag.switching import absent_devices, single_report, switch_checks
 
+    absent = absent_devices(problem, plan)
     runs: dict[DType, dict[SideName, SideRun | ConstraintFailure]] = {}
     for dtype in problem.run_dtypes:
         runs[dtype] = {}
-        for side in SideName:
+        for side in plan.sides:
             if progress:
                 progress(f"{problem.name}: side {side.value} in {dtype.value}")
             try:
@@ -93,13 +101,17 @@ def _diagnose_problem(problem: Problem, progress: Progress | None, start: float
                                     f"{dtype.value} from `dtypes` if torch lacks it here)",
                                     key=err.key, line=err.line, col=err.col) from None
                 raise
+    kappa_notes: list[str] = []
+    if plan.single:
+        kappa = estimate_kappa(problem, kappa_notes)
+        checks = switch_checks(problem, plan, runs, kappa, absent, progress)
+        return single_report(problem, plan, checks, runs, kappa, kappa_notes, start)
     if problem.mode is not Mode.RSAMPLE:
         _check_shapes(problem, runs)
     trains, stop = (_train(problem, progress) if problem.mode is Mode.TRAIN
                     else (None, None))
     if progress:
         progress(f"{problem.name}: attributing")
-    kappa_notes: list[str] = []
     kappa = estimate_kappa(problem, kappa_notes)
     result = attribute(problem, runs, kappa, progress, trains)
     # timed last, so that calling the sides again cannot change what was diagnosed; after
@@ -121,9 +133,11 @@ def _diagnose_problem(problem: Problem, progress: Progress | None, start: float
     expect = problem.expect
     ok = verdict is not None and (verdict is expect if expect is not None
                                   else verdict.acceptable_without_expect)
+    checks = (switch_checks(problem, plan, runs, kappa, absent, progress)
+              if stop is None else ())
     devices = {problem.side_devices[s] for s in SideName}
     return SpecReport(
-        file=problem.file, name=problem.name, verdict=verdict, expect=expect, ok=ok,
+        file=problem.file, name=problem.name, verdict=verdict, expect=expect,
         explanation=explanation, fix=fix,
         cause=result.diagnosis.cause, also=result.diagnosis.also,
         round_off=result.diagnosis.round_off,
@@ -137,6 +151,7 @@ def _diagnose_problem(problem: Problem, progress: Progress | None, start: float
         trajectories=result.trajectories, point_quantities=result.point_quantities,
         interrupted=stop is not None, interrupted_at=stop,
         seconds=time.perf_counter() - start,
+        switches=checks, ok=ok and all(c.ok for c in checks), pair_ok=ok,
     )
 
 

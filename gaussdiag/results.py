@@ -177,6 +177,51 @@ class Located:
 
 
 @dataclass(frozen=True)
+class SwitchQuantity:
+    """One quantity of a switch check: the side run with the switch against itself without.
+    `diff` is their normwise difference in each dtype run under the switch, `tol` the
+    tolerance there, `persists` the pair rules' persistence (compile, device). For tf32 and
+    autocast, `error` is the switched float32 run's error against float64, `error_without`
+    the unswitched float32 run's, and `explained` what the switch's arithmetic explains on top
+    of it (64 x eps(format) x kappa)."""
+
+    name: str
+    verdict: Verdict
+    diff: dict[DType, float]
+    tol: dict[DType, float]
+    persists: bool
+    shrink: float | None = None  # compile, device: d[low] / d[float64]
+    error: float | None = None
+    error_without: float | None = None
+    explained: float | None = None
+
+
+@dataclass(frozen=True)
+class SwitchCheck:
+    """One side checked under one switch (`switch` its canonical name, `compile:inductor`):
+    the verdict (None when skipped or failed), what was expected, the quantities, the words,
+    the switched runs' costs and, for compile, each dtype's compile time and the reproducer
+    written for a mismatch. `skipped` says why an absent device skipped it; `error` why the
+    side could not run under the switch at all."""
+
+    switch: str
+    side: SideName
+    verdict: Verdict | None
+    expect: Verdict | None
+    ok: bool
+    explanation: str = ""
+    fix: str = ""
+    quantities: tuple[SwitchQuantity, ...] = ()
+    notes: tuple[str, ...] = ()
+    device: str = ""
+    costs: tuple[SideCost, ...] = ()
+    compile_seconds: dict[DType, float] = field(default_factory=dict)
+    reproducer: str | None = None
+    skipped: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class SpecReport:
     """Everything known about one spec file: the verdict and why, or the error."""
 
@@ -213,6 +258,9 @@ class SpecReport:
     timed_out: bool = False  # its wall-clock bound ran out (`explanation` says where)
     seconds: float = 0.0
     line: int | None = None  # line of `expect:` (else of `a:`), for annotations
+    switches: tuple[SwitchCheck, ...] = ()  # each side under each switch, after the pair
+    single: bool = False  # one side: no pair diagnosed; the verdict is its switch checks' worst
+    pair_ok: bool = True  # with switches: the pair's own verdict is acceptable (`ok` counts both)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,19 @@ GROWTH_MIN_STEPS = 10
 BAND_GAP_FRACTION = 0.1
 
 
+# ---- switches (gaussdiag/attribute/switch_rules.py) ------------------------------------------
+
+# TF32 keeps float32's 8-bit exponent and rounds the significand to 10 explicit bits before a
+# CUDA matmul or convolution multiplies: its eps is 2**-10, as float16's.
+TF32_EPS = 2.0**-10
+
+# A precision switch (tf32, autocast) is round-off when its float32 run's error against float64
+# is at most SWITCH_FACTOR x eps(format) x kappa beyond the error the same side's float32 run
+# has without it: the same few dozen roundings as tol, in the switch's format, widened by the
+# conditioning as persistence is. Beyond that the switch changed more than rounding.
+SWITCH_FACTOR = 64.0
+
+
 def precision_digits(dtype: DType) -> float:
     """Decimal digits the dtype can hold: -log10 of half its eps (7.22 for float32)."""
     return -math.log10(EPS[dtype] / 2)
@@ -161,6 +174,12 @@ def accurate_digits(dtype: DType) -> float:
     """The digits threshold equivalent to `cell_tol`: a quantity that keeps at least this
     many digits is accurate, in every precision-check map, point and spec check."""
     return -math.log10(cell_tol(dtype))
+
+
+def switch_explained(eps: float, kappa: float) -> float:
+    """What a precision switch's arithmetic explains: SWITCH_FACTOR x eps x kappa (64 x 2**-10
+    x kappa for TF32, 64 x 2**-7 x kappa for bfloat16 autocast)."""
+    return SWITCH_FACTOR * eps * max(kappa, 1.0)
 
 
 def low_dtype(dtypes: list[DType]) -> DType:

@@ -138,6 +138,16 @@ class RelationKind(Vocab):
     ELEMENTS = "elements"
 
 
+class SwitchKind(Vocab):
+    """A change of how one side runs that should not change its math (`switches:` in a spec,
+    `--switch` on the command line): the part of a switch's name before its first colon."""
+
+    COMPILE = "compile"
+    DEVICE = "device"
+    TF32 = "tf32"
+    AUTOCAST = "autocast"
+
+
 # ---- precision-check ----------------------------------------------------------------------
 
 

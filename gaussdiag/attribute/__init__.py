@@ -15,6 +15,9 @@ The rest serves it, one job per module:
   relation_words  a relation's sentence and fix
   accuracy      digits a side's low-dtype run keeps against its own float64 run
   explain       the words and side-by-side data a verdict comes with
+  switch_rules  SWITCH_RULES: a switch check's verdict (a side with a switch against itself
+                without it), first match wins
+  switch_words  the words and fixes a switch check's verdict comes with
 
 The engine sees only the source-agnostic `Problem` interface (gaussdiag/engine/problem.py); the
 front ends' own words come through it (`Problem.fix`, `Problem.phrases`).

@@ -55,10 +55,19 @@ def compare(
                      "work within a budget that scales with it; a spec over a bound is an "
                      "error (exit 2) at its key. Python pairs are not checked."),
     ] = DEFAULT_MAX_ELEMENTS,
+    switch: Annotated[
+        list[str] | None,
+        typer.Option("--switch", metavar="SWITCH", help="Also check each side run with this "
+                     "switch against itself without it, after the pair's own diagnosis "
+                     "(repeatable): compile, compile:BACKEND, device:cuda, device:cuda:N, "
+                     "device:mps, tf32, autocast:bfloat16, autocast:float16. With a switch, a "
+                     "spec or Pair may have side a alone.", show_default=False),
+    ] = None,
     skip_absent_devices: Annotated[
         bool,
         typer.Option(help="Skip (and report) specs whose sides are pinned to an absent device, "
-                     "instead of failing with exit 2."),
+                     "and switch checks whose device is absent, instead of failing with "
+                     "exit 2."),
     ] = False,
     output_format: Annotated[
         OutputFormat,
@@ -93,10 +102,10 @@ def compare(
     --format is.
 
     Exit codes: 0 every verdict acceptable (equal to `expect:`, or agree/round-off when there is
-    none); 1 some verdict is not; 2 a spec or usage error, or no spec given outside a
-    terminal; 3 an internal error; 124 some spec ran past its --timeout (and none had an
-    error); 130 Ctrl-C, 143 SIGTERM (the specs that finished are still reported, the others
-    listed as not run).
+    none), switch checks' included; 1 some verdict is not; 2 a spec or usage error, an absent
+    device (a switch's too), or no spec given outside a terminal; 3 an internal error; 124
+    some spec ran past its --timeout (and none had an error); 130 Ctrl-C, 143 SIGTERM (the
+    specs that finished are still reported, the others listed as not run).
     """
     del debug  # read by main() before parsing, so it also covers errors in parsing
     from gaussdiag.errors import UsageError
@@ -116,6 +125,7 @@ def compare(
     fmt = OutputFormat.JSON if json_out == "-" else output_format
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices, threads=threads,
+                      switches=_switches(switch),
                       timeout=None if timeout is None else timeout or math.inf,
                       default_timeout=DEFAULT_TIMEOUT)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
@@ -126,6 +136,17 @@ def compare(
         return _finish_compare(reports, options, None if json_out == "-" else json_out,
                                console, fmt, timings=not no_timings, quiet=quiet,
                                stopped=stopped)
+
+
+def _switches(names: list[str] | None) -> tuple[Any, ...]:
+    """`--switch` values, checked (a UsageError names the bad one)."""
+    from gaussdiag.engine.switch import SwitchNameError, merge, parse_switch
+    from gaussdiag.errors import UsageError
+
+    try:
+        return merge(parse_switch(n) for n in names or [])
+    except SwitchNameError as err:
+        raise UsageError(f"--switch: {err}") from None
 
 
 def _run_all(paths: list[str], options: Options, console: Any, verbose: bool, *,
@@ -191,7 +212,8 @@ def _stdin_report(options: Options, progress: Any) -> SpecReport:
 
     file = "<stdin>"
     try:
-        loaded = load_spec_text(sys.stdin.read(), file, max_elements=options.max_elements)
+        loaded = load_spec_text(sys.stdin.read(), file, max_elements=options.max_elements,
+                                switched=bool(options.switches))
     except SpecError as err:
         return SpecReport(file=file, name="", verdict=None, expect=None, ok=False,
                           error=str(err), error_at=located(err, file))

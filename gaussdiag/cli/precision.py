@@ -286,6 +286,11 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
 
     pc.check_low_dtype(dtype)
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
+    for spec in loaded:
+        if spec.spec.single:  # a side alone is checked under switches, by compare
+            raise spec.error(("a",), "precision-check compares two sides, and this spec "
+                             "writes side a alone: add side b, or check a's switches with "
+                             "`gaussdiag compare`")
     with progress_line(console, verbose) as progress:
         options = Options(device=device, max_elements=max_elements)
         results = [pc.check_spec(bind(spec, options), dtype, threads=threads,

@@ -15,6 +15,11 @@ is run. It knows nothing of where a problem came from (no YAML, no Python pairs)
   conditioning   eigenvalues and condition numbers that never raise
   phrases        the clauses a front end lends the engine's sentences
   alternatives   the argument swaps a fix may offer
+  switch         switches by name (`compile`, `device:cuda`, `tf32`, `autocast:bfloat16`, ...)
+                 and the plan of switch checks a front end hands the coordinator
+  switched       a side run under a switch, and without it
+  compiled       a side under torch.compile, once per dtype, its graphs recorded
+  reproducer     the standalone script for a compile mismatch
 
 The judge (`gaussdiag.attribute`) reads these; `gaussdiag.pipeline` runs both.
 """

@@ -86,6 +86,15 @@ class ProblemBase:
         out._after_cut()
         return out
 
+    def on_device(self, side: SideName, device: torch.device) -> Any:
+        """The same problem with `side` on `device` (a device switch's runs): a shallow copy
+        with reference builds and warnings of its own."""
+        out = copy.copy(self)
+        out.side_devices = {**self.side_devices, side: device}
+        out._reference = {}
+        out.warnings = WarningLog()
+        return out
+
     # ---- environments --------------------------------------------------------------------
 
     def env(self, dtype: DType, side: SideName, *, jittered: bool = False,

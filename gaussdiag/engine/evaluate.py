@@ -61,7 +61,9 @@ def warm_up(device: torch.device) -> None:
 def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool = False,
              overrides: Overrides | None = None, grads: bool = True,
              validate: bool = True, leaf_values: Mapping[str, torch.Tensor] | None = None,
-             arguments: Mapping[Site, Fn] | None = None, timing: bool = False) -> SideRun:
+             arguments: Mapping[Site, Fn] | None = None, timing: bool = False,
+             forward: Callable[[Env], torch.Tensor] | None = None, notes: bool = True
+             ) -> SideRun:
     """Build `side` in `dtype` and evaluate it; raises ConstraintFailure for broken constraints.
 
     With grads=False only the forward value is computed (the cheap first test of a candidate);
@@ -74,22 +76,26 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
     timing=True is a repeat for the cost (`gaussdiag.engine.cost`): the same work, without the
     memory count (its hooks would be charged to the side) and keeping nothing (torch's
     warnings, the float64 reference: the first run kept them).
+    `forward` replaces the build and evaluation (a switch's compiled computation, from the
+    environment to the compared value); `notes=False` keeps torch's warnings out of the
+    report's notes (a switch's runs: what the compiler says is not the side's).
     """
     import torch
 
     device = problem.side_devices[side]
     warm_up(device)
-    counter = _Memory(device, count=not timing)
+    counter = _Memory(device, count=not timing, compiled=forward is not None)
     moved = bool(jittered or overrides or leaf_values or arguments)  # not the spec's own point
     keep = not (moved or timing)
     hooked = watching(arguments) if arguments else nullcontext()
-    with counter, problem.warnings.during(side, dtype, keep=keep), hooked:
+    with counter, problem.warnings.during(side, dtype, keep=notes and keep), hooked:
         start = time.perf_counter()
         env = problem.env(dtype, side, jittered=jittered, overrides=overrides, with_grad=grads,
                           leaf_values=leaf_values)
         if grads:
-            value = _forward(problem, side, env, dtype, validate=validate,
-                             keep=dtype is DType.FLOAT64 and keep)
+            value = (forward(env) if forward is not None else
+                     _forward(problem, side, env, dtype, validate=validate,
+                              keep=dtype is DType.FLOAT64 and keep))
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
             got: list[torch.Tensor | None]
@@ -236,8 +242,10 @@ class _Memory:
     no allocator statistics, so it counts the bytes autograd saves for backward (the part of
     the peak a formulation controls)."""
 
-    def __init__(self, device: torch.device, *, count: bool = True) -> None:
+    def __init__(self, device: torch.device, *, count: bool = True,
+                 compiled: bool = False) -> None:
         self.device, self.count = device, count
+        self.compiled = compiled  # around a torch.compile'd side: the hook stays eager
         self.bytes: int | None = None
         self.kind = "peak allocated" if device.type == "cuda" else "saved for backward"
         self._ctx: Any = None
@@ -271,6 +279,8 @@ class _Memory:
                     seen[key] = weakref.ref(saved)
                 return saved
 
+            if self.compiled:  # else dynamo compiles the hook too, a graph per saved tensor
+                pack = torch.compiler.disable(pack)  # type: ignore[no-untyped-call]
             self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
             self._ctx.__enter__()
         return self

@@ -43,7 +43,8 @@ class Problem(Protocol):
     declaration order; a module's are `net.fc.weight`), `grad_names` the leaves that get
     gradients. `jitter()` is a second point near it (each leaf moved by exp(0.1 u)), which
     tells real equalities from coincidences; `sliced()` a cheap smaller copy for screening
-    the reparameterization search, or None.
+    the reparameterization search, or None; `on_device(side, device)` a copy with that side
+    on another device (a device switch).
 
     Environments: `env(dtype, side, ...)` gives fresh leaves (requiring grad unless
     `with_grad=False`), every derived value and every input, in one dtype on the side's
@@ -115,6 +116,7 @@ class Problem(Protocol):
 
     def jitter(self) -> Mapping[str, torch.Tensor]: ...
     def sliced(self, keep: int = 16, focus: Sequence[int] = ()) -> Problem | None: ...
+    def on_device(self, side: SideName, device: torch.device) -> Problem: ...
     def env(self, dtype: DType, side: SideName, *, jittered: bool = False,
             overrides: Overrides | None = None, with_grad: bool = True,
             leaf_values: Mapping[str, torch.Tensor] | None = None) -> Env: ...

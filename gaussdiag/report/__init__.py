@@ -1,6 +1,7 @@
 """Renderers: pure functions of the frozen results, one module per output format.
 
-    table        the terminal report (rich renderables)
+    table        the terminal report (rich renderables); quantity_table and switch_table
+                 its tables of quantities and its switch checks
     json_report  the JSON report
     markdown     the markdown summary
     github       GitHub Actions annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gaussdiag.printable import printable
-from gaussdiag.report.status import message, status_word
+from gaussdiag.report.status import check_word, message, status_word
 from gaussdiag.results import RunReport
 
 
@@ -41,6 +41,16 @@ def render_github(run: RunReport) -> str:
     for s in run.specs:
         if s.ok:
             continue
+        for c in s.switches:  # each check that is not ok, at the spec's line
+            if not c.ok:
+                text = c.explanation + (f" -- {c.fix}" if c.fix else "")
+                if c.expect is not None and c.verdict is not c.expect:
+                    text += f" (expected {c.expect.value})"
+                lines.append(_gh_command("error", s.file, s.line, f"gaussdiag "
+                                         f"{check_word(c, 'title')}: {check_word(c, 'status')}",
+                                         text))
+        if s.verdict is not None and s.switches and (s.single or s.pair_ok):
+            continue  # not ok through its switch checks alone: annotated above
         if s.error is not None:
             for at in s.error_at:
                 lines.append(_gh_command("error", at.file, at.line, None, at.text, at.col))
@@ -64,3 +74,4 @@ def render_github(run: RunReport) -> str:
                 lines.append(_gh_command("warning", s.file, s.line,
                                          f"gaussdiag also {p.verdict.value}", p.message))
     return "".join(line + "\n" for line in lines)
+

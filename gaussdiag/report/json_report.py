@@ -8,13 +8,14 @@ from typing import Any
 from gaussdiag._version import __version__
 from gaussdiag.numbers import json_number
 from gaussdiag.report.status import status_word
-from gaussdiag.results import Cause, RoundOff, RunReport, SpecReport, Structure
+from gaussdiag.results import Cause, RoundOff, RunReport, SpecReport, Structure, SwitchCheck
 
 # Bumped when a key is removed or changes meaning; new keys keep the version.
 FORMAT_VERSION = 1
 
-# Per-spec JSON keys that hold measurements (they differ from run to run).
-TIMING_KEYS = ("costs", "seconds")
+# Per-spec JSON keys that hold measurements (they differ from run to run), also in each of
+# its switch checks.
+TIMING_KEYS = ("costs", "seconds", "compile_seconds")
 
 
 def to_json(run: RunReport, *, timings: bool = True) -> dict[str, Any]:
@@ -25,8 +26,9 @@ def to_json(run: RunReport, *, timings: bool = True) -> dict[str, Any]:
     specs = [spec_json(s) for s in run.specs]
     if not timings:
         for spec in specs:
-            for key in TIMING_KEYS:
-                spec.pop(key, None)
+            for entry in [spec, *spec["switches"]]:
+                for key in TIMING_KEYS:
+                    entry.pop(key, None)
     return {
         "format_version": FORMAT_VERSION,
         "ok": run.ok,
@@ -90,6 +92,40 @@ def spec_json(s: SpecReport) -> dict[str, Any]:
         "not_run": s.not_run,
         "timed_out": s.timed_out,
         "error": s.error,
+        "single": s.single,
+        "switches": [switch_json(c) for c in s.switches],
+    }
+
+
+def switch_json(c: SwitchCheck) -> dict[str, Any]:
+    """One switch check: the side run with the switch against itself without it."""
+    return {
+        "switch": c.switch,
+        "side": c.side.value,
+        "verdict": c.verdict.value if c.verdict else None,
+        "status": c.verdict.value if c.verdict else "skipped" if c.skipped else "error",
+        "expect": c.expect.value if c.expect else None,
+        "ok": c.ok,
+        "explanation": c.explanation,
+        "fix": c.fix,
+        "quantities": [
+            {"name": q.name, "verdict": q.verdict.value,
+             "diff": {dt.value: json_number(d) for dt, d in q.diff.items()},
+             "tol": {dt.value: t for dt, t in q.tol.items()},
+             "persists": q.persists,
+             "error": None if q.error is None else json_number(q.error),
+             "error_without": None if q.error_without is None else json_number(q.error_without),
+             "explained": None if q.explained is None else json_number(q.explained)}
+            for q in c.quantities
+        ],
+        "notes": list(c.notes),
+        "device": c.device,
+        "reproducer": c.reproducer,
+        "skipped": c.skipped,
+        "error": c.error,
+        "costs": [{"dtype": x.dtype.value, "seconds": x.seconds, "memory_bytes": x.memory_bytes,
+                   "memory_kind": x.memory_kind} for x in c.costs],
+        "compile_seconds": {dt.value: t for dt, t in c.compile_seconds.items()},
     }
 
 

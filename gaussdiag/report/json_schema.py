@@ -60,6 +60,38 @@ _STRUCTURE = {"anyOf": [{"type": "null"}, _obj({
     "constant": {"anyOf": [{"type": "null"}, _NUMBER]},
 }, required=["kind", "value", "closed_form", "params", "elements"])]}
 
+_NULLABLE_NUMBER = {"anyOf": [{"type": "null"}, _NUMBER]}
+
+# One side run with a switch against itself without it (gaussdiag/attribute/switch_rules.py):
+# `diff` per dtype run under the switch; tf32 and autocast also give the switched float32
+# run's `error` against float64, the unswitched run's (`error_without`) and what the
+# switch's arithmetic `explained` on top of it (null for compile and device).
+_SWITCH = _obj({
+    "switch": {"type": "string"},
+    "side": {"enum": [s.value for s in SideName]},
+    "verdict": {"enum": [v.value for v in Verdict] + [None]},
+    "status": {"enum": [v.value for v in Verdict] + ["skipped", "error"]},
+    "expect": {"enum": [v.value for v in Verdict] + [None]},
+    "ok": {"type": "boolean"},
+    "explanation": {"type": "string"},
+    "fix": {"type": "string"},
+    "quantities": {"type": "array", "items": _obj({
+        **_QUANTITY["properties"],
+        "error": _NULLABLE_NUMBER, "error_without": _NULLABLE_NUMBER,
+        "explained": _NULLABLE_NUMBER})},
+    "notes": {"type": "array", "items": {"type": "string"}},
+    "device": {"type": "string"},
+    "reproducer": _NULLABLE_STR,
+    "skipped": _NULLABLE_STR,
+    "error": _NULLABLE_STR,
+    "costs": {"type": "array", "items": _obj({
+        "dtype": {"enum": [d.value for d in DType]},
+        "seconds": {"type": "number"}, "memory_bytes": {"type": ["integer", "null"]},
+        "memory_kind": {"type": "string"}})},
+    "compile_seconds": _per_dtype({"type": "number"}),
+}, required=["switch", "side", "verdict", "status", "expect", "ok", "explanation", "fix",
+             "quantities", "reproducer", "skipped", "error"])  # not: costs, compile_seconds
+
 _SPEC = _obj({
     "file": {"type": "string"},
     "name": {"type": "string"},
@@ -117,9 +149,11 @@ _SPEC = _obj({
     # the spec ran past its wall-clock bound; `explanation` says what had finished
     "timed_out": {"type": "boolean"},
     "error": _NULLABLE_STR,
+    "single": {"type": "boolean"},
+    "switches": {"type": "array", "items": _SWITCH},
 }, required=["file", "name", "verdict", "status", "expect", "ok", "explanation", "fix",
              "cause", "round_off", "structure", "quantities", "error", "interrupted",
-             "not_run", "timed_out"])  # not required: costs, seconds (timings)
+             "not_run", "timed_out", "switches"])  # not required: costs, seconds (timings)
 
 
 def report_schema() -> dict[str, Any]:

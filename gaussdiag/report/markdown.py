@@ -6,9 +6,10 @@ import re
 
 from gaussdiag.numbers import number
 from gaussdiag.printable import printable
-from gaussdiag.report.status import relation_text, status_word
-from gaussdiag.report.table import environment_line, shrink_text
-from gaussdiag.results import RunReport, SpecReport
+from gaussdiag.report.quantity_table import shrink_text
+from gaussdiag.report.status import check_word, relation_text, status_word
+from gaussdiag.report.table import environment_line
+from gaussdiag.results import RunReport, SpecReport, SwitchCheck
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~!])")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
@@ -70,6 +71,11 @@ def render_markdown(run: RunReport) -> str:
         lines.append(f"| {_md_text(s.name or s.file)} | {_md_text(s.file)} "
                      f"| {status_word(s)} | {s.expect.value if s.expect else '-'} "
                      f"| {'ok' if s.ok else '**NOT ok**'} |")
+        for c in s.switches:
+            lines.append(f"| {_md_text(s.name or s.file)}: {_md_text(check_word(c, 'title'))} "
+                         f"| {_md_text(s.file)} | {check_word(c, 'status')} "
+                         f"| {c.expect.value if c.expect else '-'} "
+                         f"| {'ok' if c.ok else '**NOT ok**'} |")
     for s in run.specs:
         lines += ["", f"### {_md_text(s.name or s.file)}: {status_word(s)}", "",
                   f"File: {_md_text(s.file)}", ""]
@@ -98,4 +104,20 @@ def render_markdown(run: RunReport) -> str:
             lines += ["", f"**note:** {_md_prose(note)}"]
         for p in s.problems:
             lines += ["", f"**also:** {p.verdict.value}: {_md_prose(p.message)}"]
+        for c in s.switches:
+            lines += _switch(c)
     return "\n".join(lines) + "\n"
+
+
+def _switch(c: SwitchCheck) -> list[str]:
+    """A switch check's section: its verdict, what was expected, its words."""
+    head = f"**{check_word(c, 'status')}**"
+    if c.expect is not None:
+        head += f" (expected {c.expect.value}: {'ok' if c.ok else '**NOT ok**'})"
+    lines = ["", f"#### {_md_text(check_word(c, 'title'))}: {check_word(c, 'status')}", "",
+             f"**verdict:** {head}"]
+    for label, text in (("", c.skipped or c.explanation), ("**fix:** ", c.fix),
+                        *(("**note:** ", n) for n in c.notes)):
+        if text:
+            lines += ["", f"{label}{_md_prose(text)}"]
+    return lines

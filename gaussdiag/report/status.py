@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gaussdiag.numbers import number
 from gaussdiag.printable import printable
-from gaussdiag.results import SpecReport, Structure
+from gaussdiag.results import SpecReport, Structure, SwitchCheck
 from gaussdiag.vocab import Status
 
 
@@ -22,6 +22,14 @@ def status_word(s: SpecReport) -> str:
     if s.skipped is not None:
         return Status.SKIPPED.value
     return Status.ERROR.value if s.verdict is None else s.verdict.value
+
+
+def check_word(c: SwitchCheck, what: str) -> str:
+    """A switch check's `title` (`side a under compile:inductor`) or `status` (its verdict,
+    skipped or error)."""
+    if what == "title":
+        return f"side {c.side.value} under {c.switch}"
+    return c.verdict.value if c.verdict else "skipped" if c.skipped else "error"
 
 
 def message(s: SpecReport) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.measure import Measurement
+from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -16,21 +15,16 @@ from gaussdiag.limits import TIMING_CAP_SECONDS, TIMING_MIN_REPEATS, TIMING_MIN_
 from gaussdiag.numbers import number, size
 from gaussdiag.printable import printable
 from gaussdiag.report.prose import Prose, Values
+from gaussdiag.report.quantity_table import (
+    VERDICT_WIDTH,
+    Fit,
+    quantity_table,
+    verdict_text,
+)
 from gaussdiag.report.status import relation_text, status_word
-from gaussdiag.results import Quantity, RunReport, SpecReport
-from gaussdiag.vocab import DType, SideName, Status, Verdict
-
-# Colours say how bad a verdict is; the words carry the meaning without colour (NO_COLOR).
-STYLE: dict[Verdict, str] = {
-    Verdict.AGREE: "green",
-    Verdict.ROUND_OFF: "green",
-    Verdict.PARAMETERIZATION: "bold yellow",
-    Verdict.MISMATCH: "bold red",
-    Verdict.NON_FINITE: "bold red",
-    Verdict.NO_GRADIENT: "bold red",
-    Verdict.INVALID_PARAMETERS: "bold red",
-    Verdict.DIFFERENT_DRAWS: "bold yellow",
-}
+from gaussdiag.report.switch_table import cost_rows, summary_rows, switch_section
+from gaussdiag.results import RunReport, SpecReport
+from gaussdiag.vocab import DType, SideName, Status
 
 
 def environment_line(run: RunReport) -> str:
@@ -45,83 +39,12 @@ def header(run: RunReport) -> Text:
     return Text(environment_line(run), style="dim")
 
 
-# Verdict columns are at least this wide: a verdict name is never cut ("paramete…").
-VERDICT_WIDTH = max(len(v.value) for v in Verdict)
-NUMBER_WIDTH = len("-2.50e-08")  # the widest `number` short of a 3-digit exponent
-
-
-def verdict_text(v: Verdict | None) -> Text:
-    if v is None:
-        return Text("error", style="bold red")
-    return Text(v.value, style=STYLE[v])
-
-
 def status_text(s: SpecReport) -> Text:
     """The verdict, or what the spec ended as instead (error, skipped, interrupted, not run)."""
     if s.verdict is not None and not s.not_run:
         return verdict_text(s.verdict)
     word = status_word(s)
     return Text(word, style="bold red" if word in (Status.ERROR, Status.TIMED_OUT) else "yellow")
-
-
-def quantity_table(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> RenderableType:
-    """The quantities as a table, or, where the console is too narrow for every column at
-    its natural width, one line per quantity (a number or a verdict is never cut)."""
-    return _Fit(_quantity_grid(quantities, dtypes), narrow=_quantity_lines(quantities, dtypes))
-
-
-def _quantity_grid(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> Table:
-    t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    t.add_column("quantity", no_wrap=True)
-    for dt in dtypes:
-        t.add_column(f"diff {dt.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
-    t.add_column("shrink", justify="right", no_wrap=True)
-    low = dtypes[0] if dtypes else DType.FLOAT64
-    t.add_column(f"tol {low.value}", justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
-    t.add_column("verdict", no_wrap=True)
-    for q in quantities:
-        t.add_row(Text(printable(q.name)), *[number(q.diff.get(dt)) for dt in dtypes],
-                  shrink_text(q), number(q.tol.get(low)), verdict_text(q.verdict))
-    return t
-
-
-def _quantity_lines(quantities: tuple[Quantity, ...], dtypes: list[DType]) -> RenderableType:
-    low = dtypes[0] if dtypes else DType.FLOAT64
-    lines: list[RenderableType] = []
-    for q in quantities:
-        diffs = " · ".join(f"{dt.value} {number(q.diff.get(dt))}" for dt in dtypes)
-        lines.append(Text.assemble((printable(q.name), "bold"), ": ", verdict_text(q.verdict)))
-        lines.append(Prose(f"diff {diffs} · shrink {shrink_text(q)} · tol {low.value} "
-                           f"{number(q.tol.get(low))}", style="", label="  "))
-    return Group(*lines)
-
-
-class _Fit:
-    """The first of the tables that fits the width at its minimum, else `narrow` (a number
-    or a verdict is never cut: their columns do not wrap, so their minimum is their width)."""
-
-    def __init__(self, *tables: Table, narrow: RenderableType) -> None:
-        self.tables, self.narrow = tables, narrow
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for table in self.tables:
-            # measured unclamped (`Measurement.get` caps what it returns at the width given);
-            # every column is no_wrap, so the natural width is the least that cuts nothing
-            need = Measurement.get(console, options.update_width(1 << 16), table).maximum
-            # the natural header widths too: a header squeezed below them folds mid-word
-            headers = sum(len(str(c.header)) for c in table.columns) + 2 * (
-                len(table.columns) - 1)
-            if max(need, headers) <= options.max_width:
-                yield table
-                return
-        yield self.narrow
-
-
-def shrink_text(q: Quantity) -> str:
-    """How much the diff shrinks from the low dtype to float64."""
-    if q.shrink is None:
-        return "-"
-    return "exact in f64" if math.isinf(q.shrink) else f"{number(q.shrink)}x"
 
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -152,7 +75,7 @@ def trajectory_table(report: SpecReport) -> RenderableType:
     steps = max((len(t.gaps) for t in report.trajectories), default=0)
     marks = sorted({s for s in (1, steps // 10, steps // 4, steps // 2, steps) if s >= 1})
     ends = sorted({1, max(1, steps)})
-    return _Fit(_trajectory_grid(report, marks, spark=True),
+    return Fit(_trajectory_grid(report, marks, spark=True),
                 _trajectory_grid(report, marks, spark=False),
                 _trajectory_grid(report, ends, spark=False),
                 narrow=_trajectory_lines(report, ends))
@@ -201,19 +124,24 @@ def cost_table(report: SpecReport) -> RenderableType:
     console is too narrow for the table."""
     kinds = {c.memory_kind for c in report.costs}
     notes = _cost_notes(report) + ([f"memory: {', '.join(sorted(kinds))}"] if kinds else [])
-    rows = {side: [_cost_cell(report, side, dt) for dt in report.dtypes] for side in SideName}
+    sides = [SideName.A] if report.single else list(SideName)
+    rows = [(f"side {side.value}", [_cost_cell(report, side, dt) for dt in report.dtypes])
+            for side in sides] + cost_rows(report)
     t = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     t.add_column("cost (forward+backward)", no_wrap=True)
     for dt in report.dtypes:
         t.add_column(dt.value, justify="right", no_wrap=True)
-    for side, cells in rows.items():
-        t.add_row(f"side {side.value}", *cells)
+    for label, cells in rows:
+        t.add_row(label, *cells)
     lines: list[RenderableType] = [Text("cost (forward+backward)", style="bold")]
-    for side, cells in rows.items():  # a dtype a line: a number never parts from its unit
-        lines += [Text(f"{f'side {side.value}:' if i == 0 else '':<8}{dt.value} {cell}")
+    short = all(len(label) < 8 for label, _ in rows)  # "side a:" fits in front of a dtype
+    for label, cells in rows:  # a dtype a line: a number never parts from its unit
+        if not short:
+            lines.append(Text(f"{label}:"))
+        lines += [Text(f"{f'{label}:' if i == 0 and short else '':<8}{dt.value} {cell}")
                   for i, (dt, cell) in enumerate(zip(report.dtypes, cells, strict=True))]
     # the notes below either form, wrapped at the width like prose
-    return Group(_Fit(t, narrow=Group(*lines)), *(Text(n, style="dim") for n in notes))
+    return Group(Fit(t, narrow=Group(*lines)), *(Text(n, style="dim") for n in notes))
 
 
 def _cost_notes(report: SpecReport) -> list[str]:
@@ -226,6 +154,8 @@ def _cost_notes(report: SpecReport) -> list[str]:
     if any(c.repeats == 0 for c in report.costs):
         notes.append(f"(1 call): the first call alone (it took {TIMING_CAP_SECONDS / 2:g} s or "
                      "more, or failed when called again)")
+    if any(c.costs for c in report.switches):
+        notes.append("under a switch: one call, the one judged (after a compiling first call)")
     return notes
 
 
@@ -274,7 +204,7 @@ def render_spec(report: SpecReport) -> RenderableType:
         return Group(title, Padding(Text(f"skipped: {printable(report.skipped)}",
                                          style="yellow"), (0, 0, 1, 2)))
     parts: list[RenderableType] = [title]
-    for side in SideName:
+    for side in ([SideName.A] if report.single else SideName):
         parts.append(Padding(Prose(printable(report.labels.get(side, "")), f"{side.value}: "),
                              (0, 0, 0, 2)))
     threads = (f" · {report.threads} thread{'s' if report.threads > 1 else ''}"
@@ -292,14 +222,19 @@ def render_spec(report: SpecReport) -> RenderableType:
         parts.append(Padding(quantity_table(report.point_quantities, list(report.dtypes)),
                              (0, 0, 0, 2)))
     line = Text.assemble("  verdict: ", status_text(report))
-    if report.expect is not None:
+    if report.expect is not None and not report.single:
         line.append(f"  (expected {report.expect.value}: "
                     f"{'ok' if report.verdict is report.expect else 'NOT ok'})")
     parts.append(Padding(line, (1, 0, 0, 0)))
+    if report.single:  # one side: its words are its checks', below
+        parts.append(_prose("", f"side a alone: the most severe of its {len(report.switches)} "
+                                f"switch check(s), {'ok' if report.ok else 'NOT ok'}"))
     if report.structure is not None:
         parts.append(_prose("relation: ", relation_text(report.structure)))
-    parts.append(Padding(Prose(printable(report.explanation, multiline=True)), (0, 0, 0, 4)))
-    if report.fix:
+    if not report.single:
+        parts.append(Padding(Prose(printable(report.explanation, multiline=True)),
+                             (0, 0, 0, 4)))
+    if report.fix and not report.single:
         parts.append(_prose("fix: ", report.fix))
     for note in report.notes:
         parts.append(_prose("note: ", note))
@@ -307,6 +242,7 @@ def render_spec(report: SpecReport) -> RenderableType:
         parts.append(_prose("also: ", f"{p.verdict.value}: {p.message}"))
     if report.evidence:
         parts.append(Padding(evidence_table(report), (1, 0, 0, 2)))
+    parts += [switch_section(c, list(report.dtypes)) for c in report.switches]
     if report.costs:
         parts.append(Padding(cost_table(report), (1, 0, 1, 2)))
     return Group(*parts)
@@ -323,6 +259,9 @@ def summary_table(run: RunReport) -> Table:
         v = status_text(s)
         t.add_row(Text(printable(s.name or s.file)), v, s.expect.value if s.expect else "-",
                   Text("ok", style="green") if s.ok else Text("NOT ok", style="bold red"))
+        for label, verdict, expected, ok in summary_rows(s):
+            t.add_row(Text(label), verdict, expected,
+                      Text("ok", style="green") if ok else Text("NOT ok", style="bold red"))
     return t
 
 

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 class Pair:
     """Two sides and the keywords of `gaussdiag.compare`, diagnosed when the CLI runs the file
-    that defines it at module level (reported as `file.py::name`)."""
+    that defines it at module level (reported as `file.py::name`). With a switch, `b` may be
+    left out: one side checked under its switches."""
 
-    def __init__(self, a: Any, b: Any, **keywords: Any) -> None:
+    def __init__(self, a: Any, b: Any = None, **keywords: Any) -> None:
         check_keywords(keywords)
-        settings(**keywords)  # fail at the Pair's line, not later
+        settings(**keywords, single=b is None)  # fail at the Pair's line, not later
         self.a, self.b, self.keywords = a, b, keywords
         frame = sys._getframe(1)
         self.file, self.line = frame.f_code.co_filename, frame.f_lineno
@@ -126,7 +127,7 @@ def _diagnose_pair(path: str, name: str, pair: Pair, options: Options,
     keywords = {**pair.keywords, "name": title}
     if options.device is not None:
         keywords["device"] = options.device
-    chosen = settings(**keywords)
+    chosen = settings(**keywords, single=pair.b is None)
     chosen = type(chosen)(**{**vars(chosen), "file": path})
     seconds, source = options.bound()
     if progress:
@@ -134,7 +135,8 @@ def _diagnose_pair(path: str, name: str, pair: Pair, options: Options,
     stages = Stages(progress, title)
     try:
         with deadline(seconds):
-            report = run(pair.a, pair.b, chosen, options.threads, stages)
+            report = run(pair.a, pair.b, chosen, options.threads, stages,
+                         switches=options.switches, skip_absent=options.skip_absent_devices)
     except TimedOut as stop:
         report = timed_out_report(file=path, name=title, expect=chosen.expect,
                                   seconds=stop.seconds, source=source, stages=stages)

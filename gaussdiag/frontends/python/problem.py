@@ -110,6 +110,8 @@ class LiveProblem(ProblemBase):
 
     @property
     def name(self) -> str:
+        if self.settings.single:
+            return self.settings.name or self.sides[SideName.A].label
         return self.settings.name or f"{self.sides[SideName.A].label} vs " \
             f"{self.sides[SideName.B].label}"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gaussdiag.engine.switch import Switch
 from gaussdiag.errors import GaussdiagError
-from gaussdiag.frontends.python.settings import Settings
+from gaussdiag.frontends.python.settings import Settings, needs_switch
 from gaussdiag.results import SpecReport
 
 if TYPE_CHECKING:
@@ -14,14 +15,20 @@ if TYPE_CHECKING:
 
 
 def run(a: Any, b: Any, chosen: Settings, threads: int | None = None,
-        progress: Progress | None = None) -> SpecReport:
-    """The engine on a LiveProblem (on `threads` intra-op threads; None: from its size);
-    errors surface without gaussdiag's frames."""
+        progress: Progress | None = None, *, switches: tuple[Switch, ...] = (),
+        skip_absent: bool = False) -> SpecReport:
+    """The engine on a LiveProblem (on `threads` intra-op threads; None: from its size),
+    with the settings' switches and `switches` (the command line's); errors surface without
+    gaussdiag's frames. A single side (`chosen.single`) is bound as both sides and checked
+    under its switches alone."""
     from gaussdiag.frontends.python.problem import LiveProblem
     from gaussdiag.pipeline import diagnose_problem
 
+    needs_switch(chosen, switches)
     try:
-        report = diagnose_problem(LiveProblem(a, b, chosen), progress, threads=threads)
+        problem = LiveProblem(a, a if chosen.single else b, chosen)
+        report = diagnose_problem(problem, progress, threads=threads,
+                                  plan=chosen.plan(switches, skip_absent))
     except GaussdiagError as err:
         raise err.with_traceback(None) from None
     if report.interrupted:

@@ -7,6 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gaussdiag.engine.switch import (
+    Switch,
+    SwitchNameError,
+    SwitchPlan,
+    expectations,
+    merge,
+    parse_switch,
+)
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.limits import MAX_TRAIN_STEPS, lr_overflow
 from gaussdiag.suggest import hint
@@ -17,7 +25,7 @@ MAX_SIZE = 2**63 - 1  # torch sizes are signed 64-bit
 
 # compare()'s keywords besides the two sides: what a Pair may be given.
 KEYWORDS = ("params", "inputs", "at", "mode", "sample_shape", "train", "dtypes", "seed",
-            "device", "expect", "name", "reference")
+            "device", "expect", "name", "reference", "switch", "switches")
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,15 @@ class Settings:
     name: str = ""
     file: str = "<python>"
     reference: SideName | None = None
+    switches: tuple[Switch, ...] = ()
+    expect_switches: Mapping[tuple[str, SideName], Verdict] = field(default_factory=dict)
+    single: bool = False  # one side: checked under its switches only
+
+    def plan(self, extra: tuple[Switch, ...] = (), skip_absent: bool = False) -> SwitchPlan:
+        """The switch checks to run: these settings' switches and `extra` (the command
+        line's), with what is expected of them."""
+        return SwitchPlan(merge(self.switches, extra), self.expect_switches,
+                          self.expect if self.single else None, self.single, skip_absent)
 
 
 def _choice(what: str, value: Any, enum: type[Any]) -> Any:
@@ -92,9 +109,12 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
              at: str | None = None, mode: str = "log_prob", sample_shape: Iterable[int] = (),
              train: Mapping[str, Any] | None = None,
              dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
-             device: str | None = None, expect: str | None = None, name: str = "",
-             file: str = "<python>", reference: str | None = None) -> Settings:
-    """compare()'s keywords, checked: every message says which keyword and what is allowed."""
+             device: str | None = None, expect: str | Mapping[str, Any] | None = None,
+             name: str = "", file: str = "<python>", reference: str | None = None,
+             switch: str | None = None, switches: Iterable[str] = (),
+             single: bool = False) -> Settings:
+    """compare()'s keywords, checked: every message says which keyword and what is allowed.
+    `single`: one side (checked under switches only, see `needs_switch`)."""
     if not isinstance(params, Mapping):
         raise GaussdiagError(f"params must be a dict of name -> tensor or nn.Module, found "
                              f"{type(params).__name__}")
@@ -121,13 +141,47 @@ def settings(*, params: Mapping[str, Any], inputs: Mapping[str, Any] | None = No
     overflow = lr_overflow(the_train.lr, the_train.optimizer, the_dtypes)
     if overflow:
         raise GaussdiagError(f"train: lr {overflow}")
+    chosen = _switches(switch, switches)
+    pair_expect, expect_switches = _expect(expect, chosen, single)
     return Settings(
         params=dict(params), inputs=inputs, at=at, mode=the_mode,
         sample_shape=_shape("sample_shape", sample_shape), train=the_train,
-        dtypes=the_dtypes, seed=seed, device=device,
-        expect=None if expect is None else _choice("expect", expect, Verdict),
-        name=name, file=file,
-        reference=None if reference is None else _choice("reference", reference, SideName))
+        dtypes=the_dtypes, seed=seed, device=device, expect=pair_expect, name=name, file=file,
+        reference=None if reference is None else _choice("reference", reference, SideName),
+        switches=chosen, expect_switches=expect_switches, single=single)
+
+
+def needs_switch(chosen: Settings, extra: tuple[Switch, ...] = ()) -> None:
+    """A single side without a switch (its own or the command line's) has nothing to check."""
+    if chosen.single and not (chosen.switches or extra):
+        raise GaussdiagError("one side alone is checked under a switch: pass switch='compile' "
+                             "(or switches=[...]), or a second side to compare it with")
+
+
+def _switches(switch: str | None, switches: Iterable[str]) -> tuple[Switch, ...]:
+    if isinstance(switches, str):
+        raise GaussdiagError(f"switches is a list of names, found the string {switches!r}: "
+                             f"pass switches=[{switches!r}] or switch={switches!r}")
+    names = ([switch] if switch is not None else []) + list(switches)
+    try:
+        return merge(parse_switch(n) for n in names)
+    except SwitchNameError as err:
+        raise GaussdiagError(f"switch: {err}") from None
+
+
+def _expect(expect: str | Mapping[str, Any] | None, chosen: tuple[Switch, ...], single: bool
+            ) -> tuple[Verdict | None, dict[tuple[str, SideName], Verdict]]:
+    """A verdict (the pair's; a single side's switch checks'), or a mapping: `pair` and
+    switch names to verdicts, a switch's per side as {"a": ..., "b": ...}."""
+    if expect is None or isinstance(expect, str):
+        return (None if expect is None else _choice("expect", expect, Verdict)), {}
+    if not isinstance(expect, Mapping):
+        raise GaussdiagError(f"expect must be a verdict or a dict of them, found "
+                             f"{type(expect).__name__}")
+    try:
+        return expectations(expect, chosen, single=single)
+    except ValueError as err:  # ExpectError: names the key
+        raise GaussdiagError(f"expect: {err}") from None
 
 
 def _check_scalars(*, seed: Any, device: Any, name: Any) -> None:

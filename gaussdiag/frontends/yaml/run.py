@@ -12,11 +12,12 @@ from dataclasses import replace
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from gaussdiag.engine.switch import SwitchPlan, expectations, merge, parse_switch
 from gaussdiag.errors import DeviceError, GaussdiagError, SpecError
 from gaussdiag.frontends.yaml.spec import LoadedSpec, load_spec, load_spec_text
 from gaussdiag.pipeline import Options, Progress, located
 from gaussdiag.results import SpecReport
-from gaussdiag.vocab import SideName
+from gaussdiag.vocab import SideName, Verdict
 
 if TYPE_CHECKING:
     from gaussdiag.frontends.yaml.bind import BoundSpec
@@ -33,7 +34,8 @@ def demo_spec() -> LoadedSpec:
 def diagnose_file(path: str, options: Options, progress: Progress | None = None) -> SpecReport:
     """Diagnose one spec file; a spec that cannot be read becomes a report with `error` set."""
     try:
-        loaded = load_spec(path, max_elements=options.max_elements)
+        loaded = load_spec(path, max_elements=options.max_elements,
+                           switched=bool(options.switches))
     except SpecError as err:
         return SpecReport(file=path, name="", verdict=None, expect=None, ok=False,
                           error=str(err), error_at=located(err, path))
@@ -55,7 +57,8 @@ def diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None = N
             return _diagnose_loaded(loaded, options, stages)
     except TimedOut as stop:
         return timed_out_report(file=loaded.file, name=loaded.spec.name,
-                                expect=loaded.spec.expect, seconds=stop.seconds, source=source,
+                                expect=loaded.spec.pair_expect, seconds=stop.seconds,
+                                source=source,
                                 stages=stages, line=_line(loaded))
 
 
@@ -71,21 +74,37 @@ def _diagnose_loaded(loaded: LoadedSpec, options: Options, progress: Progress | 
     spec = loaded.spec
     start = time.perf_counter()
     line = _line(loaded)
+    expect = spec.pair_expect
     try:
         return replace(_diagnose(loaded, options, progress, start), line=line)
     except DeviceError as err:
         pinned = any(spec.side(s).device for s in SideName)
         if options.skip_absent_devices and pinned:
             return SpecReport(file=loaded.file, name=spec.name, verdict=None,
-                              expect=spec.expect, ok=True, skipped=str(err), line=line)
+                              expect=expect, ok=True, skipped=str(err), line=line)
         located_err = loaded.device_error(err, options.device)
-        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
+        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=expect,
                           ok=False, error=str(located_err), line=line,
                           error_at=located(located_err, loaded.file))
     except GaussdiagError as err:
-        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=spec.expect,
+        return SpecReport(file=loaded.file, name=spec.name, verdict=None, expect=expect,
                           ok=False, error=str(err), line=line,
                           error_at=located(err, loaded.file))
+
+
+def switch_plan(loaded: LoadedSpec, options: Options) -> SwitchPlan:
+    """The spec's `switches:` and the command line's, with what `expect:` expects of them
+    (checked when the spec loaded). A single side's plain `expect:` is expected of every
+    check."""
+    spec = loaded.spec
+    own = tuple(parse_switch(name) for name in spec.switches)
+    chosen = merge(own, options.switches)
+    per = {}
+    if isinstance(spec.expect, dict):
+        per = expectations({k: v for k, v in spec.expect.items() if k != "pair"}, own,
+                           single=spec.single)[1]
+    default = spec.expect if spec.single and isinstance(spec.expect, Verdict) else None
+    return SwitchPlan(chosen, per, default, spec.single, options.skip_absent_devices)
 
 
 def bind(loaded: LoadedSpec, options: Options) -> BoundSpec:
@@ -110,4 +129,5 @@ def _diagnose(loaded: LoadedSpec, options: Options, progress: Progress | None,
 
     start = time.perf_counter()  # after the imports: the spec's own time
     problem = BoundSpec(loaded, device=options.device, max_elements=options.max_elements)
-    return diagnose_problem(problem, progress, start, threads=options.threads)
+    return diagnose_problem(problem, progress, start, switch_plan(loaded, options),
+                            threads=options.threads)

@@ -177,7 +177,7 @@ class BoundSpec(ProblemBase, SpecExprs):
 
     @property
     def expect(self) -> Verdict | None:
-        return self.spec.expect
+        return self.spec.pair_expect
 
     @property
     def mode(self) -> Mode:

@@ -47,13 +47,17 @@ class Collector:
         self.found.append(Pending(path, self.doc.position(path), message))
 
 
-def cross_field_problems(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int
-                         ) -> list[Pending]:
-    """Every cross-field problem of `spec`, in the order found."""
+def cross_field_problems(spec: Spec, data: dict[str, Any], doc: Document, max_elements: int,
+                         *, switched: bool = False) -> list[Pending]:
+    """Every cross-field problem of `spec`, in the order found; `switched`: the command line
+    names switches (so a single side needs none of its own)."""
+    from gaussdiag.frontends.yaml.spec.switch_checks import check_switches
+
     problems = Collector(doc)
     _check_names(spec, problems)
     _check_top(spec, problems)
-    for name in SideName:
+    check_switches(spec, problems, switched=switched)
+    for name in spec.sides:
         _check_side(spec, name, problems)
     refs = _check_expressions(spec, problems)
     _check_samples(spec, refs, problems)
@@ -278,7 +282,7 @@ def _check_expressions(spec: Spec, problems: Collector) -> dict[SideName, set[st
                 break
 
     refs: dict[SideName, set[str]] = {}
-    for side_name in SideName:
+    for side_name in spec.sides:
         side, s = spec.side(side_name), side_name.value
         refs[side_name] = set()
         for where, source in _side_expressions(side, s):
@@ -297,6 +301,10 @@ def _check_samples(spec: Spec, refs: dict[SideName, set[str]], problems: Collect
             continue
         path = ("inputs", name, "sample")
         side_name = tensor.sample
+        if side_name not in refs:
+            problems.add(path, f"there is no side {side_name.value} (the spec writes side a "
+                               "alone): draw from a")
+            continue
         side, s = spec.side(side_name), side_name.value
         if side.dist is None:
             problems.add(path, f"side {s} has no `dist` to sample from (it uses "

@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 import yaml
 
+from gaussdiag.engine.switch import parse_switch
 from gaussdiag.errors import SpecError
 from gaussdiag.frontends.yaml.spec.checks import cross_field_problems
 from gaussdiag.frontends.yaml.spec.document import NULL_TAG, Document, compose, describe, show
@@ -31,7 +32,6 @@ from gaussdiag.frontends.yaml.spec.located import (
 from gaussdiag.frontends.yaml.spec.messages import validate_collecting
 from gaussdiag.frontends.yaml.spec.models import Spec
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
-from gaussdiag.vocab import SideName
 from gaussdiag.workdir import why_missing
 
 MAX_FILE_BYTES = 1 << 20
@@ -67,15 +67,20 @@ class LoadedSpec:
         pinned: list[tuple[KeyPath, str]] = []
         if override is None and "device" in spec.model_fields_set:
             pinned.append((("device",), spec.device))
-        pinned += [((s.value, "device"), d) for s in SideName if (d := spec.side(s).device)]
+        pinned += [((s.value, "device"), d) for s in spec.sides if (d := spec.side(s).device)]
+        for index, name in enumerate(spec.switches):  # a switch's device: at its item
+            if message.startswith(f"switch {parse_switch(name).name}: "):
+                return self.error(("switches", index), message)
         for path, device in pinned:
             if f"'{device}'" in message:  # the message names the device it could not find
                 return self.error(path, message)
         return spec_error(self.file, message)
 
 
-def load_spec(path: str | Path, *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> LoadedSpec:
-    """Read, parse and validate a spec file; any problem is one `SpecError`."""
+def load_spec(path: str | Path, *, max_elements: int = DEFAULT_MAX_ELEMENTS,
+              switched: bool = False) -> LoadedSpec:
+    """Read, parse and validate a spec file; any problem is one `SpecError`. `switched`: the
+    command line names switches, so a spec may write side a alone without its own."""
     file = str(path)
     p = Path(path)
     try:
@@ -104,11 +109,11 @@ def load_spec(path: str | Path, *, max_elements: int = DEFAULT_MAX_ELEMENTS) -> 
         col = len(data[start:err.start].decode("utf-8", "replace")) + 1
         raise spec_error(file, f"not UTF-8 text (byte 0x{data[err.start]:02x} cannot be "
                               "decoded): save the file as UTF-8", line=line, col=col) from None
-    return load_spec_text(text, file, max_elements=max_elements)
+    return load_spec_text(text, file, max_elements=max_elements, switched=switched)
 
 
-def load_spec_text(text: str, file: str, *,
-                   max_elements: int = DEFAULT_MAX_ELEMENTS) -> LoadedSpec:
+def load_spec_text(text: str, file: str, *, max_elements: int = DEFAULT_MAX_ELEMENTS,
+                   switched: bool = False) -> LoadedSpec:
     """Parse and validate spec text; `file` is only used in messages and for the default name."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
@@ -139,7 +144,7 @@ def load_spec_text(text: str, file: str, *,
     if spec is not None:
         if not spec.name:
             spec = spec.model_copy(update={"name": Path(file).stem})
-        problems += cross_field_problems(spec, data, doc, max_elements)
+        problems += cross_field_problems(spec, data, doc, max_elements, switched=switched)
     if problems:
         raise doc.errors(problems)
     assert spec is not None

@@ -16,6 +16,7 @@ from gaussdiag.frontends.yaml.spec.independent import without_independent
 from gaussdiag.frontends.yaml.spec.located import KeyPath, Pending
 from gaussdiag.frontends.yaml.spec.models import (
     AffineTransform,
+    ExpectSpec,
     ExprOrNumber,
     ExprTensor,
     EyeInit,
@@ -50,6 +51,9 @@ _FORMS: dict[frozenset[Any], tuple[str, str]] = {
                        "{power: ...}"),
     frozenset(get_args(ExprOrNumber)): ("an expression (a string) or a finite number", ""),
     frozenset(get_args(NestedNumbers)): ("a number or a nested list of numbers", ""),
+    frozenset(get_args(ExpectSpec)): (
+        "a verdict or a mapping", "agree, round-off, mismatch, ... or {pair: verdict, "
+                                  "SWITCH: verdict or {a: verdict, b: verdict}}"),
 }
 
 # The keys that pick a mapping's variant in a union.
@@ -164,6 +168,11 @@ def _translate_one(err: ErrorDetails, data: Any, doc: Document) -> Pending | Non
     kind = err["type"]
     found = err.get("input")
     ctx = err.get("ctx") or {}
+    if path and path[-1] == "[key]":  # a mapping's key, not its value, is wrong
+        path.pop()
+        here = tuple(path)
+        return Pending(here, doc.position(here), f"unknown key {show(found)} (expected "
+                                                 f"{ctx.get('expected', 'another key')})")
     here = tuple(path)
     if kind == "missing" and isinstance(here[-1], int) and get_origin(container) is tuple:
         items = value_at(data, here[:-1])
@@ -261,6 +270,9 @@ def _match_tag(variants: frozenset[Any], tag: str) -> Any:
     for variant in variants:
         if isinstance(variant, type) and variant.__name__ == tag:
             return variant
+        if isinstance(variant, type) and issubclass(variant, Enum) and \
+                tag.endswith(f"enum[{variant.__name__}]"):
+            return variant
         origin = get_origin(variant)
         if origin is Literal and tag.startswith("literal["):
             return variant
@@ -272,7 +284,7 @@ def _match_tag(variants: frozenset[Any], tag: str) -> Any:
 def _choose(variants: frozenset[Any], value: Any) -> Any:
     """The union member `value` was written for (by the keys of a mapping, the type of a
     scalar), or the message to report when it fits none."""
-    what, forms = _FORMS.get(variants, ("a valid value", ""))
+    what, forms = _FORMS.get(variants - {type(None)}, ("a valid value", ""))
     expected = f"expected {what}: {forms}" if forms else f"expected {what}"
     models = [v for v in variants if isinstance(v, type) and issubclass(v, BaseModel)]
     if isinstance(value, dict):
@@ -288,9 +300,14 @@ def _choose(variants: frozenset[Any], value: Any) -> Any:
             return f"{keys} cannot be combined: {expected}"
         if models and any(k in value for k in ("sample", "sample_shape")):
             return f"`sample:` is only for inputs: {expected}"
+        mapping = next((v for v in variants if get_origin(v) is dict), None)
+        if not models and mapping is not None:
+            return mapping
         return f"{expected}; found {describe(value)}"
     for variant in variants:
         origin = get_origin(variant)
+        if isinstance(value, str) and isinstance(variant, type) and issubclass(variant, Enum):
+            return variant
         if (isinstance(value, str) and (variant is str or origin is Literal)) or (
                 isinstance(value, (int, float)) and not isinstance(value, bool)
                 and variant is float) or (isinstance(value, list) and origin is list):

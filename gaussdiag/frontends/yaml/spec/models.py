@@ -185,8 +185,15 @@ class TrainSpec(_Model):
         return steps
 
 
+# `expect:` is one verdict, or a mapping: `pair` (the two sides' verdict) and switch names
+# (`compile`, `autocast:float16`) to a verdict for every side checked, or per side.
+ExpectSpec = Verdict | dict[str, Verdict | dict[SideName, Verdict]]
+
+
 class Spec(_Model):
-    """A whole spec file. `name` is filled with the file stem by the loader when absent."""
+    """A whole spec file. `name` is filled with the file stem by the loader when absent.
+    Side `b` may be left out when a switch is named (`switches:` or the command line's):
+    side a alone is then checked under its switches."""
 
     version: Literal[1] = 1
     name: str = ""
@@ -197,18 +204,38 @@ class Spec(_Model):
     params: dict[str, Annotated[TensorSpec, Field()]]
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     a: Side
-    b: Side
+    b: Side | None = None
+    switches: list[str] = Field(default_factory=list)
     at: str | None = None
     mode: Mode = Mode.LOG_PROB
     sample_shape: list[NonNegativeInt] = Field(default_factory=list)
     train: TrainSpec | None = None
-    expect: Verdict | None = None
+    expect: ExpectSpec | None = None
     reference: SideName | None = None
     # seconds this spec may run (the default bound otherwise; --timeout overrides both)
     timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)] | None = None
 
     def side(self, name: SideName) -> Side:
-        return self.a if name is SideName.A else self.b
+        """The side called `name`; a single side stands for both."""
+        return self.a if name is SideName.A or self.b is None else self.b
+
+    @property
+    def single(self) -> bool:
+        """One side, checked under switches only."""
+        return self.b is None
+
+    @property
+    def sides(self) -> list[SideName]:
+        """The sides the file writes."""
+        return [SideName.A] if self.b is None else list(SideName)
+
+    @property
+    def pair_expect(self) -> Verdict | None:
+        """The verdict expected of the two sides (`expect: X`, or its mapping's `pair`)."""
+        if isinstance(self.expect, dict):
+            found = self.expect.get("pair")
+            return found if isinstance(found, Verdict) else None
+        return None if self.single else self.expect
 
     def at_for(self, name: SideName) -> str | None:
         """The input this side's log_prob is evaluated at (a side may override the spec)."""

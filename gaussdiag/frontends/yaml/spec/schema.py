@@ -16,7 +16,9 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"  # what pydantic genera
 TITLE = "gaussdiag spec, version 1"
 DESCRIPTION = (
     "Two ways of writing the same PyTorch distribution (sides a and b), the tensors they are "
-    "built from and the point where log_prob or rsample is evaluated, for `gaussdiag compare`."
+    "built from and the point where log_prob or rsample is evaluated, for `gaussdiag compare`; "
+    "or side a alone with `switches:` (torch.compile, another device, TF32, autocast) to check "
+    "it under."
 )
 
 

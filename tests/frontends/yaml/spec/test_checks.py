@@ -61,4 +61,6 @@ def test_three_cross_field_mistakes_report_three_lines() -> None:
 ], ids=["at-top", "after-comments"])
 def test_missing_side_names_the_line_of_the_top_level_mapping(text: str, line: int) -> None:
     err = load_error(text.replace("b: {dist: Normal, args: {loc: mean, scale: 1.0}}\n", ""))
-    assert str(err) == f"t.yaml:{line}:1: missing required key 'b'"
+    assert str(err) == (f"t.yaml:{line}:1: missing required key 'b': a spec compares two "
+                        "sides, a and b; side a alone is checked only under a switch "
+                        "(`switches: [compile]`, or --switch)")
