@@ -28,6 +28,9 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from torch.distributions import Normal
 
+# the fuzz of edge cases: every example is a child process; CI runs it with -m slow
+pytestmark = pytest.mark.slow
+
 import gaussdiag
 from gaussdiag.cli import main
 from gaussdiag.frontends.yaml.spec.names import ARGUMENTS

@@ -97,6 +97,7 @@ LR_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("dtype", "optimizer", "lr", "advised"), LR_CASES,
                          ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in LR_CASES])
 def test_an_lr_beyond_the_dtype_range_is_one_located_error(

@@ -102,6 +102,7 @@ def test_sigterm_restores_the_terminal_says_terminated_and_keeps_what_finished(
     assert specs[1]["skipped"] == "terminated by SIGTERM before it finished"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gap", [0.0, 0.05, 0.2])
 def test_a_second_ctrl_c_close_behind_the_first_loses_nothing(gap: float,
                                                              tmp_path: Path) -> None:
@@ -156,6 +157,7 @@ def test_ctrl_c_as_the_compare_report_is_written_keeps_it(times: int, tmp_path: 
     assert data["specs"][0]["verdict"] == "agree"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("times", [1, 2])
 def test_ctrl_c_just_as_a_sweep_finishes_keeps_the_map(times: int, tmp_path: Path) -> None:
     r = self_interrupted(tmp_path, "gaussdiag.report.precision_text", "render_normal", times,

@@ -153,6 +153,7 @@ def _gd(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, cwd=ROOT, env=env, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
 def test_an_absent_switch_device_is_exit_2_at_its_key_or_skipped(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"

@@ -78,6 +78,7 @@ def test_a_spec_that_never_ends_times_out_and_the_next_one_runs(tmp_path: Path) 
     assert took < ENOUGH / 2
 
 
+@pytest.mark.slow
 def test_the_table_says_timed_out_with_what_had_finished(tmp_path: Path) -> None:
     (tmp_path / "endless.yaml").write_text(ENDLESS.replace("mode: rsample",
                                                            "mode: rsample\ntimeout: 1"))
@@ -86,6 +87,7 @@ def test_the_table_says_timed_out_with_what_had_finished(tmp_path: Path) -> None
     assert "timed out: ran past its bound of 1 s (the spec's `timeout:`)" in r.stdout
 
 
+@pytest.mark.slow
 def test_timeout_given_on_the_command_line_overrides_the_specs_own(tmp_path: Path) -> None:
     (tmp_path / "endless.yaml").write_text(ENDLESS + "timeout: 86400\n")
     r, took = gd("compare", "endless.yaml", "--timeout", "1", "--json", "-", cwd=tmp_path)
@@ -95,6 +97,7 @@ def test_timeout_given_on_the_command_line_overrides_the_specs_own(tmp_path: Pat
     assert took < ENOUGH / 2
 
 
+@pytest.mark.slow
 def test_the_default_bound_is_on_without_any_setting(tmp_path: Path) -> None:
     """The default (300 s) lowered to 1 s in the child before the CLI reads it: a spec with
     no `timeout:`, run without --timeout, still ends."""
@@ -118,6 +121,7 @@ def test_a_python_side_that_loops_times_out_and_the_next_pair_runs(tmp_path: Pat
     assert took < ENOUGH / 2
 
 
+@pytest.mark.slow
 def test_a_spec_error_keeps_exit_2_beside_a_timed_out_spec(tmp_path: Path) -> None:
     (tmp_path / "endless.yaml").write_text(ENDLESS)
     (tmp_path / "bad.yaml").write_text(FINE.replace("dist: Normal, args: {loc: m, scale: 1.0}}",
@@ -144,6 +148,7 @@ def test_a_spec_timeout_out_of_range_is_a_located_error(value: str, message: str
     ("github", "::error file=endless.yaml,line=6,title=gaussdiag timed out::ran past its bound"),
     ("markdown", "**timed out:** ran past its bound of 1 s (--timeout)"),
 ])
+@pytest.mark.slow
 def test_the_ci_formats_say_timed_out(fmt: str, shown: str, tmp_path: Path) -> None:
     (tmp_path / "endless.yaml").write_text(ENDLESS)
     r, _ = gd("compare", "endless.yaml", "--timeout", "1", "--format", fmt, cwd=tmp_path)
@@ -176,6 +181,7 @@ endless = gaussdiag.Pair(lingers, good, params={"m": torch.zeros(3)},
 """
 
 
+@pytest.mark.slow
 def test_a_bound_that_lands_in_a_finalizer_still_stops_the_spec_quietly(tmp_path: Path) -> None:
     """Python drops an exception raised in a finalizer (printing "Exception ignored"): the
     bound is raised again a few seconds later, and the dropped one is not shown."""

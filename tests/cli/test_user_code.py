@@ -110,6 +110,7 @@ LOG_PROB = """
     ("return 1.5", "returned a distribution whose Mine.log_prob returned float, not a tensor"),
     ("sys.exit(3)", "returned a distribution whose log_prob raised SystemExit: 3"),
 ], ids=["type_error", "not_a_tensor", "exit"])
+@pytest.mark.slow
 def test_a_log_prob_that_raises_or_returns_no_tensor_is_located(body: str, words: str,
                                                                 tmp_path: Path) -> None:
     path = pairs_file(tmp_path, LOG_PROB.format(body=body))

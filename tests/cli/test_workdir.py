@@ -72,6 +72,7 @@ def test_a_report_to_write_there_is_one_error_naming_the_folder(trigger: str,
                                      f"{folder} was removed during the run"], r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trigger", WHEN[:2])
 def test_a_diagnosis_that_needs_nothing_there_still_ends_in_its_verdict(trigger: str,
                                                                        tmp_path: Path) -> None:
@@ -80,6 +81,7 @@ def test_a_diagnosis_that_needs_nothing_there_still_ends_in_its_verdict(trigger:
     assert "verdict: agree" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trigger", WHEN[:2])
 def test_files_not_read_yet_are_errors_naming_the_folder(trigger: str, tmp_path: Path) -> None:
     """The pairs file imports torch before it is read itself; the spec after it is read
