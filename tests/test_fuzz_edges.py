@@ -28,14 +28,14 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from torch.distributions import Normal
 
-# the fuzz of edge cases: every example is a child process; CI runs it with -m slow
-pytestmark = pytest.mark.slow
-
 import gaussdiag
 from gaussdiag.cli import main
 from gaussdiag.frontends.yaml.spec.names import ARGUMENTS
 from tests.strategies import edge_distribution_specs, user_pairs_files
 from tests.test_fuzz import FUZZ, Outcome, assert_one_error, compare, dump
+
+# the fuzz of edge cases: every example is a child process; CI runs it with -m slow
+pytestmark = pytest.mark.slow
 
 # Endless examples (VonMises at concentration 1e30, a side that loops) stop after this.
 TIMEOUT = ["--timeout", "2"]

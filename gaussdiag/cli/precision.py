@@ -15,7 +15,7 @@ import typer
 
 from gaussdiag.cli import stops
 from gaussdiag.cli.console import print_report, progress_line
-from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK
+from gaussdiag.cli.exits import EXIT_FAIL, EXIT_OK, EXIT_TIMED_OUT
 from gaussdiag.cli.flags import THREADS_HELP, Quiet, Verbose, check_loudness
 from gaussdiag.errors import UsageError
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS
@@ -96,6 +96,11 @@ def precision_check(
     threads: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="SPEC files only: " + THREADS_HELP, show_default=False,
         rich_help_panel=_SPEC)] = None,
+    timeout: Annotated[float | None, typer.Option(
+        min=0, metavar="SECONDS", show_default=False, rich_help_panel=_SPEC,
+        help="SPEC files only: wall-clock bound on each spec's check [default: the spec's "
+        "`timeout:`, else 300]; 0: none. A spec past it is left out of the report, named on "
+        "stderr, and the exit code is 124.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     debug: Annotated[bool, typer.Option(
@@ -120,7 +125,8 @@ def precision_check(
 
     Exit codes: 0 done; 1 with SPEC files, a side is invalid (breaks a constraint) or, with
     --fail-under DIGITS, some quantity keeps fewer digits; 2 a usage or spec error, or an
-    absent device; 3 an internal error.
+    absent device; 3 an internal error; 124 a spec ran past its --timeout; 130 Ctrl-C, 143
+    SIGTERM.
     """
     from rich.console import Console
 
@@ -151,6 +157,7 @@ def precision_check(
         with _precision_flags():
             if specs:
                 return _precision_specs(specs, dtype, device, max_elements, json_out, console,
+                                        timeout,
                                         plain, fail_under, verbose, threads)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
             drawn: pc.NormalSweep | pc.MvnSweep | None = None  # the map --plot draws
@@ -244,7 +251,7 @@ _SWEEP_OPTIONS = ("--dist", "--param", "--point", "--sigma-lo", "--sigma-hi", "-
                   "--plot")
 """Options that shape the built-in sweeps and mean nothing for a spec."""
 
-_SPEC_OPTIONS = ("--device", "--max-elements", "--threads")
+_SPEC_OPTIONS = ("--device", "--max-elements", "--threads", "--timeout")
 """Options that apply to SPEC files only (the sweeps run on the CPU with fixed sizes);
 --fail-under is refused on its own, with its own reason."""
 
@@ -271,14 +278,17 @@ def _check_combination(dist: SweepDist, point: bool) -> None:
 
 
 def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_elements: int,
-                     json_out: str | None, console: Any, plain: bool,
+                     json_out: str | None, console: Any, timeout: float | None, plain: bool,
                      fail_under: float | None = None, verbose: bool = False,
                      threads: int | None = None) -> int:
     """precision-check with SPEC files: load every spec first (a spec error answers before
-    torch is imported), then check each, render, write the JSON, apply the gate."""
+    torch is imported), then check each within its wall-clock bound, render, write the JSON,
+    apply the gate."""
     from gaussdiag import precision as pc
+    from gaussdiag.deadline import TimedOut, deadline
     from gaussdiag.frontends.yaml.run import bind
     from gaussdiag.frontends.yaml.spec import load_spec
+    from gaussdiag.limits import DEFAULT_TIMEOUT
     from gaussdiag.output import write_text
     from gaussdiag.pipeline import Options
     from gaussdiag.report import precision_json as rj
@@ -291,10 +301,20 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
             raise spec.error(("a",), "precision-check compares two sides, and this spec "
                              "writes side a alone: add side b, or check a's switches with "
                              "`gaussdiag compare`")
+    options = Options(device=device, max_elements=max_elements,
+                      timeout=None if timeout is None else timeout or math.inf,
+                      default_timeout=DEFAULT_TIMEOUT)
+    results, late = [], []
     with progress_line(console, verbose) as progress:
-        options = Options(device=device, max_elements=max_elements)
-        results = [pc.check_spec(bind(spec, options), dtype, threads=threads,
-                                 progress=progress) for spec in loaded]
+        for spec in loaded:
+            seconds, source = options.bound(spec.spec.timeout)
+            try:
+                with deadline(seconds):
+                    results.append(pc.check_spec(bind(spec, options), dtype, threads=threads,
+                                                 progress=progress))
+            except TimedOut as stop:
+                late.append(f"{spec.file}: ran past its bound of {stop.seconds:g} s "
+                            f"({source}); left out of the report")
         stops.results_ready()
     stops.results_ready()
     if json_out is not None:
@@ -304,12 +324,14 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
             if i:
                 console.print()
             print_report(console, rt.render_spec(r, plain=plain))
+    for line in late:
+        typer.echo(f"precision-check timed out: {printable(line)}", err=True)
     verdict = pc.gate(results)
     if not verdict.fails(fail_under):
-        return _stopped_meanwhile(EXIT_OK)
+        return _stopped_meanwhile(EXIT_TIMED_OUT if late else EXIT_OK)
     for line in _gate_failures(verdict, dtype, fail_under):
         typer.echo(f"precision-check failed: {printable(line)}", err=True)
-    return _stopped_meanwhile(EXIT_FAIL)
+    return _stopped_meanwhile(EXIT_TIMED_OUT if late else EXIT_FAIL)
 
 
 def _gate_failures(verdict: Gate, dtype: DType, fail_under: float | None) -> list[str]:

@@ -192,3 +192,19 @@ def test_a_bound_that_lands_in_a_finalizer_still_stops_the_spec_quietly(tmp_path
     assert endless["status"] == "timed out"
     assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert took < ENOUGH / 2
+
+
+@pytest.mark.slow
+def test_precision_check_bounds_each_spec_too(tmp_path: Path) -> None:
+    """precision-check SPEC runs the same sides: an endless one is stopped at its bound,
+    named on stderr and left out of the report; the next spec is checked; exit 124."""
+    (tmp_path / "endless.yaml").write_text(ENDLESS + "timeout: 2\n")
+    (tmp_path / "fine.yaml").write_text(FINE)
+    r, took = gd("precision-check", "endless.yaml", "fine.yaml", "--json", "-", cwd=tmp_path)
+    assert r.returncode == 124, (r.returncode, r.stderr)
+    checked = json.loads(r.stdout)["specs"]
+    assert [Path(s["spec"]).name for s in checked] == ["fine.yaml"]
+    assert r.stderr.strip().splitlines()[-1] == (
+        "precision-check timed out: endless.yaml: ran past its bound of 2 s (the spec's "
+        "`timeout:`); left out of the report")
+    assert "Traceback" not in r.stderr and took < ENOUGH / 2
