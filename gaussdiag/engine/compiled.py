@@ -115,8 +115,8 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
                 fresh, backend=_recording(state, dtype), dynamic=False)
     fn = state.functions[dtype]
 
-    def forward(env: Env) -> torch.Tensor:
-        with quiet_compiler(), _checks_off():
+    def forward(env: Env) -> torch.Tensor:  # run inside quiet_compiler (the caller's)
+        with _checks_off():
             out: torch.Tensor = fn(env.values, env.leaves)
         return out
 
@@ -183,9 +183,11 @@ def _copy(gm: Any) -> Any:
 
 @contextmanager
 def quiet_compiler() -> Iterator[None]:
-    """While a compiled side runs: dynamo's graph-break warnings off stderr (the check says
-    how many graphs it captured), inductor's random ops as eager's (so seeded draws match),
-    and a recompile limit that fails instead of quietly running eagerly."""
+    """While a side's compiled runs run: dynamo's graph-break warnings off stderr (the check
+    says how many graphs it captured), inductor's random ops as eager's (so seeded draws
+    match), and a recompile limit that fails instead of quietly running eagerly. Entered once
+    around all of a check's compiled runs: each setLevel clears the cache of every logger
+    torch has made (about 1 ms, more than a small side's compiled call)."""
     import torch
     import torch._inductor.config as inductor
 

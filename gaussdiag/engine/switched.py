@@ -27,6 +27,7 @@ from gaussdiag.engine.compiled import (
     check_backend,
     compiled,
     forward_of,
+    quiet_compiler,
     timed_first_call,
 )
 from gaussdiag.engine.device import resolve_device, torch_dtype
@@ -102,10 +103,11 @@ def run_switched(problem: Problem, side: SideName, switch: Switch,
     if kind is SwitchKind.COMPILE:
         state = compiled(cache, side, switch.arg)
         switched: dict[DType, Outcome] = {}
-        for dt in problem.run_dtypes:
-            fwd = forward_of(problem, side, state, dt)
-            switched[dt] = timed_first_call(state, dt, functools.partial(
-                _compiled_run, problem, side, dt, fwd, state))
+        with quiet_compiler():
+            for dt in problem.run_dtypes:
+                fwd = forward_of(problem, side, state, dt)
+                switched[dt] = timed_first_call(state, dt, functools.partial(
+                    _compiled_run, problem, side, dt, fwd, state))
         without = {dt: _reused(problem, side, dt, reuse) for dt in problem.run_dtypes}
         return SwitchRuns(switch, side, without, switched, str(device),
                           dict(state.seconds), {dt: len(g) for dt, g in state.graphs.items()})
