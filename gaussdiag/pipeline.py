@@ -106,8 +106,7 @@ def _diagnose_problem(problem: Problem, progress: Progress | None, start: float,
         kappa = estimate_kappa(problem, kappa_notes)
         checks = switch_checks(problem, plan, runs, kappa, absent, progress)
         return single_report(problem, plan, checks, runs, kappa, kappa_notes, start)
-    if problem.mode is not Mode.RSAMPLE:
-        _check_shapes(problem, runs)
+    _check_shapes(problem, runs)
     trains, stop = (_train(problem, progress) if problem.mode is Mode.TRAIN
                     else (None, None))
     if progress:
@@ -193,7 +192,8 @@ def _train(problem: Problem, progress: Progress | None
 
 def _check_shapes(problem: Problem,
                   runs: Mapping[DType, Mapping[SideName, object]]) -> None:
-    """Sides whose log_prob shapes differ cannot be compared: a spec error with the fix."""
+    """Sides whose log_prob (or draws) shapes differ cannot be compared: a spec error with
+    the fix."""
     from gaussdiag.engine.evaluate import SideRun
 
     for sides in runs.values():
@@ -206,6 +206,8 @@ def _check_shapes(problem: Problem,
         big, small = (SideName.B, SideName.A) if len(sb) > len(sa) else (SideName.A, SideName.B)
         shapes = {SideName.A: sa, SideName.B: sb}
         k = len(shapes[big]) - len(shapes[small])
+        if problem.mode is Mode.RSAMPLE:
+            raise _draws_shapes(problem, big, small, shapes[big], shapes[small])
         if k > 0 and shapes[big][:len(shapes[small])] == shapes[small]:
             hint = problem.shape_hint(big, k)
         else:
@@ -213,3 +215,20 @@ def _check_shapes(problem: Problem,
                     "shapes")
         raise problem.error(big, f"{big.value}'s log_prob has shape {shapes[big]}, "
                            f"{small.value}'s {shapes[small]}: {hint}")
+
+
+def _draws_shapes(problem: Problem, big: SideName, small: SideName, bs: list[int],
+                  ss: list[int]) -> GaussdiagError:
+    """Draws of different shapes: most often a side drawing its noise by hand with the
+    parameters' shape, where rsample(sample_shape) puts the sample shape in front (that
+    side is the one charged)."""
+    k = len(bs) - len(ss)
+    if k > 0 and bs[k:] == ss:
+        return problem.error(small, f"its draws have shape {ss}, side {big.value}'s {bs}: "
+                             f"side {small.value} draws without the sample shape {bs[:k]} in "
+                             "front; a distribution draws rsample(sample_shape), so noise "
+                             "drawn by hand needs it too: torch.randn((*sample_shape, *shape)), "
+                             "not torch.randn(shape)")
+    return problem.error(big, f"its draws have shape {bs}, side {small.value}'s {ss}: both "
+                         "sides must draw the same sample shape, batch and event (compare "
+                         "their rsample shapes, or the noise a side draws by hand)")
