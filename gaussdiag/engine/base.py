@@ -33,6 +33,9 @@ class ProblemBase:
     implement the hooks."""
 
     base: dict[str, torch.Tensor]  # every leaf and literal input, float64 on the CPU
+    # where `base` lives and sample inputs are drawn: the CPU, or torch's meta device in a
+    # front end's dry run (shapes only)
+    point_device = "cpu"
     leaf_names: list[str]
     grad_names: list[str]
     side_devices: dict[SideName, torch.device]
@@ -137,15 +140,15 @@ class ProblemBase:
 
     def sample_input(self, name: str) -> torch.Tensor:
         """An input drawn from one side (`_sample_request`): that side built in float64 on
-        the CPU at the point, with the inputs above it, sampled once under the seed;
-        detached."""
+        the point's device at the point, with the inputs above it, sampled once under the
+        seed; detached."""
         import torch
 
         if name not in self._sample_inputs:
             side, shape = self._sample_request(name)
-            cpu, f64 = torch.device("cpu"), torch.float64
+            device, f64 = torch.device(self.point_device), torch.float64
             with torch.no_grad():
-                values = self._params(self.base, f64, cpu, side, with_grad=False,
+                values = self._params(self.base, f64, device, side, with_grad=False,
                                       overrides={}, leaf_values={}).values
                 for other in self._input_names():
                     if other in self._sample_inputs:
@@ -194,7 +197,8 @@ class ProblemBase:
 
     def _sample_source(self, name: str, side: SideName, values: dict[str, torch.Tensor]
                        ) -> Any:
-        """The distribution input `name` is drawn from: `side` built from `values`."""
+        """The distribution input `name` is drawn from: `side` built from `values` (on
+        `point_device`)."""
         raise NotImplementedError
 
     def _draw_guard(self, name: str, side: SideName) -> AbstractContextManager[object]:

@@ -94,7 +94,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
                           leaf_values=leaf_values)
         if grads:
             value = (forward(env) if forward is not None else
-                     _forward(problem, side, env, dtype, validate=validate,
+                     compared(problem, side, env, dtype, validate=validate,
                               keep=dtype is DType.FLOAT64 and keep))
             names = [n for n in problem.grad_names if n in env.leaves]
             leaves = [env.leaves[n] for n in names]
@@ -111,7 +111,7 @@ def run_side(problem: Problem, side: SideName, dtype: DType, *, jittered: bool =
                          for n, g in zip(names, got, strict=True)}
         else:
             with torch.no_grad():
-                value = _forward(problem, side, env, dtype, validate=validate)
+                value = compared(problem, side, env, dtype, validate=validate)
             out_grads = {}
         _sync(device)
         seconds = time.perf_counter() - start
@@ -127,13 +127,13 @@ def arguments_of(problem: Problem, side: SideName, *, jittered: bool) -> dict[Si
 
     with problem.warnings.during(side, DType.FLOAT64, keep=False), watching() as seen:
         env = problem.env(DType.FLOAT64, side, jittered=jittered)
-        _forward(problem, side, env, DType.FLOAT64, validate=False)
+        compared(problem, side, env, DType.FLOAT64, validate=False)
         given = {id(v) for v in env.values.values()}
         return {site: Seen(v.detach(), v.requires_grad, id(v) in given)
                 for site, v in seen.items() if isinstance(v, torch.Tensor)}
 
 
-def _forward(problem: Problem, side: SideName, env: Env, dtype: DType,
+def compared(problem: Problem, side: SideName, env: Env, dtype: DType,
              keep: bool = False, validate: bool = True) -> torch.Tensor:
     """The compared value: the draws in rsample mode, else log_prob at the input (or the
     value a side computes from its own names, which needs no input). `keep`

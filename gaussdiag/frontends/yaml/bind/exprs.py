@@ -5,6 +5,7 @@ a spec; `BoundSpec` is one."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.failures import LINALG_FIX, ConstraintFailure, first_line
@@ -16,9 +17,17 @@ from gaussdiag.vocab import SideName
 if TYPE_CHECKING:
     import torch
 
+# What runs inside `stage(label)` is charged to the spec key `label` (`params.mu`, `a.dist`)
+Stage = Callable[[str], AbstractContextManager[object]]
+_UNMETERED = nullcontext()
+
 
 class SpecExprs:
     """The spec (`loaded`, `spec`), its size limit, and its expressions."""
+
+    # The dry run's `Meter.stage` on its meta-device copy (`dry_run`), which the build runs
+    # each step of its spec under; None otherwise, and `stage` does nothing
+    stages: Stage | None = None
 
     def __init__(self, loaded: LoadedSpec, max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
         self.loaded = loaded
@@ -26,6 +35,10 @@ class SpecExprs:
         self.max_elements = max_elements
         self._exprs: dict[str, ex.Expr] = {}
         self._functions = ex.torch_functions(max_elements=max_elements)
+
+    def stage(self, label: str) -> AbstractContextManager[object]:
+        """Blame the spec key `label` for what runs inside (a no-op outside the dry run)."""
+        return _UNMETERED if self.stages is None else self.stages(label)
 
     def parsed(self, source: str, *, allow_randn: bool = False) -> ex.Expr:
         key = f"{allow_randn}:{source}"

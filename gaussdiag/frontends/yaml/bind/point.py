@@ -1,5 +1,6 @@
 """The point a spec is diagnosed at: every leaf param and literal input generated once from the
-seed in float64 (the jitter and the sliced copy are the engine's: `gaussdiag.engine.point`)."""
+seed in float64 (the jitter and the sliced copy are the engine's: `gaussdiag.engine.point`),
+or its shapes alone on the meta device for the dry run."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ def generate(loaded: LoadedSpec, key: tuple[str, ...], p: ValuesTensor | InitTen
                                f"found {list(shape)}")
         return torch.eye(shape[-1], dtype=f64).expand(shape).clone()
     raise AssertionError(f"unhandled init {init!r}")
+
+
+def empty(loaded: LoadedSpec, key: tuple[str, ...], p: ValuesTensor | InitTensor,
+          max_elements: int) -> torch.Tensor:
+    """What `generate` makes of `p`, shapes only: an empty float64 tensor on torch's meta
+    device (the dry run's point). A literal is read (torch raises where it cannot be) but not
+    checked; a shape over the limit gets `generate`'s own error."""
+    import torch
+
+    if isinstance(p, ValuesTensor):
+        shape = torch.tensor(p.values, dtype=torch.float64).shape  # the document's own numbers
+    else:
+        shape = torch.Size(p.shape)
+        check_size(loaded, key + ("shape",), math.prod(shape), max_elements)
+    return torch.empty(shape, dtype=torch.float64, device=torch.device("meta"))
 
 
 def check_size(loaded: LoadedSpec, key: tuple[str, ...], numel: int, max_elements: int) -> None:

@@ -7,8 +7,9 @@ torch is imported inside functions: spec errors and `--help` answer without impo
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.arguments import Site
@@ -19,7 +20,7 @@ from gaussdiag.engine.failures import first_line
 from gaussdiag.engine.phrases import Phrases
 from gaussdiag.errors import SpecError
 from gaussdiag.frontends.yaml.bind import dry_run, point, sides
-from gaussdiag.frontends.yaml.bind.exprs import SpecExprs
+from gaussdiag.frontends.yaml.bind.exprs import SpecExprs, Stage
 from gaussdiag.frontends.yaml.bind.wording import (
     SPEC_PHRASES,
     argument_source,
@@ -56,22 +57,45 @@ class BoundSpec(ProblemBase, SpecExprs):
         requested = device or self.spec.device
         self.device = resolve_device(requested)
         self.side_devices = {s: self._side_device(s) for s in SideName}
+        self.leaf_names = [n for n, p in self.spec.params.items() if not isinstance(p, ExprTensor)]
+        self.grad_names = [n for n in self.leaf_names if self.spec.params[n].grad]
         # Memory and work are checked on shapes alone before the point is generated
         dry_run.check_budget(self)
         gen = torch.Generator().manual_seed(self.spec.seed)
-        self.leaf_names = [n for n, p in self.spec.params.items() if not isinstance(p, ExprTensor)]
-        self.grad_names = [n for n in self.leaf_names if self.spec.params[n].grad]
         # The point: every leaf param and literal input, generated once in float64 on the CPU so
         # that every dtype evaluates the same point.
-        self.base = {}
+        self.base = self._point(lambda key, p: point.generate(self.loaded, key, p, gen,
+                                                              self.max_elements))
+
+    def on_meta(self, stages: Stage) -> BoundSpec:
+        """The same problem on torch's meta device, for the dry run: a copy whose point holds
+        shapes alone (`point.empty`), whose sides and sample inputs are built there without
+        torch's validation, and whose every step runs under `stages(its spec key)`."""
+        import torch
+
+        meta = torch.device("meta")
+        out = copy.copy(self)
+        out.stages = stages
+        out.point_device = meta.type
+        out.side_devices = dict.fromkeys(SideName, meta)
+        out._sample_inputs = {}
+        out._reference = {}
+        out.base = out._point(lambda key, p: point.empty(self.loaded, key, p, self.max_elements))
+        return out
+
+    def _point(self, make: Callable[[tuple[str, str], ValuesTensor | InitTensor], torch.Tensor]
+               ) -> dict[str, torch.Tensor]:
+        """Every leaf param, then every literal input, as `make(key, declared)` makes it."""
+        base: dict[str, torch.Tensor] = {}
         for name, p in self.spec.params.items():
             if not isinstance(p, ExprTensor):
-                self.base[name] = point.generate(self.loaded, ("params", name), p, gen,
-                                                 self.max_elements)
+                with self.stage(f"params.{name}"):
+                    base[name] = make(("params", name), p)
         for name, i in self.spec.inputs.items():
             if isinstance(i, (ValuesTensor, InitTensor)):
-                self.base[name] = point.generate(self.loaded, ("inputs", name), i, gen,
-                                                 self.max_elements)
+                with self.stage(f"inputs.{name}"):
+                    base[name] = make(("inputs", name), i)
+        return base
 
     def _side_device(self, side: SideName) -> torch.device:
         pinned = self.spec.side(side).device
@@ -87,22 +111,24 @@ class BoundSpec(ProblemBase, SpecExprs):
         values: dict[str, torch.Tensor] = {}
         leaves: dict[str, torch.Tensor] = {}
         for name, p in self.spec.params.items():
-            if isinstance(p, ExprTensor):
-                t = self.eval_expr(("params", name, "expr"), p.expr, values, tdt, device, side)
-                if not p.grad:
-                    t = t.detach()
-            elif name in leaf_values:
-                t = leaf_values[name]
-                leaves[name] = t
-            else:
-                # a copy: .to() returns the point itself when nothing changes, and the point
-                # must never become part of a graph
-                t = point[name].to(device=device, dtype=tdt, copy=True)
-                if p.grad and with_grad:
-                    t.requires_grad_(True)
+            with self.stage(f"params.{name}"):
+                if isinstance(p, ExprTensor):
+                    t = self.eval_expr(("params", name, "expr"), p.expr, values, tdt, device,
+                                       side)
+                    if not p.grad:
+                        t = t.detach()
+                elif name in leaf_values:
+                    t = leaf_values[name]
                     leaves[name] = t
-            if name in overrides:
-                t = overrides[name](t)
+                else:
+                    # a copy: .to() returns the point itself when nothing changes, and the
+                    # point must never become part of a graph
+                    t = point[name].to(device=device, dtype=tdt, copy=True)
+                    if p.grad and with_grad:
+                        t.requires_grad_(True)
+                        leaves[name] = t
+                if name in overrides:
+                    t = overrides[name](t)
             values[name] = t
         return Env(values=values, leaves=leaves)
 
@@ -113,17 +139,18 @@ class BoundSpec(ProblemBase, SpecExprs):
         out: dict[str, torch.Tensor] = {}
         params: dict[str, torch.Tensor] | None = None
         for name, i in self.spec.inputs.items():
-            if isinstance(i, SampleInput):
-                out[name] = self.sample_input(name).to(device=device, dtype=tdt)
-            elif isinstance(i, ExprTensor):
-                if params is None:
-                    params = self._params(point, tdt, device, None, with_grad=False,
-                                          overrides={}, leaf_values={}).values
-                env = {**params, **out}
-                out[name] = self.eval_expr(("inputs", name, "expr"), i.expr, env, tdt, device,
-                                           None).detach()
-            else:
-                out[name] = point[name].to(device=device, dtype=tdt)
+            with self.stage(f"inputs.{name}"):
+                if isinstance(i, SampleInput):
+                    out[name] = self.sample_input(name).to(device=device, dtype=tdt)
+                elif isinstance(i, ExprTensor):
+                    if params is None:
+                        params = self._params(point, tdt, device, None, with_grad=False,
+                                              overrides={}, leaf_values={}).values
+                    env = {**params, **out}
+                    out[name] = self.eval_expr(("inputs", name, "expr"), i.expr, env, tdt,
+                                               device, None).detach()
+                else:
+                    out[name] = point[name].to(device=device, dtype=tdt)
         return out
 
     def _input_names(self) -> list[str]:
@@ -145,8 +172,9 @@ class BoundSpec(ProblemBase, SpecExprs):
         import torch
 
         del name
-        return sides.build_dist_side(self, side, values, torch.float64,
-                                     torch.device("cpu")).dist
+        device = torch.device(self.point_device)
+        return sides.build_dist_side(self, side, values, torch.float64, device,
+                                     validate=device.type != "meta").dist
 
     def _draw_failed(self, name: str, side: SideName, shape: tuple[int, ...],
                      err: Exception) -> Exception:

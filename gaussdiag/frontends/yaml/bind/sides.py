@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 def build_side(problem: SpecExprs, side: SideName, env: Env, dtype: DType,
                device: torch.device, *, validate: bool = True) -> BuiltSide:
     """The side as a distribution (dist sides) or a log-density expression; validate=False
-    skips torch's argument checks (the search's re-runs of an already validated spec)."""
+    skips torch's argument checks (the search's re-runs of an already validated spec, and
+    the dry run on the meta device). Each step runs under `problem.stage` of its key."""
     s = problem.spec.side(side)
     tdt = torch_dtype(dtype)
     if s.kind is SideKind.DIST:
@@ -43,7 +44,9 @@ def build_side(problem: SpecExprs, side: SideName, env: Env, dtype: DType,
         values = env.values
 
         def value() -> torch.Tensor:  # the expression names its input itself, if any
-            return problem.eval_expr((side.value, "log_prob"), src, values, tdt, device, side)
+            with problem.stage(f"{side.value}.log_prob"):
+                return problem.eval_expr((side.value, "log_prob"), src, values, tdt, device,
+                                         side)
 
         return BuiltSide(side, None, lambda x: value(), value=value)
     assert s.expr is not None
@@ -53,8 +56,9 @@ def build_side(problem: SpecExprs, side: SideName, env: Env, dtype: DType,
     values = env.values
 
     def draw() -> torch.Tensor:
-        return problem.eval_expr((side.value, "expr"), src_draw, values, tdt, device, side,
-                                 functions=functions, allow_randn=True)
+        with problem.stage(f"{side.value}.expr"):
+            return problem.eval_expr((side.value, "expr"), src_draw, values, tdt, device, side,
+                                     functions=functions, allow_randn=True)
 
     return BuiltSide(side, None, None, draw=draw)
 
@@ -70,18 +74,25 @@ def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, tor
     assert s.dist is not None
     cls = dist_args.torch_class(s.dist)
     check_arg_names(problem.loaded, side, s, cls)
+
+    def arg(key: str, source: Any) -> torch.Tensor:
+        with problem.stage(f"{side.value}.args.{key}"):
+            return problem.eval_expr((side.value, "args", key), source, values, tdt, device,
+                                     side)
+
     args = dist_args.arguments(
-        s.dist, s.args,
-        lambda k, v: problem.eval_expr((side.value, "args", k), v, values, tdt, device, side),
+        s.dist, s.args, arg,
         lambda k, message: problem.loaded.error((side.value, "args", k), message))
+    stage = f"{side.value}.dist"  # constructing it, its log_prob and its draws
     # Singular to working precision is invalid whatever torch's Cholesky does on this CPU:
     # decided before torch validates, from the eigenvalues of the matrix as this dtype
     # holds it (small matrices; large ones use the factor torch computes, below).
     pending = singular.check_args(side, s.dist, args)
     try:
-        dist: Any = cls(**args, validate_args=validate)
-        singular.check_factor(side, s.dist, args, dist, pending)
-        dist = wrap(problem, side, dist, values, tdt, device, validate=validate)
+        with problem.stage(stage):
+            dist: Any = cls(**args, validate_args=validate)
+            singular.check_factor(side, s.dist, args, dist, pending)
+            dist = wrap(problem, side, dist, values, tdt, device, validate=validate)
     except ValueError as err:
         if str(err).startswith("Expected parameter"):
             raise constraint_failure(side, s.dist, cls, args, err) from None
@@ -101,7 +112,8 @@ def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, tor
 
     def log_prob(x: torch.Tensor) -> torch.Tensor:
         try:
-            return dist.log_prob(x)  # type: ignore[no-any-return]
+            with problem.stage(stage):
+                return dist.log_prob(x)  # type: ignore[no-any-return]
         except ValueError as err:
             if "within the support" in str(err):
                 raise ConstraintFailure(
@@ -124,9 +136,10 @@ def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, tor
                 f"{s.dist} has no rsample() (has_rsample is False in torch): its draws "
                 "cannot carry gradients; use `method: sample` to compare them anyway")
         try:
-            if s.method is Method.SAMPLE:
-                return dist.sample(shape)  # type: ignore[no-any-return]
-            return dist.rsample(shape)  # type: ignore[no-any-return]
+            with problem.stage(stage):
+                if s.method is Method.SAMPLE:
+                    return dist.sample(shape)  # type: ignore[no-any-return]
+                return dist.rsample(shape)  # type: ignore[no-any-return]
         except RuntimeError as err:  # e.g. more than torch's 64 dimensions
             raise problem.loaded.error((side.value,), f"drawing {list(shape)} from {s.dist} "
                                     f"failed: {first_line(err)}") from None
@@ -137,8 +150,7 @@ def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, tor
 
 def wrap(problem: SpecExprs, side: SideName, dist: Any, values: Mapping[str, torch.Tensor],
          tdt: torch.dtype, device: torch.device, *, validate: bool) -> Any:
-    """The base `dist` with the side's `transforms` applied, then `event_dims` (Independent):
-    one place for the real build and the meta-device dry run."""
+    """The base `dist` with the side's `transforms` applied, then `event_dims` (Independent)."""
     import torch.distributions as D
 
     s = problem.spec.side(side)

@@ -74,11 +74,13 @@ def check_factor(side: SideName, dist: str, args: Mapping[str, torch.Tensor], bu
 
 
 def _is_matrix_arg(arg: str, value: Any) -> bool:
+    """A square floating-point matrix argument the rule applies to, with values to read (not
+    one of the dry run's meta tensors)."""
     import torch
 
     return (arg in MATRIX_ARGS and isinstance(value, torch.Tensor) and value.ndim >= 2
             and value.shape[-1] == value.shape[-2] and value.shape[-1] > 0
-            and value.is_floating_point())
+            and value.is_floating_point() and not value.is_meta)
 
 
 def exact(arg: str, value: torch.Tensor) -> Singular | None:

@@ -8,13 +8,16 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gaussdiag.errors import SpecError
 from gaussdiag.frontends.yaml.bind import BoundSpec
 from gaussdiag.limits import DEFAULT_MAX_ELEMENTS, MAX_TRAIN_STEPS
+from gaussdiag.vocab import SideName
 from tests.conftest import loaded
+from tests.frontends.yaml.bind.common import SPEC
 
 ROOT = Path(__file__).parents[4]
 N = 2**15  # [N, 1] against [1, N] broadcasts to 2**30 elements, 16x the default limit
@@ -180,3 +183,50 @@ def test_refusals_exit_2_with_peak_memory_bounded(tmp_path: Path) -> None:
         assert f"{name}.yaml:{line}:" in lines[0] and words in lines[0], (name, err)
         # one tensor at the limit is 512 MiB in float64: nothing of that size was made
         assert grown_kib < 1024 * 1024, (name, grown_kib)
+
+
+def test_the_dry_run_meters_the_real_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one more tensor made by the real builder of b's distribution, under b's stage: the dry
+    # run, which is that builder on meta, refuses it there (while drawing x from b)
+    import torch
+
+    from gaussdiag.engine.built import BuiltSide
+    from gaussdiag.frontends.yaml.bind import sides
+
+    real = sides.build_dist_side
+
+    def build(problem: Any, side: SideName, values: Any, tdt: torch.dtype,
+              device: torch.device, *, validate: bool = True) -> BuiltSide:
+        if side is SideName.B:
+            with problem.stage("b.dist"):
+                torch.empty(2 * DEFAULT_MAX_ELEMENTS, dtype=tdt, device=device)
+        return real(problem, side, values, tdt, device, validate=validate)
+
+    monkeypatch.setattr(sides, "build_dist_side", build)
+    with pytest.raises(SpecError) as info:
+        BoundSpec(loaded(SPEC))
+    assert info.value.key == "b.dist", info.value
+    assert f"[{2 * DEFAULT_MAX_ELEMENTS}]" in info.value.message
+
+
+def test_the_dry_run_stages_are_the_spec_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each step of the build is charged to its key, in the order the real run takes them
+    from gaussdiag.frontends.yaml.bind.budget import Meter
+
+    labels: list[str] = []
+    real = Meter.stage
+
+    def stage(self: Meter, label: str) -> Any:
+        labels.append(label)
+        return real(self, label)
+
+    monkeypatch.setattr(Meter, "stage", stage)
+    p = BoundSpec(loaded(SPEC))
+    assert list(dict.fromkeys(labels)) == [
+        "params.mean", "params.raw", "params.fixed", "params.std", "inputs.x", "b.args.loc",
+        "b.args.scale", "b.dist", "a.args.loc", "a.args.scale", "a.dist", "a.backward",
+        "b.backward"]
+    # the meta copy's point, draws and stage hook stay its own
+    assert p.stages is None and p.point_device == "cpu"
+    assert {t.device.type for t in p.base.values()} == {"cpu"}
+    assert p.sample_input("x").device.type == "cpu"
