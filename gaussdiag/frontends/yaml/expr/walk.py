@@ -164,7 +164,35 @@ def substitute(expr: Expr, name: str, template: str) -> str:
     substitute(parse("diag_embed(std)", names={"std"}), "std", "{}**2") == "diag_embed(std ** 2)"
     """
     replacement = parse(template.format(name), names={name}, allow_randn=True).tree.body
-    return ast.unparse(_Substitute(name, replacement).visit(copy.deepcopy(expr.tree)))
+    tree = _Substitute(name, replacement).visit(copy.deepcopy(expr.tree))
+    return ast.unparse(_Cancel().visit(tree))
+
+
+class _Cancel(ast.NodeTransformer):
+    """A factor the fix multiplies in and the user's expression divides out, or the reverse,
+    cancelled: `2 * h / 2` and `2 * (h / 2)` read `h` (the scale candidate's fixes)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        outer = _number(node.right) if isinstance(node.op, (ast.Div, ast.Mult)) else None
+        inner = node.left
+        if outer is None and isinstance(node.op, ast.Mult):  # c * (x / c)
+            outer, inner = _number(node.left), node.right
+        if outer is None or outer == 0 or not isinstance(inner, ast.BinOp):
+            return node
+        undo = ast.Mult if isinstance(node.op, ast.Div) else ast.Div
+        if isinstance(inner.op, undo) and _number(inner.right) == outer:
+            return inner.left  # (x * c) / c, (x / c) * c, c * (x / c)
+        if isinstance(inner.op, ast.Mult) and undo is ast.Mult and _number(inner.left) == outer:
+            return inner.right  # (c * x) / c
+        return node
+
+
+def _number(node: ast.expr) -> float | None:
+    value = node.value if isinstance(node, ast.Constant) else None
+    # not bool, not complex: a number the user wrote as a factor
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
 
 
 class _Substitute(ast.NodeTransformer):

@@ -100,6 +100,12 @@ SUBSTITUTE = [
     pytest.param("A @ v", "A", "{0} @ transpose({0})", "A @ transpose(A) @ v", id="gram"),
     pytest.param("v / w", "w", "1 / {}", "v / (1 / w)", id="reciprocal-denominator"),
     pytest.param("w + s", "v", "exp({})", "w + s", id="absent-name"),
+    # the scale candidate's factor cancels against the user's own (2 * h / 2 reads h)
+    pytest.param("exp(v / 2)", "v", "2 * {}", "exp(v)", id="cancel-c-times-x-over-c"),
+    pytest.param("exp(2 * v)", "v", "{} / 2", "exp(v)", id="cancel-c-times-x-then-over-c"),
+    pytest.param("v * 3", "v", "{} / 3", "v", id="cancel-x-over-c-times-c"),
+    pytest.param("v / 3", "v", "2 * {}", "2 * v / 3", id="other-factors-stay"),
+    pytest.param("exp(v / 2) * 2", "v", "{} / 2", "exp(v / 2 / 2) * 2", id="not-the-same-term"),
 ]
 
 
