@@ -105,7 +105,8 @@ def compare(a: Any, b: Any = None, *, params: Mapping[str, Any],
             dtypes: Iterable[str] = ("float32", "float64"), seed: int = 0,
             device: str | None = None, expect: str | Mapping[str, Any] | None = None,
             name: str = "", reference: str | None = None, switch: str | None = None,
-            switches: Iterable[str] = ()) -> Report:
+            switches: Iterable[str] = (), repro_dir: str | os.PathLike[str] | None = None
+            ) -> Report:
     """Diagnose side `a` against side `b`, as `gaussdiag compare` does a spec.
 
     A side is a callable taking params and inputs by keyword (only the names in its
@@ -124,17 +125,21 @@ def compare(a: Any, b: Any = None, *, params: Mapping[str, Any],
     switch against itself without it (`report.switches`); with a switch, `b` may be left
     out: the one side is checked alone, and `report.verdict` is its checks' worst. `expect`
     is a verdict (the pair's, or a single side's checks'), or a dict: `"pair"` and switch
-    names to verdicts, a switch's per side as `{"a": ..., "b": ...}`.
+    names to verdicts, a switch's per side as `{"a": ..., "b": ...}`. A compile check that
+    finds a change of the math writes a reproducer script to `repro_dir` (made if missing;
+    None: a new temporary folder each time).
 
     Returns the `Report` (`print(report)` shows the table, `report.to_dict()` its `--json`
     entry, `report.to_json()` the same as JSON text). Raises `GaussdiagError`, naming the
     side, when it cannot diagnose.
     """
+    from gaussdiag.engine.reproducer import repro_folder
     from gaussdiag.frontends.python.run import run
     from gaussdiag.frontends.python.settings import settings
 
+    folder = None if repro_dir is None else repro_folder(repro_dir, "repro_dir")
     chosen = settings(params=params, inputs=inputs, at=at, mode=mode,
                       sample_shape=sample_shape, train=train, dtypes=dtypes, seed=seed,
                       device=device, expect=expect, name=name, reference=reference,
                       switch=switch, switches=switches, single=b is None)
-    return Report.of(run(a, b, chosen))
+    return Report.of(run(a, b, chosen, repro_dir=folder))

@@ -40,6 +40,7 @@ class Options:
     switches: tuple[Switch, ...] = ()  # checked besides a problem's own
     timeout: float | None = None
     default_timeout: float | None = None
+    repro_dir: str | None = None  # a compile mismatch's reproducer goes here (None: a temp dir)
 
     def bound(self, own: float | None = None) -> tuple[float | None, str]:
         """The bound of a spec whose own `timeout:` is `own`, and where it comes from."""

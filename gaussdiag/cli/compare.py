@@ -69,6 +69,13 @@ def compare(
                      "and switch checks whose device is absent, instead of failing with "
                      "exit 2."),
     ] = False,
+    repro_dir: Annotated[
+        str | None,
+        typer.Option(metavar="DIR", show_default=False,
+                     help="Where a compile check that finds a change of the math writes its "
+                     "reproducer script (made if missing) [default: a new temporary folder "
+                     "each time]."),
+    ] = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option("--format", help="How to print the report: " + "; ".join(
@@ -123,11 +130,12 @@ def compare(
                          "built-in demo runs only on a terminal, so that a CI step never passes "
                          "on nothing; `gaussdiag compare --demo` runs it anywhere)")
     fmt = OutputFormat.JSON if json_out == "-" else output_format
+    folder = None if repro_dir is None else _repro_dir(repro_dir)
     options = Options(device=device, max_elements=max_elements,
                       skip_absent_devices=skip_absent_devices, threads=threads,
                       switches=_switches(switch),
                       timeout=None if timeout is None else timeout or math.inf,
-                      default_timeout=DEFAULT_TIMEOUT)
+                      default_timeout=DEFAULT_TIMEOUT, repro_dir=folder)
     console = make_console(stderr=fmt is not OutputFormat.TABLE)
     # a pairs file's own prints must not land in the report (`--json -` would not parse)
     with user_output_to_stderr(any(p.endswith(".py") for p in paths)) as reporting:
@@ -294,3 +302,13 @@ def _environment(requested: str) -> dict[str, Any]:
         device = requested
     tf32 = bool(torch.backends.cuda.matmul.allow_tf32) if device.startswith("cuda") else None
     return {"torch_version": torch.__version__, "device": device, "tf32": tf32}
+
+
+def _repro_dir(path: str) -> str:
+    from gaussdiag.engine.reproducer import repro_folder
+    from gaussdiag.errors import GaussdiagError, UsageError
+
+    try:
+        return repro_folder(path, "--repro-dir")
+    except GaussdiagError as err:
+        raise UsageError(str(err)) from None

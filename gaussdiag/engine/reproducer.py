@@ -153,6 +153,20 @@ class Reproducer:
     note: str
 
 
+def repro_folder(path: Any, what: str) -> str:
+    """`path` (str or os.PathLike) as the folder reproducers are written to, absolute;
+    GaussdiagError naming `what` when it is no path or an existing file. Made when the first
+    reproducer is written, not before."""
+    from gaussdiag.errors import GaussdiagError
+
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise GaussdiagError(f"{what} must be a folder's path, found {type(path).__name__}")
+    folder = os.path.abspath(os.fspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise GaussdiagError(f"{what}: {folder} exists and is not a folder")
+    return str(folder)
+
+
 def write_reproducer(state: Compiled, *, title: str, threshold: float,
                      directory: str | None, stem: str) -> Reproducer:
     """Write the float64 graph whose compiled run differs most from eager; `threshold` is
@@ -173,11 +187,15 @@ def write_reproducer(state: Compiled, *, title: str, threshold: float,
         return Reproducer(None, f"no standalone reproducer: none of the {len(graphs)} graph(s) "
                           "torch.compile captured differs on its own; the gap comes from how "
                           "they are joined")
-    folder = directory or tempfile.mkdtemp(prefix="gaussdiag-repro-")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{stem}.py")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    try:
+        folder = directory or tempfile.mkdtemp(prefix="gaussdiag-repro-")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{stem}.py")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:  # a folder that vanished or turned read-only: the verdict stands
+        return Reproducer(None, f"the reproducer could not be written ({err.strerror or err}: "
+                          f"{err.filename or directory})")
     return Reproducer(path, f"a standalone script reproduces it (difference {worst:.3g} in "
                       f"one graph, torch alone): python {path}")
 

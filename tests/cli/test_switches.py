@@ -214,3 +214,25 @@ def test_precision_check_refuses_a_single_side_at_its_key(tmp_path: Path) -> Non
     assert r.stderr == (f"error: {spec}:8:1: a: precision-check compares two sides, and this "
                         "spec writes side a alone: add side b, or check a's switches with "
                         "`gaussdiag compare`\n")
+
+
+def test_repro_dir_on_the_command_line(tmp_path: Path) -> None:
+    spec = tmp_path / "one.yaml"
+    spec.write_text(ONE_SIDE)
+    folder = tmp_path / "repro"
+    out = tmp_path / "out.json"
+    assert main(["compare", str(spec), "--repro-dir", str(folder), "--json", str(out),
+                 "-q"]) == 0
+    [check] = json.loads(out.read_text())["specs"][0]["switches"]
+    assert Path(check["reproducer"]).parent == folder and Path(check["reproducer"]).is_file()
+
+
+def test_repro_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    r = subprocess.run([sys.executable, "-m", "gaussdiag", "compare", "--demo",
+                        "--repro-dir", str(taken)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120, check=False)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"error: --repro-dir: {taken} exists and is not a folder"
+    assert r.stdout == ""

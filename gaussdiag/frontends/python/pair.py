@@ -136,7 +136,8 @@ def _diagnose_pair(path: str, name: str, pair: Pair, options: Options,
     try:
         with deadline(seconds):
             report = run(pair.a, pair.b, chosen, options.threads, stages,
-                         switches=options.switches, skip_absent=options.skip_absent_devices)
+                         switches=options.switches, skip_absent=options.skip_absent_devices,
+                         repro_dir=options.repro_dir)
     except TimedOut as stop:
         report = timed_out_report(file=path, name=title, expect=chosen.expect,
                                   seconds=stop.seconds, source=source, stages=stages)

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 def run(a: Any, b: Any, chosen: Settings, threads: int | None = None,
         progress: Progress | None = None, *, switches: tuple[Switch, ...] = (),
-        skip_absent: bool = False) -> SpecReport:
+        skip_absent: bool = False, repro_dir: str | None = None) -> SpecReport:
     """The engine on a LiveProblem (on `threads` intra-op threads; None: from its size),
-    with the settings' switches and `switches` (the command line's); errors surface without
+    with the settings' switches and `switches` (the command line's), a compile mismatch's
+    reproducer in `repro_dir` (None: a new temporary folder); errors surface without
     gaussdiag's frames. A single side (`chosen.single`) is bound as both sides and checked
     under its switches alone."""
     from gaussdiag.frontends.python.problem import LiveProblem
@@ -28,7 +29,7 @@ def run(a: Any, b: Any, chosen: Settings, threads: int | None = None,
     try:
         problem = LiveProblem(a, a if chosen.single else b, chosen)
         report = diagnose_problem(problem, progress, threads=threads,
-                                  plan=chosen.plan(switches, skip_absent))
+                                  plan=chosen.plan(switches, skip_absent, repro_dir))
     except GaussdiagError as err:
         raise err.with_traceback(None) from None
     if report.interrupted:

@@ -70,11 +70,13 @@ class Settings:
     expect_switches: Mapping[tuple[str, SideName], Verdict] = field(default_factory=dict)
     single: bool = False  # one side: checked under its switches only
 
-    def plan(self, extra: tuple[Switch, ...] = (), skip_absent: bool = False) -> SwitchPlan:
+    def plan(self, extra: tuple[Switch, ...] = (), skip_absent: bool = False,
+             repro_dir: str | None = None) -> SwitchPlan:
         """The switch checks to run: these settings' switches and `extra` (the command
-        line's), with what is expected of them."""
+        line's), with what is expected of them; reproducers go to `repro_dir`."""
         return SwitchPlan(merge(self.switches, extra), self.expect_switches,
-                          self.expect if self.single else None, self.single, skip_absent)
+                          self.expect if self.single else None, self.single, skip_absent,
+                          repro_dir)
 
 
 def _choice(what: str, value: Any, enum: type[Any]) -> Any:

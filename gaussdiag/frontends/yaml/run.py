@@ -104,7 +104,8 @@ def switch_plan(loaded: LoadedSpec, options: Options) -> SwitchPlan:
         per = expectations({k: v for k, v in spec.expect.items() if k != "pair"}, own,
                            single=spec.single)[1]
     default = spec.expect if spec.single and isinstance(spec.expect, Verdict) else None
-    return SwitchPlan(chosen, per, default, spec.single, options.skip_absent_devices)
+    return SwitchPlan(chosen, per, default, spec.single, options.skip_absent_devices,
+                      options.repro_dir)
 
 
 def bind(loaded: LoadedSpec, options: Options) -> BoundSpec:

@@ -5,6 +5,9 @@ cost lines."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,3 +116,36 @@ def test_a_compiler_that_fails_is_a_check_error_not_a_crash() -> None:
     Console(file=shown, width=100, color_system=None).print(report)
     assert "verdict: error" in shown.getvalue()
     assert report.to_dict()["switches"][0]["status"] == "error"
+
+
+def test_a_reproducer_goes_to_repro_dir_and_reproduces_the_gap(tmp_path: Path) -> None:
+    folder = tmp_path / "made" / "here"  # made when the reproducer is written
+    report = gaussdiag.compare(side, switch=DRIFT, params=POINT, inputs=DRAWS,
+                               repro_dir=folder)
+    [check] = report.switches
+    assert check.verdict is Verdict.MISMATCH and check.reproducer is not None
+    script = Path(check.reproducer)
+    assert script.parent == folder and script.is_file()
+    # the script stands alone: run, it shows the planted gap and exits 1
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=Path(__file__).parents[3], timeout=120, check=False)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("bad", [123, ""])
+def test_repro_dir_must_be_a_folder_path(bad: object, tmp_path: Path) -> None:
+    with pytest.raises(GaussdiagError, match="repro_dir must be a folder's path"):
+        gaussdiag.compare(side, switch=DRIFT, params=POINT, inputs=DRAWS, repro_dir=bad)
+    taken = tmp_path / "a_file"
+    taken.write_text("")
+    with pytest.raises(GaussdiagError, match="exists and is not a folder"):
+        gaussdiag.compare(side, switch=DRIFT, params=POINT, inputs=DRAWS, repro_dir=taken)
+
+
+def test_a_repro_dir_that_cannot_be_made_keeps_the_verdict_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("")
+    report = gaussdiag.compare(side, switch=DRIFT, params=POINT, inputs=DRAWS,
+                               repro_dir=tmp_path / "a_file" / "below")
+    [check] = report.switches
+    assert check.verdict is Verdict.MISMATCH and check.reproducer is None
+    assert "The reproducer could not be written (Not a directory" in check.explanation
