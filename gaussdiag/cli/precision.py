@@ -293,6 +293,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     from gaussdiag.pipeline import Options
     from gaussdiag.report import precision_json as rj
     from gaussdiag.report import precision_text as rt
+    from gaussdiag.torch_import import import_torch
 
     pc.check_low_dtype(dtype)
     loaded = [load_spec(str(path), max_elements=max_elements) for path in specs]
@@ -304,6 +305,9 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     options = Options(device=device, max_elements=max_elements,
                       timeout=None if timeout is None else timeout or math.inf,
                       default_timeout=DEFAULT_TIMEOUT)
+    # torch's import is no spec's time; and a bound landing inside it would leave torch half
+    # imported for every later spec ("partially initialized module 'torch'")
+    import_torch()
     results, late = [], []
     with progress_line(console, verbose) as progress:
         for spec in loaded:

@@ -208,3 +208,28 @@ def test_precision_check_bounds_each_spec_too(tmp_path: Path) -> None:
         "precision-check timed out: endless.yaml: ran past its bound of 2 s (the spec's "
         "`timeout:`); left out of the report")
     assert "Traceback" not in r.stderr and took < ENOUGH / 2
+
+
+# torch's import made slower than a spec's bound: it must not be charged to the spec
+SLOW_TORCH = """\
+import sys, time
+class _SlowTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            time.sleep(8)
+        return None
+sys.meta_path.insert(0, _SlowTorch())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["compare", "precision-check"])
+def test_importing_torch_is_not_a_specs_time(command: str, tmp_path: Path) -> None:
+    """A bound landing inside torch's import would leave torch half imported for every
+    later spec: torch is imported before any spec's bound starts."""
+    # a bound a small spec meets with room to spare, well under the import's 8 s
+    (tmp_path / "fine.yaml").write_text(FINE + "timeout: 5\n")
+    (tmp_path / "again.yaml").write_text(FINE + "name: again\ntimeout: 5\n")
+    r, _ = gd(command, "fine.yaml", "again.yaml", cwd=tmp_path, prelude=SLOW_TORCH)
+    assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr)
+    assert "timed out" not in r.stdout + r.stderr
