@@ -80,20 +80,24 @@ class ProblemBase:
         index = torch.tensor(sorted(chosen), dtype=torch.long)
         for name in self._sample_names():  # drawn at full size before cutting
             self.sample_input(name)
-        out = copy.copy(self)
+        out = self.copied()
         out.base = {k: cut(v, big, index) for k, v in self.base.items()}
         out.jittered = {k: cut(v, big, index) for k, v in self.jitter().items()}
         out._sample_inputs = {k: cut(v, big, index) for k, v in self._sample_inputs.items()}
-        out._reference = {}
-        out.warnings = WarningLog()  # what torch says about the slice is not a note
         out._after_cut()
         return out
 
     def on_device(self, side: SideName, device: torch.device) -> Any:
-        """The same problem with `side` on `device` (a device switch's runs): a shallow copy
-        with reference builds and warnings of its own."""
-        out = copy.copy(self)
+        """The same problem with `side` on `device` (a device switch's runs)."""
+        out = self.copied()
         out.side_devices = {**self.side_devices, side: device}
+        return out
+
+    def copied(self) -> Any:
+        """A shallow copy with float64 reference builds and a warning log of its own: what
+        torch says while a copy runs (a slice, another device, the meta-device dry run) is
+        not a note of the problem's."""
+        out = copy.copy(self)
         out._reference = {}
         out.warnings = WarningLog()
         return out

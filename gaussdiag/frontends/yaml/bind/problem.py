@@ -7,7 +7,6 @@ torch is imported inside functions: spec errors and `--help` answer without impo
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -74,12 +73,12 @@ class BoundSpec(ProblemBase, SpecExprs):
         import torch
 
         meta = torch.device("meta")
-        out = copy.copy(self)
+        out: BoundSpec = self.copied()
         out.stages = stages
         out.point_device = meta.type
         out.side_devices = dict.fromkeys(SideName, meta)
         out._sample_inputs = {}
-        out._reference = {}
+        out.jittered = None
         out.base = out._point(lambda key, p: point.empty(self.loaded, key, p, self.max_elements))
         return out
 

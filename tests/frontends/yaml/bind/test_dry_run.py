@@ -230,3 +230,29 @@ def test_the_dry_run_stages_are_the_spec_keys(monkeypatch: pytest.MonkeyPatch) -
     assert p.stages is None and p.point_device == "cpu"
     assert {t.device.type for t in p.base.values()} == {"cpu"}
     assert p.sample_input("x").device.type == "cpu"
+
+
+def test_what_torch_says_in_the_dry_run_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a warning raised while a side runs on meta is neither a note of the problem's nor a
+    # stray stderr line (the real run says it again, as a note, if it is the side's)
+    import warnings
+
+    import torch
+
+    from gaussdiag.engine.built import BuiltSide
+    from gaussdiag.frontends.yaml.bind import sides
+
+    real = sides.build_dist_side
+
+    def build(problem: Any, side: SideName, values: Any, tdt: torch.dtype,
+              device: torch.device, *, validate: bool = True) -> BuiltSide:
+        if device.type == "meta":
+            warnings.warn("said on meta only", UserWarning, stacklevel=1)
+        return real(problem, side, values, tdt, device, validate=validate)
+
+    monkeypatch.setattr(sides, "build_dist_side", build)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        p = BoundSpec(loaded(SPEC))
+    assert not any("said on meta only" in n for n in p.warnings.notes), p.warnings.notes
+    assert not [w for w in shown if "said on meta only" in str(w.message)]
