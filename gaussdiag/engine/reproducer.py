@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gaussdiag.engine.compiled import Compiled, Graph, quiet_compiler
+from gaussdiag.errors import GaussdiagError, UsageError
+from gaussdiag.output import write_atomic
 from gaussdiag.vocab import DType
 
 # Names FX's generated code may use without importing them (torch.fx.graph's builtins).
@@ -157,8 +159,6 @@ def repro_folder(path: Any, what: str) -> str:
     """`path` (str or os.PathLike) as the folder reproducers are written to, absolute;
     GaussdiagError naming `what` when it is no path or an existing file. Made when the first
     reproducer is written, not before."""
-    from gaussdiag.errors import GaussdiagError
-
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise GaussdiagError(f"{what} must be a folder's path, found {type(path).__name__}")
     folder = os.path.abspath(os.fspath(path))
@@ -191,11 +191,12 @@ def write_reproducer(state: Compiled, *, title: str, threshold: float,
         folder = directory or tempfile.mkdtemp(prefix="gaussdiag-repro-")
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{stem}.py")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_atomic(path, text)  # the project's one writer: never a half-written script
     except OSError as err:  # a folder that vanished or turned read-only: the verdict stands
         return Reproducer(None, f"the reproducer could not be written ({err.strerror or err}: "
                           f"{err.filename or directory})")
+    except UsageError as err:  # write_atomic's words name the file and the reason
+        return Reproducer(None, f"the reproducer could not be written ({err})")
     return Reproducer(path, f"a standalone script reproduces it (difference {worst:.3g} in "
                       f"one graph, torch alone): python {path}")
 
