@@ -104,7 +104,7 @@ def _diagnose_problem(problem: Problem, progress: Progress | None, start: float,
                 raise
     kappa_notes: list[str] = []
     if plan.single:
-        kappa = estimate_kappa(problem, kappa_notes)
+        kappa = estimate_kappa(problem, kappa_notes, plan.sides)
         checks = switch_checks(problem, plan, runs, kappa, absent, progress)
         return single_report(problem, plan, checks, runs, kappa, kappa_notes, start)
     _check_shapes(problem, runs)

@@ -86,7 +86,9 @@ def _check(problem: Problem, side: SideName, switch: Switch,
         counts = ", ".join(f"{n} in {dt.value}" for dt, n in runs.graphs.items())
         notes.append(f"torch.compile captured graphs from the side: {counts}" +
                      ("; none: the side ran eagerly, so the check compared eager with eager"
-                      if not any(runs.graphs.values()) else ""))
+                      if not any(runs.graphs.values()) else
+                      "; the draw is a graph of its own, reseeded first as an eager run is"
+                      if problem.mode is Mode.RSAMPLE else ""))
         persists = any(q.persists for q in facts.quantities)
         if verdict is Verdict.MISMATCH and persists:
             made = write_reproducer(cache[(side, switch.arg)],

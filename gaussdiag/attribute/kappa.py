@@ -5,6 +5,7 @@ search's float64 tolerance (tolerance.py). A matrix whose eigenvalues cannot be 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gaussdiag import tolerance as tl
@@ -19,13 +20,15 @@ if TYPE_CHECKING:
 _MATRIX_ARGS = ("covariance_matrix", "precision_matrix", "scale_tril", "cov_factor")
 
 
-def estimate_kappa(problem: Problem, notes: list[str] | None = None) -> float:
+def estimate_kappa(problem: Problem, notes: list[str] | None = None,
+                   sides: Iterable[SideName] = tuple(SideName)) -> float:
     """cond(L) for the covariance each side implies (largest over the batch and both sides):
     log_prob standardizes x through a triangular solve with the scale L, whose condition number
     is sqrt(cond(covariance)). 1 when no side has a covariance-like argument. Exact (from the
     eigenvalues) up to n = tolerance.EXACT_EIGEN_MAX; above that, max|L_ii| / min|L_ii| of the
     Cholesky factor the distribution already holds: O(n), a lower bound, exact for diagonal
     scales.
+    `sides`: the sides to read (a single side checked under switches is bound as both).
     When a side's matrix has no computable eigenvalues, that side counts as 1 and a sentence
     saying so is appended to `notes`.
 
@@ -39,7 +42,7 @@ def estimate_kappa(problem: Problem, notes: list[str] | None = None) -> float:
 
     kappa = 1.0
     unknown: list[str] = []
-    for side in SideName:
+    for side in sides:
         if problem.kind(side) is not SideKind.DIST:
             continue
         try:

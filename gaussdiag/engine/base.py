@@ -175,6 +175,17 @@ class ProblemBase:
               ) -> BuiltSide:
         raise NotImplementedError
 
+    def traced(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
+        """The side for torch.compile to trace (`Problem.traced`); a front end whose build
+        holds nothing dynamo cannot trace may keep this: its build without argument checks."""
+        return self.build(side, env, dtype, validate=False)
+
+    def tracing(self, dtype: DType) -> AbstractContextManager[None]:
+        """What a traced side runs under, set outside the compiled call: the seed (dynamo
+        cannot trace saving and restoring the generator's state)."""
+        del dtype
+        return seeded(self.seed)
+
     def _params(self, point: Mapping[str, torch.Tensor], tdt: torch.dtype,
                 device: torch.device, side: SideName | None, *, with_grad: bool,
                 overrides: Overrides, leaf_values: Mapping[str, torch.Tensor]) -> Env:

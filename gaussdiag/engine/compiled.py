@@ -14,6 +14,7 @@ graph and kernel caches on disk) serve later runs as usual.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.built import Env
-from gaussdiag.engine.device import seeded
+from gaussdiag.engine.device import reseed
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.vocab import DType, Mode, SideName
 
@@ -86,41 +87,69 @@ def compiled(cache: CompileCache, side: SideName, backend: str) -> Compiled:
 def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
                ) -> Callable[[Env], torch.Tensor]:
     """The compiled computation of `side` in `dtype`, from an environment to the compared
-    value (log_prob at the input, or the draws), compiled on its first call."""
+    value (log_prob at the input, the value of a side of its own names, or the draws):
+    the side as the front end hands it to a tracer (`Problem.traced`), compiled on its first
+    call, which is thus all of the compile time."""
     import torch
 
-    if dtype not in state.functions:
-        at = problem.at_name(side) if problem.mode is not Mode.RSAMPLE else ""
-        draws = problem.mode is Mode.RSAMPLE
-        seed = problem.seed
+    draws = problem.mode is Mode.RSAMPLE
+    # seeding, which dynamo cannot trace, told apart so that it cuts the graph cleanly
+    reseeded = torch.compiler.disable(  # type: ignore[no-untyped-call]
+        functools.partial(reseed, problem.seed))
+    try:
+        at = "" if draws else problem.at_name(side)
+    except GaussdiagError:
+        at = ""  # a side of its own names (a KL term) has no input; the eager run read none
 
-        def computation(values: dict[str, torch.Tensor], leaves: dict[str, torch.Tensor]
-                        ) -> torch.Tensor:
-            # without torch's argument checks: the eager run checked these very values, and
-            # their data-dependent branches would cut the graph at every argument
-            built = problem.build(side, Env(values, leaves), dtype, validate=False)
-            if draws:
-                assert built.draw is not None
-                with seeded(seed):
-                    return built.draw()
-            assert built.log_prob is not None
-            return built.log_prob(values[at])
-
-        fresh = _fresh(computation, f"gaussdiag_{side.value}_{dtype.value}_{next(_COUNT)}")
-        state.graphs.setdefault(dtype, [])
-        # static shapes: a side has one shape per dtype, so nothing is gained from symbolic
-        # ones, and a graph with concrete sizes is what a reproducer can show
-        with _checks_off():  # torch.compile's first call turns them off for good: restored
-            state.functions[dtype] = torch.compile(
-                fresh, backend=_recording(state, dtype), dynamic=False)
-    fn = state.functions[dtype]
+    def computation(values: dict[str, torch.Tensor], leaves: dict[str, torch.Tensor]
+                    ) -> torch.Tensor:
+        built = problem.traced(side, Env(values, leaves), dtype)
+        if draws:
+            draw = built.draw
+            assert draw is not None
+            del built  # what crosses the cut below must be rebuilt by dynamo: the draw alone
+            # as an eager run draws (evaluate.compared): under the seed afresh, whatever the
+            # build drew (a dropout). The draw is a graph of its own: cut here, at the top,
+            # where dynamo compiles what follows
+            reseeded()
+            return _after_cut(draw, values)
+        if built.value is not None:
+            return built.value()
+        assert built.log_prob is not None
+        return built.log_prob(values[at])
 
     def forward(env: Env) -> torch.Tensor:  # run inside quiet_compiler (the caller's)
-        with _checks_off():
+        fn = state.functions.get(dtype)
+        if fn is None:
+            fn = state.functions[dtype] = _compile(
+                state, dtype, _fresh(computation, f"gaussdiag_{side.value}_{dtype.value}_"
+                                                  f"{next(_COUNT)}"))
+        # without torch's argument checks (the eager run checked these very values, and
+        # their data-dependent branches would cut the graph at every argument), under what
+        # the front end's own contexts set in an eager run: dynamo traces none of them
+        with _checks_off(), problem.tracing(dtype):
             out: torch.Tensor = fn(env.values, env.leaves)
         return out
 
     return forward
+
+
+def _after_cut(draw: Callable[[], torch.Tensor], held: object) -> torch.Tensor:
+    """The draw. `held` (the side's tensors) is passed only to keep it alive across the cut
+    before the draw: dynamo compiles the frame after a cut only when a tensor is among its
+    locals (a distribution does not count), else the draw would run eagerly."""
+    del held
+    return draw()
+
+
+def _compile(state: Compiled, dtype: DType, fn: Callable[..., Any]) -> Callable[..., Any]:
+    import torch
+
+    state.graphs.setdefault(dtype, [])
+    # static shapes: a side has one shape per dtype, so nothing is gained from symbolic
+    # ones, and a graph with concrete sizes is what a reproducer can show
+    with _checks_off():  # torch.compile's first call turns them off for good: restored
+        return torch.compile(fn, backend=_recording(state, dtype), dynamic=False)
 
 
 @contextmanager

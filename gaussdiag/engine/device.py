@@ -62,16 +62,23 @@ def seeded(seed: int) -> Iterator[None]:
     import torch
 
     state = torch.random.get_rng_state()
+    reseed(seed)
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def reseed(seed: int) -> None:
+    """Seed torch's global generators with `seed` (inside `seeded`, which restores them)."""
+    import torch
+
     if _accelerators():
         torch.manual_seed(seed)  # seeds (or queues the seed for) every device's generator
     else:
         # torch.manual_seed formats the caller's stack for each lazy device it would seed
         # (about 1 ms a call deep in a run); with none present the CPU generator is all
         torch.default_generator.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.random.set_rng_state(state)
 
 
 @functools.cache

@@ -9,6 +9,7 @@ imports torch at run time.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
 from gaussdiag.vocab import DType, Method, Mode, Optimizer, SideKind, SideName, Verdict
@@ -59,7 +60,11 @@ class Problem(Protocol):
     `ConstraintFailure` for broken constraints and `GaussdiagError` for anything the user
     must fix. `reference(side)` is the float64 build at the point without gradients (cached;
     `keep_reference` adopts one, `release_references` drops them). `at_name(side)` is the
-    input log_prob is evaluated at.
+    input log_prob is evaluated at. `traced(side, env, dtype)` is the same side as torch.compile
+    should see it: the side's own computation with none of the front end's checks or
+    contexts inside (each would cut dynamo's graph and leave the side's math eager), to be
+    called under `tracing(dtype)`, which sets what those contexts set (the seed, a run
+    dtype) outside the compiled call.
 
     What a side is and uses: `kind(side)` is a `SideKind`: DIST (a Distribution), LOG_PROB (a
     hand-written log-density) or EXPR (hand-written draws); `method(side)` how dist sides
@@ -122,6 +127,8 @@ class Problem(Protocol):
             leaf_values: Mapping[str, torch.Tensor] | None = None) -> Env: ...
     def build(self, side: SideName, env: Env, dtype: DType, *, validate: bool = True
               ) -> BuiltSide: ...
+    def traced(self, side: SideName, env: Env, dtype: DType) -> BuiltSide: ...
+    def tracing(self, dtype: DType) -> AbstractContextManager[None]: ...
     def reference(self, side: SideName) -> BuiltSide: ...
     def keep_reference(self, side: SideName, built: BuiltSide) -> None: ...
     def release_references(self) -> None: ...

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Gumbel, Independent, MultivariateNormal, Normal
 
 import gaussdiag
+from gaussdiag.attribute.quantities import normwise
 from gaussdiag.engine.evaluate import SideRun
 from gaussdiag.engine.switch import parse_switch
 from gaussdiag.engine.switched import run_switched, tf32
@@ -100,6 +101,89 @@ def test_seeded_draws_come_out_the_same_through_the_compiler() -> None:
     check = report.switches[0]
     assert check.verdict is Verdict.AGREE, check.explanation
     assert {q.name for q in check.quantities} == {"draws", "grad[mean]", "grad[std]"}
+
+
+def _graphs(switch: str, report_of: object) -> dict[tuple[SideName, DType], list[str]]:
+    """The code of every graph torch.compile handed the backend, per (side, dtype), while
+    `report_of()` runs a diagnosis."""
+    import gaussdiag.engine.switched as switched
+
+    seen: dict[tuple[SideName, DType], list[str]] = {}
+    real = switched.run_switched
+
+    def recording(problem, side, sw, reuse, cache):  # type: ignore[no-untyped-def]
+        runs = real(problem, side, sw, reuse, cache)
+        for dt, graphs in cache[(side, sw.arg)].graphs.items():
+            seen[(side, dt)] = [g.module.code for g in graphs]
+        return runs
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(switched, "run_switched", recording)  # imported by its caller per call
+        report_of()  # type: ignore[operator]
+    assert seen, f"no graph recorded for {switch}"
+    return seen
+
+
+@pytest.mark.parametrize("source", ["yaml", "python"])
+def test_the_compiled_graph_is_the_whole_side(source: str) -> None:
+    """What torch.compile sees is the side's math, constructor and log_prob in one graph per
+    dtype: none of gaussdiag's own checks and contexts around a run (a seed, the run's
+    dtype, singular-matrix checks) may cut it, which would leave the log_prob eager."""
+    def run() -> None:
+        if source == "yaml":
+            gaussdiag.diagnose(FIXED, switches=["compile:aot_eager"])
+        else:
+            gaussdiag.compare(mvn_fixed, switch="compile:aot_eager", params=POINT,
+                              inputs={"x": torch.randn(8, 10)})
+
+    seen = _graphs("compile:aot_eager", run)
+    for dt in (DType.FLOAT32, DType.FLOAT64):
+        [code] = seen[(SideName.A, dt)]  # one graph
+        # the constructor's covariance and Cholesky factor, and log_prob's triangular solve
+        assert "diag_embed" in code and "linalg_cholesky" in code, code
+        assert "linalg_solve_triangular" in code, code
+    if source == "yaml":
+        assert [len(seen[(SideName.B, dt)]) for dt in (DType.FLOAT32, DType.FLOAT64)] == [1, 1]
+
+
+def gumbel(loc: torch.Tensor, scale: torch.Tensor) -> Gumbel:
+    return Gumbel(loc, scale)
+
+
+def test_a_change_the_compiler_makes_inside_log_prob_is_a_mismatch() -> None:
+    """Gumbel's only exp is in its log_prob, (y - exp(y)) - log(scale) with y = (loc - x) /
+    scale: a backend drifting that exp is seen only if log_prob is compiled."""
+    import tests.engine.planted_backends as planted
+
+    loc = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64)
+    scale = torch.linspace(0.5, 2.0, 6, dtype=torch.float64)
+    x = torch.linspace(-2.0, 3.0, 6, dtype=torch.float64)
+    report = gaussdiag.compare(gumbel, switch=f"compile:{planted.EXP_DRIFT}",
+                               params={"loc": loc, "scale": scale}, inputs={"x": x})
+    check = report.switches[0]
+    assert check.verdict is Verdict.MISMATCH, check.explanation
+    y = (loc - x) / scale
+    eager = (y - y.exp()) - scale.log()
+    drifted = (y - y.exp() * (1 + planted.DRIFT)) - scale.log()
+    [q] = [q for q in check.quantities if q.name == "log_prob"]
+    assert q.diff[DType.FLOAT64] == pytest.approx(normwise(eager, drifted), rel=1e-9)
+
+
+def noisy(mean: torch.Tensor, std: torch.Tensor) -> Normal:
+    # draws noise of its own before the distribution (as a dropout would), adding nothing
+    return Normal(mean + 0.0 * torch.randn_like(mean), std)
+
+
+def test_a_side_that_draws_before_its_draw_is_reseeded_as_in_eager() -> None:
+    """Eager runs call the side under the seed, then draw under the seed afresh; the
+    compiled run must draw the same noise, so the draw is reseeded (a graph of its own)."""
+    report = gaussdiag.compare(noisy, switch="compile:aot_eager", params=POINT,
+                               mode="rsample", sample_shape=(16,))
+    check = report.switches[0]
+    assert check.verdict is Verdict.AGREE, check.explanation
+    [draws] = [q for q in check.quantities if q.name == "draws"]
+    assert draws.diff[DType.FLOAT64] == 0.0
+    assert "2 in float32, 2 in float64" in check.notes[0]
 
 
 def test_tf32_is_turned_on_and_off_and_restored() -> None:

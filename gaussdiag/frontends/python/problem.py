@@ -22,7 +22,7 @@ from gaussdiag.engine.failures import ConstraintFailure
 from gaussdiag.engine.phrases import Phrases
 from gaussdiag.errors import GaussdiagError
 from gaussdiag.frontends.python.guard import check_input, check_param, user_code
-from gaussdiag.frontends.python.run_dtype import RunNotes
+from gaussdiag.frontends.python.run_dtype import RunNotes, traced_run
 from gaussdiag.frontends.python.settings import Sample, Settings
 from gaussdiag.frontends.python.sides import LiveSide
 from gaussdiag.vocab import DType, Method, Mode, SideKind, SideName, Verdict
@@ -248,6 +248,13 @@ class LiveProblem(ProblemBase):
         self._kinds[side] = (SideKind.DIST if built.dist is not None else
                              SideKind.EXPR if self.mode is Mode.RSAMPLE else SideKind.LOG_PROB)
         return built
+
+    def traced(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
+        del dtype  # the run's dtype is set around the compiled call (tracing)
+        return self.sides[side].traced(env.values, self.mode, self.settings.sample_shape)
+
+    def tracing(self, dtype: DType) -> AbstractContextManager[None]:
+        return traced_run(torch_dtype(dtype), self.seed)
 
     def at_name(self, side: SideName) -> str:
         if self.settings.at is None:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gaussdiag.engine.device import seeded
 from gaussdiag.engine.torch_warnings import WarningLog
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ def default_dtype(tdt: torch.dtype) -> Iterator[None]:
             elif depth and outer is not None:  # back to the enclosing block's dtype
                 _held = outer
                 torch.set_default_dtype(outer)
+
+
+@contextmanager
+def traced_run(tdt: torch.dtype, seed: int) -> Iterator[None]:
+    """Around a traced side's compiled call (`LiveProblem.tracing`): the run's default dtype
+    and the seed, as `LiveSide.call` sets them around an eager call."""
+    with default_dtype(tdt), seeded(seed):
+        yield
 
 
 @contextmanager

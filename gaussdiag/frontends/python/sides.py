@@ -102,6 +102,23 @@ class LiveSide:
                 raise
             raise self.raised(err) from None
 
+    def traced(self, values: Mapping[str, Any], mode: Mode, sample_shape: tuple[int, ...]
+               ) -> BuiltSide:
+        """The side's own code and what it returns, as torch.compile should see it: none of
+        `call`'s and `result`'s checks and contexts, which dynamo cannot trace (each cut the
+        graph and left the side's math eager). The caller sets the run's default dtype and
+        the seed around the compiled call (`LiveProblem.tracing`); the eager runs checked
+        these very values."""
+        import torch
+
+        out = self.fn(**{n: values[n] for n in self.takes if n in values})
+        if isinstance(out, torch.Tensor):
+            if mode is Mode.RSAMPLE:
+                return BuiltSide(self.side, None, None, draw=lambda: out)
+            return BuiltSide(self.side, None, lambda x: out, value=lambda: out)
+        shape = torch.Size(sample_shape)
+        return BuiltSide(self.side, out, out.log_prob, draw=lambda: out.rsample(shape))
+
     @contextmanager
     def in_run(self, tdt: torch.dtype, what: str, *, watched: bool) -> Iterator[None]:
         """torch's default dtype is the run's while the side's code runs (run_dtype.py).

@@ -90,14 +90,18 @@ def _plain(dist: str, key: str, value: RawArg, rule: Plain,
     return int(value)
 
 
-@cache
+_CLASSES: dict[str, Any] = {}  # not functools.cache: dynamo traces a dict, not a cache
+
+
 def torch_class(dist: str) -> Any:
     """The class to build `dist` with: torch's own, or a subclass below that works around a
     torch bug (same name, same constructor)."""
-    import torch.distributions as D
+    if dist not in _CLASSES:
+        import torch.distributions as D
 
-    fixed = _fixed_classes()
-    return fixed[dist] if dist in fixed else getattr(D, dist)
+        fixed = _fixed_classes()
+        _CLASSES[dist] = fixed[dist] if dist in fixed else getattr(D, dist)
+    return _CLASSES[dist]
 
 
 @cache

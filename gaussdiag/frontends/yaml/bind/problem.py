@@ -192,6 +192,10 @@ class BoundSpec(ProblemBase, SpecExprs):
         return sides.build_side(self, side, env, dtype, self.side_devices[side],
                                 validate=validate)
 
+    def traced(self, side: SideName, env: Env, dtype: DType) -> BuiltSide:
+        return sides.build_side(self, side, env, dtype, self.side_devices[side],
+                                validate=False, traced=True)
+
     # ---- the engine's interface (gaussdiag.engine.problem.Problem) ------------------------
 
     @property

@@ -30,14 +30,18 @@ if TYPE_CHECKING:
 
 
 def build_side(problem: SpecExprs, side: SideName, env: Env, dtype: DType,
-               device: torch.device, *, validate: bool = True) -> BuiltSide:
+               device: torch.device, *, validate: bool = True, traced: bool = False
+               ) -> BuiltSide:
     """The side as a distribution (dist sides) or a log-density expression; validate=False
     skips torch's argument checks (the search's re-runs of an already validated spec, and
-    the dry run on the meta device). Each step runs under `problem.stage` of its key."""
+    the dry run on the meta device); traced=True the spec's own checks too (torch.compile
+    traces the build: the eager runs checked the same values). Each step runs under
+    `problem.stage` of its key."""
     s = problem.spec.side(side)
     tdt = torch_dtype(dtype)
     if s.kind is SideKind.DIST:
-        return build_dist_side(problem, side, env.values, tdt, device, validate=validate)
+        return build_dist_side(problem, side, env.values, tdt, device, validate=validate,
+                               traced=traced)
     if s.kind is SideKind.LOG_PROB:
         assert s.log_prob is not None
         src = s.log_prob
@@ -64,16 +68,19 @@ def build_side(problem: SpecExprs, side: SideName, env: Env, dtype: DType,
 
 
 def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, torch.Tensor],
-                    tdt: torch.dtype, device: torch.device, *, validate: bool = True
-                    ) -> BuiltSide:
+                    tdt: torch.dtype, device: torch.device, *, validate: bool = True,
+                    traced: bool = False) -> BuiltSide:
     """A `dist:` side at `values`: validated by torch (constraint breaks become
-    ConstraintFailure), with its transforms and `event_dims`, a log_prob and a draw."""
+    ConstraintFailure), with its transforms and `event_dims`, a log_prob and a draw.
+    traced=True (torch.compile's trace) leaves out the checks of names and singular
+    matrices: dynamo cannot trace them, and the eager runs made them on the same values."""
     import torch
 
     s: Side = problem.spec.side(side)
     assert s.dist is not None
     cls = dist_args.torch_class(s.dist)
-    check_arg_names(problem.loaded, side, s, cls)
+    if not traced:
+        check_arg_names(problem.loaded, side, s, cls)
 
     def arg(key: str, source: Any) -> torch.Tensor:
         with problem.stage(f"{side.value}.args.{key}"):
@@ -87,11 +94,12 @@ def build_dist_side(problem: SpecExprs, side: SideName, values: Mapping[str, tor
     # Singular to working precision is invalid whatever torch's Cholesky does on this CPU:
     # decided before torch validates, from the eigenvalues of the matrix as this dtype
     # holds it (small matrices; large ones use the factor torch computes, below).
-    pending = singular.check_args(side, s.dist, args)
+    pending = None if traced else singular.check_args(side, s.dist, args)
     try:
         with problem.stage(stage):
             dist: Any = cls(**args, validate_args=validate)
-            singular.check_factor(side, s.dist, args, dist, pending)
+            if not traced:
+                singular.check_factor(side, s.dist, args, dist, pending)
             dist = wrap(problem, side, dist, values, tdt, device, validate=validate)
     except ValueError as err:
         if str(err).startswith("Expected parameter"):
