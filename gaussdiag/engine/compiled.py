@@ -94,8 +94,8 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
 
     draws = problem.mode is Mode.RSAMPLE
     # seeding, which dynamo cannot trace, told apart so that it cuts the graph cleanly
-    reseeded = torch.compiler.disable(  # type: ignore[no-untyped-call]
-        functools.partial(reseed, problem.seed))
+    reseeded = (torch.compiler.disable(  # type: ignore[no-untyped-call]
+        functools.partial(reseed, problem.seed)) if draws else None)
     try:
         at = "" if draws else problem.at_name(side)
     except GaussdiagError:
@@ -106,7 +106,7 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
         built = problem.traced(side, Env(values, leaves), dtype)
         if draws:
             draw = built.draw
-            assert draw is not None
+            assert draw is not None and reseeded is not None
             del built  # what crosses the cut below must be rebuilt by dynamo: the draw alone
             # as an eager run draws (evaluate.compared): under the seed afresh, whatever the
             # build drew (a dropout). The draw is a graph of its own: cut here, at the top,

@@ -7,6 +7,7 @@ gradient is collected (None stays None). train mode: `train_side` steps an optim
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -270,17 +271,18 @@ class _Memory:
                 # never run backward (torch's positive-definiteness check calls cholesky_ex
                 # with grad enabled) would leak its factor, 128 MiB at n = 4096 in float64.
                 saved = t.detach()
-                key = t.untyped_storage().data_ptr()
+                storage = t.untyped_storage()
+                key = storage.data_ptr()
                 known = seen.get(key)
                 # count a storage once however often it is saved; a dead entry is a freed
                 # storage whose address was reused, so this one is new
                 if known is None or known() is None:
-                    self.bytes = (self.bytes or 0) + t.untyped_storage().nbytes()
+                    self.bytes = (self.bytes or 0) + storage.nbytes()
                     seen[key] = weakref.ref(saved)
                 return saved
 
             if self.compiled:  # else dynamo compiles the hook too, a graph per saved tensor
-                pack = torch.compiler.disable(pack)  # type: ignore[no-untyped-call]
+                pack = functools.partial(_untraced(), pack)
             self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
             self._ctx.__enter__()
         return self
@@ -294,6 +296,18 @@ class _Memory:
             self.bytes = torch.cuda.max_memory_allocated(self.device) - self._start
         elif self._ctx is not None:
             self._ctx.__exit__(*exc)
+
+
+@functools.cache
+def _untraced() -> Callable[..., Any]:
+    """f(fn, *args) = fn(*args), hidden from dynamo (made once: torch.compiler.disable is
+    not free, and a compiled run would otherwise pay it each time)."""
+    import torch
+
+    def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
+
+    return torch.compiler.disable(call)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def _sync(device: torch.device) -> None:

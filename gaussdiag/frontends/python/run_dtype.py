@@ -97,24 +97,36 @@ def watch(tdt: torch.dtype, found: list[Leak]) -> Iterator[None]:
 
     eps = torch.finfo(tdt).eps
     Tensor = torch.Tensor
+    coarse: dict[torch.dtype, bool] = {}  # per dtype: floating and less precise than tdt
 
     def coarser(t: Any) -> bool:
-        return (isinstance(t, Tensor) and t.is_floating_point() and t.dtype != tdt
-                and torch.finfo(t.dtype).eps > eps)
+        if not isinstance(t, Tensor):
+            return False
+        dt = t.dtype
+        if dt not in coarse:
+            coarse[dt] = dt.is_floating_point and dt != tdt and torch.finfo(dt).eps > eps
+        return coarse[dt]
+
+    def first_coarser(values: Sequence[Any]) -> Any:
+        for v in values:
+            for t in (v if isinstance(v, (list, tuple)) else (v,)):
+                if coarser(t):
+                    return t
+        return None
 
     class Watch(TorchFunctionMode):
         # Inside __torch_function__ the mode is off: `func` reaches torch (or an outer mode).
+        # Kept lean: it runs for every torch call of the side's first float64 run.
         def __torch_function__(self, func: Any, types: Any, args: Sequence[Any] = (),
                                kwargs: dict[str, Any] | None = None) -> Any:
-            out = func(*args, **(kwargs or {}))
+            out = func(*args, **kwargs) if kwargs else func(*args)
             # a tensor in the run's dtype made from a coarser one: promoted, or converted
             if not found and isinstance(out, Tensor) and out.dtype == tdt:
-                for v in (*args, *(kwargs or {}).values()):
-                    items = v if isinstance(v, (list, tuple)) else (v,)
-                    t = next((t for t in items if coarser(t)), None)
-                    if t is not None:
-                        found.append(Leak(t.dtype, _op_name(func), _caller()))
-                        break
+                t = first_coarser(args)
+                if t is None and kwargs:
+                    t = first_coarser(list(kwargs.values()))
+                if t is not None:
+                    found.append(Leak(t.dtype, _op_name(func), _caller()))
             return out
 
     with Watch():
