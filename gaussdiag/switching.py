@@ -82,7 +82,7 @@ def _check(problem: Problem, side: SideName, switch: Switch,
     facts = SwitchFacts(runs, kappa, problem.grad_names, value)
     verdict, diagnosis = judge_switch(facts)
     explanation, notes, reproducer = diagnosis.explanation, [], None
-    if switch.kind is SwitchKind.COMPILE:
+    if switch.kind is SwitchKind.COMPILE and runs.graphs:  # none: nothing was compiled
         counts = ", ".join(f"{n} in {dt.value}" for dt, n in runs.graphs.items())
         notes.append(f"torch.compile captured graphs from the side: {counts}" +
                      ("; none: the side ran eagerly, so the check compared eager with eager"

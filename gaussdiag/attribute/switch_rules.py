@@ -4,7 +4,9 @@ against itself without it (gaussdiag/engine/switched.py), and the first rule tha
 something is the verdict:
 
   1. invalid-parameters  the side breaks a constraint under the switch
-  2. non-finite          NaN or inf in a value or gradient under the switch
+  2. non-finite          NaN or inf in a value or gradient under the switch where there is
+                         none without it (elements non-finite alike with and without the
+                         switch are the side's own: left out of the comparison, and said)
   3. no-gradient         a param gets a gradient with the switch and none without, or the
                          other way round
   4. mismatch            the switch changes the math. compile and device: a difference that
@@ -21,7 +23,7 @@ in `switch_words.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from gaussdiag import tolerance as tl
@@ -76,9 +78,32 @@ class SwitchFacts:
                                 else self._exact())
         return self._quantities
 
+    def items(self, without: SideRun, switched: SideRun
+              ) -> list[tuple[str, torch.Tensor | None, torch.Tensor | None]]:
+        """Each quantity's tensors without and with the switch (None: no gradient)."""
+        out: list[tuple[str, torch.Tensor | None, torch.Tensor | None]]
+        out = [(self.value_name, without.value, switched.value)]
+        out += [(f"grad[{n}]", without.grads.get(n), switched.grads.get(n))
+                for n in self.grad_names]
+        return out
+
+    def shared_non_finite(self) -> list[str]:
+        """The quantities non-finite at the same elements, alike, with and without the
+        switch: "log_prob (1 of 3 in float32)"."""
+        out = []
+        for dt, (without, switched) in self.pairs().items():
+            for name, w, s in self.items(without, switched):
+                alike = _alike_non_finite(w, s)
+                if alike is not None and bool(alike.any()):
+                    out.append(f"{name} ({int(alike.sum())} of {alike.numel()} in {dt.value})")
+        return out
+
     def _exact(self) -> list[SwitchQuantity]:
-        """compile, device: the pair rules' quantities, the unswitched run as side a."""
-        found = compute_quantities(self.pairs(), self.kappa, self.grad_names, self.value_name)
+        """compile, device: the pair rules' quantities, the unswitched run as side a, on
+        the elements that are not non-finite alike in both (the side's own NaN or inf)."""
+        compared = {dt: (_finite_part(w, s, self.grad_names), _finite_part(s, w, self.grad_names))
+                    for dt, (w, s) in self.pairs().items()}
+        found = compute_quantities(compared, self.kappa, self.grad_names, self.value_name)
         return [SwitchQuantity(q.name, q.verdict, q.diff, q.tol, q.persists, q.shrink)
                 for q in found]
 
@@ -131,18 +156,18 @@ def _non_finite(facts: SwitchFacts) -> Diagnosis | None:
 
     found = []
     for dt, (without, switched) in facts.pairs().items():
-        items: list[tuple[str, torch.Tensor | None, torch.Tensor | None]]
-        items = [(facts.value_name, without.value, switched.value)]
-        items += [(f"grad[{n}]", without.grads.get(n), switched.grads.get(n))
-                  for n in facts.grad_names]
-        for qname, w, s in items:
+        for qname, w, s in facts.items(without, switched):
             if s is None or bool(torch.isfinite(s).all()):
                 continue
-            nan, inf = int(torch.isnan(s).sum()), int(torch.isinf(s).sum())
+            alike = _alike_non_finite(w, s)
+            new = ~torch.isfinite(s) if alike is None else ~torch.isfinite(s) & ~alike
+            if not bool(new.any()):
+                continue  # non-finite alike without the switch: the side's own
+            nan, inf = int((torch.isnan(s) & new).sum()), int((torch.isinf(s) & new).sum())
             kinds = " and ".join(x for x in (f"{nan} NaN" if nan else "",
                                              f"{inf} inf" if inf else "") if x)
             before = ("finite without the switch" if w is not None and
-                      bool(torch.isfinite(w).all()) else "not finite without the switch either")
+                      bool(torch.isfinite(w).all()) else "finite there without the switch")
             found.append(f"{qname} has {kinds} of {s.numel()} element(s) in {dt.value} "
                          f"({before})")
     if not found:
@@ -230,5 +255,38 @@ SWITCH_RULES: tuple[tuple[Verdict, SwitchRule], ...] = (
 
 
 def judge_switch(facts: SwitchFacts) -> tuple[Verdict, Diagnosis]:
-    """Apply SWITCH_RULES in order; the first that finds something is the verdict."""
-    return next((v, d) for v, rule in SWITCH_RULES if (d := rule(facts)) is not None)
+    """Apply SWITCH_RULES in order; the first that finds something is the verdict. Elements
+    non-finite alike with and without the switch are said, not judged."""
+    verdict, found = next((v, d) for v, rule in SWITCH_RULES if (d := rule(facts)) is not None)
+    shared = [] if facts.runs.switch.precision else facts.shared_non_finite()
+    if shared and verdict is not Verdict.INVALID_PARAMETERS:
+        found = replace(found, explanation=(
+            f"{found.explanation}; left out of the comparison, as the side's own: the elements "
+            f"non-finite alike with and without the switch, of {', '.join(shared[:4])} (see "
+            "the pair's verdict)"))
+    return verdict, found
+
+
+def _alike_non_finite(w: torch.Tensor | None, s: torch.Tensor | None) -> torch.Tensor | None:
+    """Where both are non-finite alike (NaN and NaN, or the same infinity); None when they
+    cannot be compared element by element."""
+    import torch
+
+    if w is None or s is None or w.shape != s.shape:
+        return None
+    return ~torch.isfinite(s) & ((w == s) | (torch.isnan(w) & torch.isnan(s)))
+
+
+def _finite_part(run: SideRun, other: SideRun, grad_names: list[str]) -> SideRun:
+    """`run` with the elements non-finite alike in `other` set to 0 (in both, they then
+    agree)."""
+    def part(t: torch.Tensor | None, o: torch.Tensor | None) -> torch.Tensor | None:
+        alike = _alike_non_finite(o, t)
+        return t if t is None or alike is None or not bool(alike.any()) else \
+            t.masked_fill(alike, 0.0)
+
+    value = part(run.value, other.value)
+    assert value is not None
+    grads = {n: part(run.grads.get(n), other.grads.get(n)) for n in grad_names
+             if n in run.grads}
+    return replace(run, value=value, grads={**run.grads, **grads})

@@ -102,13 +102,18 @@ def run_switched(problem: Problem, side: SideName, switch: Switch,
     kind = switch.kind
     if kind is SwitchKind.COMPILE:
         state = compiled(cache, side, switch.arg)
-        switched: dict[DType, Outcome] = {}
+        without = {dt: _reused(problem, side, dt, reuse) for dt in problem.run_dtypes}
+        # where the side breaks a constraint eagerly it is invalid whatever compiles it (the
+        # compiled build skips the checks that say so): its failure stands for both runs
+        switched: dict[DType, Outcome] = {
+            dt: w for dt, w in without.items() if isinstance(w, ConstraintFailure)}
         with quiet_compiler():
             for dt in problem.run_dtypes:
+                if dt in switched:
+                    continue
                 fwd = forward_of(problem, side, state, dt)
                 switched[dt] = timed_first_call(state, dt, functools.partial(
                     _compiled_run, problem, side, dt, fwd, state))
-        without = {dt: _reused(problem, side, dt, reuse) for dt in problem.run_dtypes}
         return SwitchRuns(switch, side, without, switched, str(device),
                           dict(state.seconds), {dt: len(g) for dt, g in state.graphs.items()})
     if kind is SwitchKind.DEVICE:

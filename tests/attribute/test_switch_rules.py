@@ -210,6 +210,43 @@ def test_the_first_rule_that_finds_something_decides(
     assert judge_switch(_facts(switched))[0] is verdict
 
 
+def _facts_without(without: dict[DType, SideRun], switched: dict[DType, SideRun]
+                   ) -> SwitchFacts:
+    runs = SwitchRuns(parse_switch("compile"), SideName.A, without, switched, "cpu")  # type: ignore[arg-type]
+    return SwitchFacts(runs, 1.0, ["p"])
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+def test_elements_non_finite_alike_with_and_without_the_switch_are_the_side_s_own() -> None:
+    """A NaN (or the same inf) at the same element with and without the switch is not the
+    switch's doing: the rest is compared, and the explanation says what was left out."""
+    without = {dt: _run(dt, [NAN, 2.0, INF], [1.0]) for dt in (F32, F64)}
+    same = {dt: _run(dt, [NAN, 2.0, INF], [1.0]) for dt in (F32, F64)}
+    verdict, found = judge_switch(_facts_without(without, same))
+    assert verdict is Verdict.AGREE, found.explanation
+    assert "non-finite alike with and without the switch, of log_prob (2 of 3 in float32)" \
+        in found.explanation
+    # the finite element still counts: 2.0 against 2.5 persists in float64
+    moved = {dt: _run(dt, [NAN, 2.5, INF], [1.0]) for dt in (F32, F64)}
+    facts = _facts_without(without, moved)
+    verdict, _ = judge_switch(facts)
+    assert verdict is Verdict.MISMATCH
+    [q] = [q for q in facts.quantities if q.name == "log_prob"]
+    assert q.diff[F64] == pytest.approx(0.5 / 2.5)  # max|2 - 2.5| / max(2, 2.5), the rest 0
+
+
+def test_a_non_finite_element_new_under_the_switch_is_non_finite() -> None:
+    """Beside the side's own NaN, an inf where the side is finite without the switch."""
+    without = {dt: _run(dt, [NAN, 2.0], [1.0]) for dt in (F32, F64)}
+    switched = {F32: _run(F32, [NAN, INF], [1.0]), F64: _run(F64, [NAN, 2.0], [1.0])}
+    verdict, found = judge_switch(_facts_without(without, switched))
+    assert verdict is Verdict.NON_FINITE
+    assert "log_prob has 1 inf of 2 element(s) in float32 (finite there without the switch)" \
+        in found.explanation, found.explanation
+
+
 def test_the_table_is_ordered_as_the_pair_verdicts_precedence() -> None:
     order = list(Verdict)
     found = [v for v, _ in SWITCH_RULES]

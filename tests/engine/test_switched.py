@@ -186,6 +186,35 @@ def test_a_side_that_draws_before_its_draw_is_reseeded_as_in_eager() -> None:
     assert "2 in float32, 2 in float64" in check.notes[0]
 
 
+def kl_closed_form(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return (-0.5 * (1 + logvar - mu**2 - logvar.exp())).sum()
+
+
+def test_a_side_of_params_alone_is_compiled_without_an_input() -> None:
+    """A KL term needs no point: its compiled run returns its own value (it was refused for
+    want of an input to evaluate log_prob at)."""
+    params = {"mu": torch.linspace(-1.0, 1.0, 5, dtype=torch.float64),
+              "logvar": torch.linspace(-0.5, 0.5, 5, dtype=torch.float64)}
+    report = gaussdiag.compare(kl_closed_form, switch="compile:aot_eager", params=params)
+    [check] = report.switches
+    assert check.error is None and check.verdict is Verdict.AGREE, check.explanation
+    assert {q.name for q in check.quantities} == {"log_prob", "grad[mu]", "grad[logvar]"}
+    # aot_eager runs eager's aten ops: the compiled value is the eager one
+    assert all(q.diff[DType.FLOAT64] <= q.tol[DType.FLOAT64] for q in check.quantities)
+
+
+def test_a_side_that_breaks_a_constraint_eagerly_is_invalid_under_compile_too() -> None:
+    """Its compiled build skips the checks that would say so (a Cholesky fails inside the
+    graph instead): the eager failure stands for both runs, nothing is compiled."""
+    report = gaussdiag.diagnose("configs/covariance_not_pd.yaml",
+                                switches=["compile:aot_eager"])
+    a, b = report.switches
+    assert a.verdict is Verdict.INVALID_PARAMETERS and a.error is None, a.explanation
+    assert "without the switch too" in a.explanation and "PositiveDefinite" in a.explanation
+    assert a.compile_seconds == {} and not any("captured" in n for n in a.notes)
+    assert b.verdict in ACCEPTABLE, b.explanation
+
+
 def test_tf32_is_turned_on_and_off_and_restored() -> None:
     matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
     before = matmul.allow_tf32, cudnn.allow_tf32
