@@ -70,6 +70,7 @@ def _check(problem: Problem, side: SideName, switch: Switch,
     from gaussdiag import tolerance as tl
     from gaussdiag.attribute.switch_rules import SwitchFacts, judge_switch
     from gaussdiag.engine.evaluate import SideRun
+    from gaussdiag.engine.failures import ConstraintFailure
     from gaussdiag.engine.reproducer import write_reproducer
     from gaussdiag.engine.switched import run_switched
 
@@ -98,7 +99,12 @@ def _check(problem: Problem, side: SideName, switch: Switch,
                                     stem=f"repro_{_stem(problem.name)}_{side.value}")
             explanation += f". {made.note[0].upper()}{made.note[1:]}"
             reproducer = made.path
-    ok = expect is verdict if expect is not None else verdict.acceptable_without_expect
+    # a side invalid without the switch too is the pair's verdict to answer, not the switch's
+    own = verdict is Verdict.INVALID_PARAMETERS and all(
+        isinstance(runs.without.get(dt), ConstraintFailure)
+        for dt, r in runs.switched.items() if isinstance(r, ConstraintFailure))
+    ok = (expect is verdict if expect is not None
+          else own or verdict.acceptable_without_expect)
     costs = tuple(SideCost(side, dt, r.seconds, r.memory_bytes, r.memory_kind)
                   for dt, r in runs.switched.items() if isinstance(r, SideRun))
     return SwitchCheck(switch.name, side, verdict, expect, ok, explanation, diagnosis.fix,

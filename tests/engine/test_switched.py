@@ -213,6 +213,8 @@ def test_a_side_that_breaks_a_constraint_eagerly_is_invalid_under_compile_too() 
     assert "without the switch too" in a.explanation and "PositiveDefinite" in a.explanation
     assert a.compile_seconds == {} and not any("captured" in n for n in a.notes)
     assert b.verdict in ACCEPTABLE, b.explanation
+    # the pair's verdict answers for the side: the check adds no failure of its own
+    assert a.ok and report.ok and report.verdict is Verdict.INVALID_PARAMETERS
 
 
 def test_tf32_is_turned_on_and_off_and_restored() -> None:
