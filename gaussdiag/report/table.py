@@ -148,14 +148,20 @@ def _cost_notes(report: SpecReport) -> list[str]:
     """How the times were taken (`gaussdiag.engine.cost`): warm median, cap, threads."""
     threads = (f", on {report.threads} thread{'s' if report.threads > 1 else ''}"
                if report.threads else "")
-    notes = [f"time: median of warm calls ({TIMING_MIN_SECONDS * 1e3:g} ms and "
-             f"{TIMING_MIN_REPEATS} calls or more a side, at most {TIMING_CAP_SECONDS:g} s)"
-             f"{threads}"]
-    if any(c.repeats == 0 for c in report.costs):
-        notes.append(f"(1 call): the first call alone (it took {TIMING_CAP_SECONDS / 2:g} s or "
-                     "more, or failed when called again)")
+    if report.single:  # no pair timed: the side's own runs are all there is
+        notes = [f"time: one call each (a side checked alone under its switches is not "
+                 f"timed again){threads}"]
+    else:
+        notes = [f"time: median of warm calls ({TIMING_MIN_SECONDS * 1e3:g} ms and "
+                 f"{TIMING_MIN_REPEATS} calls or more a side, at most "
+                 f"{TIMING_CAP_SECONDS:g} s){threads}"]
+        if any(c.repeats == 0 for c in report.costs):
+            notes.append(f"(1 call): the first call alone (it took {TIMING_CAP_SECONDS / 2:g} s "
+                         "or more, or failed when called again)")
     if any(c.costs for c in report.switches):
-        notes.append("under a switch: one call, the one judged (after a compiling first call)")
+        compiled = any(c.compile_seconds for c in report.switches)
+        notes.append("under a switch: one call, the one judged" +
+                     (" (compiled: after the compiling first call)" if compiled else ""))
     return notes
 
 
@@ -163,7 +169,8 @@ def _cost_cell(report: SpecReport, side: SideName, dtype: DType) -> str:
     c = next((c for c in report.costs if c.side is side and c.dtype is dtype), None)
     if c is None:
         return "-"
-    once = " (1 call)" if c.repeats == 0 else ""
+    # a single side's runs are all one call (its time note says so)
+    once = " (1 call)" if c.repeats == 0 and not report.single else ""
     return f"{c.seconds * 1e3:.2f} ms{once}, {size(c.memory_bytes)}"
 
 
