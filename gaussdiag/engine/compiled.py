@@ -1,7 +1,10 @@
 """One side's computation under `torch.compile`: building the side from its params and inputs
 and its log_prob (or its draw), forward and backward, compiled with one backend, once per dtype.
-It builds without torch's argument checks (the eager run checked the same values; their
-data-dependent branches would cut the graph at every argument).
+What is traced is the side as the front end hands it to a tracer (`Problem.traced`): the
+side's own computation, without torch's argument checks or the front end's checks and
+contexts (the eager run made the checks on the same values; their data-dependent branches
+and the contexts would cut the graph, leaving the side's math eager). What those contexts
+set (the seed, a run dtype) is set around the compiled call (`Problem.tracing`).
 
 The compiled function is made per (problem, side, backend, dtype) with a code object of its
 own, so that dynamo's cache, keyed on code objects, never mixes problems or hits its
