@@ -274,7 +274,10 @@ def _alike_non_finite(w: torch.Tensor | None, s: torch.Tensor | None) -> torch.T
 
     if w is None or s is None or w.shape != s.shape:
         return None
-    return ~torch.isfinite(s) & ((w == s) | (torch.isnan(w) & torch.isnan(s)))
+    bad = ~torch.isfinite(s)
+    if not bool(bad.any()):
+        return bad  # all finite, the usual case: two ops
+    return bad & ((w == s) | (torch.isnan(w) & torch.isnan(s)))
 
 
 def _finite_part(run: SideRun, other: SideRun, grad_names: list[str]) -> SideRun:
