@@ -49,6 +49,7 @@ class SwitchFacts:
     grad_names: list[str]
     value_name: str = "log_prob"
     _quantities: list[SwitchQuantity] | None = field(default=None, repr=False)
+    _all_finite: bool | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -87,9 +88,25 @@ class SwitchFacts:
                 for n in self.grad_names]
         return out
 
+    @property
+    def all_finite(self) -> bool:
+        """Whether every value and gradient of every pair is finite (the usual case, told
+        in three ops: the rules below look element by element only otherwise)."""
+        if self._all_finite is None:
+            import torch
+
+            found = [t.reshape(-1)  # detached already; cat promotes float32 to float64
+                     for without, switched in self.pairs().values()
+                     for _, w, s in self.items(without, switched) for t in (w, s)
+                     if t is not None]
+            self._all_finite = not found or bool(torch.isfinite(torch.cat(found)).all())
+        return self._all_finite
+
     def shared_non_finite(self) -> list[str]:
         """The quantities non-finite at the same elements, alike, with and without the
         switch: "log_prob (1 of 3 in float32)"."""
+        if self.all_finite:
+            return []
         out = []
         for dt, (without, switched) in self.pairs().items():
             for name, w, s in self.items(without, switched):
@@ -101,8 +118,9 @@ class SwitchFacts:
     def _exact(self) -> list[SwitchQuantity]:
         """compile, device: the pair rules' quantities, the unswitched run as side a, on
         the elements that are not non-finite alike in both (the side's own NaN or inf)."""
-        compared = {dt: (_finite_part(w, s, self.grad_names), _finite_part(s, w, self.grad_names))
-                    for dt, (w, s) in self.pairs().items()}
+        compared = (self.pairs() if self.all_finite else
+                    {dt: (_finite_part(w, s, self.grad_names), _finite_part(s, w, self.grad_names))
+                     for dt, (w, s) in self.pairs().items()})
         found = compute_quantities(compared, self.kappa, self.grad_names, self.value_name)
         return [SwitchQuantity(q.name, q.verdict, q.diff, q.tol, q.persists, q.shrink)
                 for q in found]
@@ -154,6 +172,8 @@ def _invalid(facts: SwitchFacts) -> Diagnosis | None:
 def _non_finite(facts: SwitchFacts) -> Diagnosis | None:
     import torch
 
+    if facts.all_finite:
+        return None
     found = []
     for dt, (without, switched) in facts.pairs().items():
         for qname, w, s in facts.items(without, switched):
