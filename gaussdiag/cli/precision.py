@@ -308,7 +308,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     # torch's import is no spec's time; and a bound landing inside it would leave torch half
     # imported for every later spec ("partially initialized module 'torch'")
     import_torch()
-    results, late = [], []
+    results, late, timed_out = [], [], []
     with progress_line(console, verbose) as progress:
         for spec in loaded:
             seconds, source = options.bound(spec.spec.timeout)
@@ -319,10 +319,11 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
             except TimedOut as stop:
                 late.append(f"{spec.file}: ran past its bound of {stop.seconds:g} s "
                             f"({source}); left out of the report")
+                timed_out.append((spec.file, stop.seconds, source))
         stops.results_ready()
     stops.results_ready()
     if json_out is not None:
-        write_text(json_out, rj.dumps(rj.specs_json(results)))
+        write_text(json_out, rj.dumps(rj.specs_json(results, timed_out)))
     if json_out != "-":
         for i, r in enumerate(results):
             if i:

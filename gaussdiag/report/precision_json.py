@@ -161,9 +161,14 @@ def sweep_text(result: NormalSweep | MvnSweep | PointResult) -> str:
     return dumps_grids(sweep_json(result, grids), grids)
 
 
-def specs_json(results: Sequence[SpecPrecision]) -> dict[str, Any]:
-    """The JSON of precision-check with SPEC files: one shape for one spec or many."""
-    return {"format_version": FORMAT_VERSION, "specs": [spec_json(r) for r in results]}
+def specs_json(results: Sequence[SpecPrecision],
+               timed_out: Sequence[tuple[str, float, str]] = ()) -> dict[str, Any]:
+    """The JSON of precision-check with SPEC files: one shape for one spec or many.
+    `timed_out`: (file, bound in seconds, where the bound came from) of each spec that ran
+    past its bound, which has no entry in `specs`."""
+    return {"format_version": FORMAT_VERSION, "specs": [spec_json(r) for r in results],
+            "timed_out": [{"spec": file, "seconds": seconds, "bound": source}
+                          for file, seconds, source in timed_out]}
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:

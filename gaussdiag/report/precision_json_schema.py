@@ -131,7 +131,11 @@ _POINT = _obj({
     "advice": _array({"type": "string"}),
 })
 
-_SPECS = _obj({"format_version": {"const": FORMAT_VERSION}, "specs": _array(_SPEC)})
+# a spec that ran past its wall-clock bound: no entry in `specs`, named here
+_TIMED_OUT = _obj({"spec": {"type": "string"}, "seconds": {"type": "number", "minimum": 0},
+                   "bound": {"type": "string"}})
+_SPECS = _obj({"format_version": {"const": FORMAT_VERSION}, "specs": _array(_SPEC),
+               "timed_out": _array(_TIMED_OUT)})
 
 
 def precision_report_schema() -> dict[str, Any]:

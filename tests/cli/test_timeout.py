@@ -202,8 +202,12 @@ def test_precision_check_bounds_each_spec_too(tmp_path: Path) -> None:
     (tmp_path / "fine.yaml").write_text(FINE)
     r, took = gd("precision-check", "endless.yaml", "fine.yaml", "--json", "-", cwd=tmp_path)
     assert r.returncode == 124, (r.returncode, r.stderr)
-    checked = json.loads(r.stdout)["specs"]
-    assert [Path(s["spec"]).name for s in checked] == ["fine.yaml"]
+    out = json.loads(r.stdout)
+    assert [Path(s["spec"]).name for s in out["specs"]] == ["fine.yaml"]
+    # the JSON names what it leaves out, with its bound and where the bound came from
+    [late] = out["timed_out"]
+    assert (Path(late["spec"]).name, late["seconds"], late["bound"]) == (
+        "endless.yaml", 2, "the spec's `timeout:`")
     assert r.stderr.strip().splitlines()[-1] == (
         "precision-check timed out: endless.yaml: ran past its bound of 2 s (the spec's "
         "`timeout:`); left out of the report")

@@ -160,7 +160,8 @@ def test_cli_spec_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, str(ILL), "--json", "-")
     assert code == 0, err
     top = json.loads(out)
-    assert list(top) == ["format_version", "specs"] and top["format_version"] == FORMAT_VERSION == 2
+    assert list(top) == ["format_version", "specs", "timed_out"]
+    assert top["format_version"] == FORMAT_VERSION == 2 and top["timed_out"] == []
     (data,) = top["specs"]          # one spec: the same shape as several
     assert {"spec", "dtype", "sides", "better", "recommendation"} <= set(data)
     assert data["spec"] == str(ILL) and data["dtype"] == "float32"
