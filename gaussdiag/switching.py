@@ -70,7 +70,6 @@ def _check(problem: Problem, side: SideName, switch: Switch,
     from gaussdiag import tolerance as tl
     from gaussdiag.attribute.switch_rules import SwitchFacts, judge_switch
     from gaussdiag.engine.evaluate import SideRun
-    from gaussdiag.engine.failures import ConstraintFailure
     from gaussdiag.engine.reproducer import write_reproducer
     from gaussdiag.engine.switched import run_switched
 
@@ -100,9 +99,7 @@ def _check(problem: Problem, side: SideName, switch: Switch,
             explanation += f". {made.note[0].upper()}{made.note[1:]}"
             reproducer = made.path
     # a side invalid without the switch too is the pair's verdict to answer, not the switch's
-    own = verdict is Verdict.INVALID_PARAMETERS and all(
-        isinstance(runs.without.get(dt), ConstraintFailure)
-        for dt, r in runs.switched.items() if isinstance(r, ConstraintFailure))
+    own = verdict is Verdict.INVALID_PARAMETERS and facts.invalid_without_too
     ok = (expect is verdict if expect is not None
           else own or verdict.acceptable_without_expect)
     costs = tuple(SideCost(side, dt, r.seconds, r.memory_bytes, r.memory_kind)

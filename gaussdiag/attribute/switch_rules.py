@@ -102,6 +102,13 @@ class SwitchFacts:
             self._all_finite = not found or bool(torch.isfinite(torch.cat(found)).all())
         return self._all_finite
 
+    @property
+    def invalid_without_too(self) -> bool:
+        """Every dtype the side breaks a constraint in under the switch, it breaks one in
+        without it too: the side's own invalidity, which the pair's verdict answers for."""
+        return all(isinstance(self.runs.without.get(dt), ConstraintFailure)
+                   for dt, r in self.runs.switched.items() if isinstance(r, ConstraintFailure))
+
     def shared_non_finite(self) -> list[str]:
         """The quantities non-finite at the same elements, alike, with and without the
         switch: "log_prob (1 of 3 in float32)"."""
@@ -160,8 +167,10 @@ def _invalid(facts: SwitchFacts) -> Diagnosis | None:
               if isinstance(f, ConstraintFailure)]
     if not broken:
         return None
-    dt, failure = broken[0]
-    also = isinstance(facts.runs.without.get(dt), ConstraintFailure)
+    also = facts.invalid_without_too
+    # where it is the switch's doing, a dtype that breaks only under the switch is named
+    dt, failure = next((d, f) for d, f in broken
+                       if also or not isinstance(facts.runs.without.get(d), ConstraintFailure))
     where = ("without the switch too: the side itself is invalid (see the pair's verdict)"
              if also else "it does not without the switch")
     return Diagnosis(f"{what(facts.runs)} breaks a constraint in {dt.value}, and {where}: "
@@ -294,10 +303,7 @@ def _alike_non_finite(w: torch.Tensor | None, s: torch.Tensor | None) -> torch.T
 
     if w is None or s is None or w.shape != s.shape:
         return None
-    bad = ~torch.isfinite(s)
-    if not bool(bad.any()):
-        return bad  # all finite, the usual case: two ops
-    return bad & ((w == s) | (torch.isnan(w) & torch.isnan(s)))
+    return ~torch.isfinite(s) & ((w == s) | (torch.isnan(w) & torch.isnan(s)))
 
 
 def _finite_part(run: SideRun, other: SideRun, grad_names: list[str]) -> SideRun:

@@ -157,8 +157,7 @@ def precision_check(
         with _precision_flags():
             if specs:
                 return _precision_specs(specs, dtype, device, max_elements, json_out, console,
-                                        timeout,
-                                        plain, fail_under, verbose, threads)
+                                        timeout, plain, fail_under, verbose, threads)
             result: pc.NormalSweep | pc.MvnSweep | pc.PointResult
             drawn: pc.NormalSweep | pc.MvnSweep | None = None  # the map --plot draws
             _check_combination(dist, point is not None)
@@ -308,7 +307,7 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
     # torch's import is no spec's time; and a bound landing inside it would leave torch half
     # imported for every later spec ("partially initialized module 'torch'")
     import_torch()
-    results, late, timed_out = [], [], []
+    results, late = [], []  # late: (file, bound in seconds, where the bound came from)
     with progress_line(console, verbose) as progress:
         for spec in loaded:
             seconds, source = options.bound(spec.spec.timeout)
@@ -317,19 +316,18 @@ def _precision_specs(specs: list[Path], dtype: DType, device: str | None, max_el
                     results.append(pc.check_spec(bind(spec, options), dtype, threads=threads,
                                                  progress=progress))
             except TimedOut as stop:
-                late.append(f"{spec.file}: ran past its bound of {stop.seconds:g} s "
-                            f"({source}); left out of the report")
-                timed_out.append((spec.file, stop.seconds, source))
+                late.append((spec.file, stop.seconds, source))
         stops.results_ready()
     stops.results_ready()
     if json_out is not None:
-        write_text(json_out, rj.dumps(rj.specs_json(results, timed_out)))
+        write_text(json_out, rj.dumps(rj.specs_json(results, late)))
     if json_out != "-":
         for i, r in enumerate(results):
             if i:
                 console.print()
             print_report(console, rt.render_spec(r, plain=plain))
-    for line in late:
+    for file, seconds, source in late:
+        line = f"{file}: ran past its bound of {seconds:g} s ({source}); left out of the report"
         typer.echo(f"precision-check timed out: {printable(line)}", err=True)
     verdict = pc.gate(results)
     if not verdict.fails(fail_under):

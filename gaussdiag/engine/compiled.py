@@ -93,12 +93,9 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
     value (log_prob at the input, the value of a side of its own names, or the draws):
     the side as the front end hands it to a tracer (`Problem.traced`), compiled on its first
     call, which is thus all of the compile time."""
-    import torch
-
     draws = problem.mode is Mode.RSAMPLE
     # seeding, which dynamo cannot trace, told apart so that it cuts the graph cleanly
-    reseeded = (torch.compiler.disable(  # type: ignore[no-untyped-call]
-        functools.partial(reseed, problem.seed)) if draws else None)
+    reseeded = functools.partial(untraced(), reseed, problem.seed)
     try:
         at = "" if draws else problem.at_name(side)
     except GaussdiagError:
@@ -109,7 +106,7 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
         built = problem.traced(side, Env(values, leaves), dtype)
         if draws:
             draw = built.draw
-            assert draw is not None and reseeded is not None
+            assert draw is not None
             del built  # what crosses the cut below must be rebuilt by dynamo: the draw alone
             # as an eager run draws (evaluate.compared): under the seed afresh, whatever the
             # build drew (a dropout). The draw is a graph of its own: cut here, at the top,
@@ -135,6 +132,19 @@ def forward_of(problem: Problem, side: SideName, state: Compiled, dtype: DType
         return out
 
     return forward
+
+
+@functools.cache
+def untraced() -> Callable[..., Any]:
+    """f(fn, *args) = fn(*args), hidden from dynamo: a call to it cuts the graph cleanly, and
+    what it calls runs eagerly (seeding, a saved-tensor hook). Made once: torch.compiler.disable
+    is not free, and each compiled run would pay it."""
+    import torch
+
+    def call(fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
+
+    return torch.compiler.disable(call)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def _after_cut(draw: Callable[[], torch.Tensor], held: object) -> torch.Tensor:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gaussdiag.engine.arguments import Fn, Seen, Site, watching
 from gaussdiag.engine.built import Env, Overrides
+from gaussdiag.engine.compiled import untraced
 from gaussdiag.engine.device import seeded
 from gaussdiag.vocab import DType, Mode, Optimizer, SideKind, SideName
 
@@ -282,7 +283,7 @@ class _Memory:
                 return saved
 
             if self.compiled:  # else dynamo compiles the hook too, a graph per saved tensor
-                pack = functools.partial(_untraced(), pack)
+                pack = functools.partial(untraced(), pack)
             self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
             self._ctx.__enter__()
         return self
@@ -296,18 +297,6 @@ class _Memory:
             self.bytes = torch.cuda.max_memory_allocated(self.device) - self._start
         elif self._ctx is not None:
             self._ctx.__exit__(*exc)
-
-
-@functools.cache
-def _untraced() -> Callable[..., Any]:
-    """f(fn, *args) = fn(*args), hidden from dynamo (made once: torch.compiler.disable is
-    not free, and a compiled run would otherwise pay it each time)."""
-    import torch
-
-    def call(fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)
-
-    return torch.compiler.disable(call)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def _sync(device: torch.device) -> None:

@@ -113,9 +113,7 @@ class LiveSide:
 
         out = self.fn(**{n: values[n] for n in self.takes if n in values})
         if isinstance(out, torch.Tensor):
-            if mode is Mode.RSAMPLE:
-                return BuiltSide(self.side, None, None, draw=lambda: out)
-            return BuiltSide(self.side, None, lambda x: out, value=lambda: out)
+            return _tensor_side(self.side, out, mode)
         shape = torch.Size(sample_shape)
         return BuiltSide(self.side, out, out.log_prob, draw=lambda: out.rsample(shape))
 
@@ -161,9 +159,7 @@ class LiveSide:
                     f"a side's tensor is the log-density (log_prob mode) or the draws (rsample "
                     f"mode), in the run's floating dtype ({_dt(tdt)} here)")
             self._check_dtype(out, tdt)
-            if mode is Mode.RSAMPLE:
-                return BuiltSide(self.side, None, None, draw=lambda: out)
-            return BuiltSide(self.side, None, lambda x: out, value=lambda: out)
+            return _tensor_side(self.side, out, mode)
         raise GaussdiagError(
             f"side {self.side.value}: {self.label} returned {type(out).__name__}; a side "
             "returns a torch.distributions.Distribution, or a tensor (the log-density in "
@@ -285,6 +281,13 @@ def _entry(fn: Any) -> Any:
     import torch
 
     return fn.forward if isinstance(fn, torch.nn.Module) else fn
+
+
+def _tensor_side(side: SideName, out: torch.Tensor, mode: Mode) -> BuiltSide:
+    """A side that returned a tensor: its draws in rsample mode, else a value of its own."""
+    if mode is Mode.RSAMPLE:
+        return BuiltSide(side, None, None, draw=lambda: out)
+    return BuiltSide(side, None, lambda x: out, value=lambda: out)
 
 
 def _given_args(dist: Any) -> dict[str, torch.Tensor]:
